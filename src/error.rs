@@ -1,0 +1,96 @@
+//! The library's error type: one enum with structured variants, so callers can tell what went wrong
+//! and where without parsing messages.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the library.
+///
+/// Messages are one line, say what and where, and never contain credentials.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A digest string that is not `sha256:<64 hex>` or `sha512:<128 hex>`.
+    #[error("invalid digest {digest:?}: {reason}")]
+    InvalidDigest { digest: String, reason: String },
+
+    /// A name that does not follow the reference grammar.
+    #[error("invalid reference {input:?}: {reason}")]
+    InvalidReference { input: String, reason: String },
+
+    /// An I/O error on a path.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+
+    /// A directory that is not an OCI image layout.
+    #[error("{}: not an OCI image layout: {reason}", path.display())]
+    NotALayout { path: PathBuf, reason: String },
+
+    /// JSON that does not parse as what it should be.
+    #[error("{what}: {reason}")]
+    Malformed { what: String, reason: String },
+
+    /// Content whose hash is not the digest it was named by.
+    #[error("digest mismatch: expected {expected}, found {found}")]
+    DigestMismatch { expected: String, found: String },
+
+    /// Content whose length is not the size its descriptor gives.
+    #[error("size mismatch for {digest}: expected {expected} bytes, found {found}")]
+    SizeMismatch { digest: String, expected: u64, found: u64 },
+
+    /// A blob a descriptor points at is not in the layout.
+    #[error("blob {digest} is missing from {}", layout.display())]
+    BlobMissing { digest: String, layout: PathBuf },
+
+    /// Nothing in the layout matches what the user typed.
+    #[error("{input:?} not found in {}", layout.display())]
+    NotFound { input: String, layout: PathBuf },
+
+    /// What the user typed matches entries with different digests.
+    #[error("{input:?} is ambiguous in {}; candidates: {}", layout.display(), candidates.join(", "))]
+    Ambiguous {
+        input: String,
+        layout: PathBuf,
+        candidates: Vec<String>,
+    },
+
+    /// An image index has no manifest for the requested platform.
+    #[error("{digest} has no manifest for platform {platform}")]
+    NoPlatform { digest: String, platform: String },
+
+    /// A manifest, index or other document over its size limit.
+    #[error("{what} is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge { what: String, size: u64, limit: u64 },
+
+    /// An operation refused because the layout is damaged.
+    #[error("{0}")]
+    Damaged(String),
+
+    /// A request the caller made that cannot be carried out as asked.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Attaches a path to I/O results: `fs::read(&p).at(&p)?`.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|source| Error::io(path, source))
+    }
+}
