@@ -9,7 +9,8 @@ use sha2::{Digest as _, Sha256, Sha512};
 use crate::error::{Error, Result};
 
 /// The digest of the empty JSON object `{}`.
-pub const EMPTY_JSON: &str = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+pub const EMPTY_JSON: &str =
+    "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
 
 /// Parses and validates a digest: `sha256:` with 64 lowercase hex digits or `sha512:` with 128.
 /// Every other algorithm or form is refused, so a validated digest is always safe as a path component.
@@ -50,8 +51,11 @@ pub fn looks_like_digest(s: &str) -> bool {
     let Some((alg, rest)) = s.split_once(':') else {
         return false;
     };
-    let sha_n = alg.len() > 3 && alg.starts_with("sha") && alg[3..].bytes().all(|b| b.is_ascii_digit());
-    let long_hex = alg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    let sha_n =
+        alg.len() > 3 && alg.starts_with("sha") && alg[3..].bytes().all(|b| b.is_ascii_digit());
+    let long_hex = alg
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && !alg.is_empty()
         && rest.len() >= 32
         && rest.bytes().all(|b| b.is_ascii_hexdigit());

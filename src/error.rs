@@ -36,7 +36,11 @@ pub enum Error {
 
     /// Content whose length is not the size its descriptor gives.
     #[error("size mismatch for {digest}: expected {expected} bytes, found {found}")]
-    SizeMismatch { digest: String, expected: u64, found: u64 },
+    SizeMismatch {
+        digest: String,
+        expected: u64,
+        found: u64,
+    },
 
     /// A blob a descriptor points at is not in the layout.
     #[error("blob {digest} is missing from {}", layout.display())]

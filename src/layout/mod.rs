@@ -1,0 +1,277 @@
+//! A layout directory: `oci-layout`, `index.json` and the blob store. Creating and opening layouts,
+//! reading `index.json`, and replacing it atomically under the index lock.
+
+mod lock;
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oci_spec::image::{ImageIndex, MediaType};
+use serde::Deserialize;
+
+use crate::digest;
+use crate::error::{Error, IoContext, Result};
+use crate::store::{self, BlobStore, TMP_DIR};
+
+pub use lock::LockGuard;
+use lock::Mode;
+
+/// The `oci-layout` file's content.
+pub const OCI_LAYOUT_CONTENT: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// An open OCI image layout.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    root: PathBuf,
+    blobs: BlobStore,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LayoutFile {
+    image_layout_version: String,
+}
+
+impl Layout {
+    /// Creates a layout at `path`, or opens the one already there (idempotent). Refuses a directory
+    /// that has other content but no `oci-layout` file.
+    pub fn init(path: impl AsRef<Path>) -> Result<Layout> {
+        let root = path.as_ref();
+        if root.join("oci-layout").exists() {
+            let layout = Layout::open(root)?;
+            if !root.join("index.json").exists() {
+                let _guard = layout.lock_index()?;
+                layout.write_index(&empty_index())?;
+            }
+            fs::create_dir_all(root.join("blobs/sha256")).at(root.join("blobs/sha256"))?;
+            return Ok(layout);
+        }
+        match fs::read_dir(root) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    return Err(Error::NotALayout {
+                        path: root.to_path_buf(),
+                        reason: "the directory is not empty and has no oci-layout file".into(),
+                    });
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(root).at(root)?;
+            }
+            Err(e) => return Err(Error::io(root, e)),
+        }
+        let blobs = root.join("blobs/sha256");
+        fs::create_dir_all(&blobs).at(&blobs)?;
+        let layout = Layout {
+            root: root.to_path_buf(),
+            blobs: BlobStore::new(root),
+        };
+        {
+            let _guard = layout.lock_index()?;
+            layout.write_index(&empty_index())?;
+        }
+        // oci-layout last: a directory with it is a complete layout.
+        atomic_write(root, "oci-layout", OCI_LAYOUT_CONTENT.as_bytes())?;
+        Ok(layout)
+    }
+
+    /// Opens an existing layout, checking its `oci-layout` file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Layout> {
+        let root = path.as_ref();
+        let not_layout = |reason: String| Error::NotALayout {
+            path: root.to_path_buf(),
+            reason,
+        };
+        let marker = root.join("oci-layout");
+        let bytes = match fs::read(&marker) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let reason = if root.is_dir() {
+                    "no oci-layout file".to_string()
+                } else if root.exists() {
+                    "not a directory".to_string()
+                } else {
+                    "no such directory".to_string()
+                };
+                return Err(not_layout(reason));
+            }
+            Err(e) => return Err(Error::io(marker, e)),
+        };
+        let parsed: LayoutFile =
+            serde_json::from_slice(&bytes).map_err(|e| not_layout(format!("oci-layout: {e}")))?;
+        if !parsed.image_layout_version.starts_with("1.") {
+            return Err(not_layout(format!(
+                "unsupported imageLayoutVersion {:?}",
+                parsed.image_layout_version
+            )));
+        }
+        Ok(Layout {
+            root: root.to_path_buf(),
+            blobs: BlobStore::new(root),
+        })
+    }
+
+    /// The layout directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("index.json")
+    }
+
+    /// Reads `index.json` (no size cap) and validates every top-level descriptor's digest.
+    pub fn read_index(&self) -> Result<ImageIndex> {
+        let path = self.index_path();
+        let bytes = fs::read(&path).at(&path)?;
+        parse_index(&bytes, &path)
+    }
+
+    /// Replaces `index.json` atomically: temp file, fsync, rename, directory fsync. The caller holds the
+    /// index lock (see [`Layout::update_index`]).
+    pub fn write_index(&self, index: &ImageIndex) -> Result<()> {
+        let mut bytes = serde_json::to_vec(index).map_err(|e| Error::Malformed {
+            what: "index.json".into(),
+            reason: e.to_string(),
+        })?;
+        bytes.push(b'\n');
+        atomic_write(&self.root, "index.json", &bytes)
+    }
+
+    /// Reads, changes and rewrites `index.json` under the exclusive index lock. `f` returning an error
+    /// leaves `index.json` untouched. Blobs the change names must already be durable.
+    pub fn update_index<T>(&self, f: impl FnOnce(&mut ImageIndex) -> Result<T>) -> Result<T> {
+        let _guard = self.lock_index()?;
+        let mut index = self.read_index()?;
+        let out = f(&mut index)?;
+        self.write_index(&index)?;
+        Ok(out)
+    }
+
+    /// Takes the exclusive index lock (every read-modify-write of `index.json` holds it).
+    pub fn lock_index(&self) -> Result<LockGuard> {
+        lock::acquire(&self.root, "index.lock", Mode::Exclusive)
+    }
+
+    /// Takes the shared writer lock: held while blobs are written that an index entry will name later.
+    pub fn lock_writers(&self) -> Result<LockGuard> {
+        lock::acquire(&self.root, "writers.lock", Mode::Shared)
+    }
+
+    /// Takes the exclusive writer lock: no other process of ours writes blobs while it is held.
+    pub fn lock_writers_exclusive(&self) -> Result<LockGuard> {
+        lock::acquire(&self.root, "writers.lock", Mode::Exclusive)
+    }
+}
+
+/// An empty `index.json`.
+pub fn empty_index() -> ImageIndex {
+    let mut index = ImageIndex::default();
+    index.set_schema_version(2);
+    index.set_media_type(Some(MediaType::ImageIndex));
+    index.set_manifests(Vec::new());
+    index
+}
+
+/// Parses an `index.json` document and validates its descriptors' digests.
+pub fn parse_index(bytes: &[u8], path: &Path) -> Result<ImageIndex> {
+    let malformed = |reason: String| Error::Malformed {
+        what: path.display().to_string(),
+        reason,
+    };
+    let index: ImageIndex = serde_json::from_slice(bytes)
+        .map_err(|e| malformed(format!("not a valid image index: {e}")))?;
+    for (i, d) in index.manifests().iter().enumerate() {
+        digest::validate(d.digest()).map_err(|e| malformed(format!("manifests[{i}]: {e}")))?;
+    }
+    Ok(index)
+}
+
+/// Writes `name` in `dir` atomically: a temp file under `.ocilayout/tmp`, fsync, rename, fsync of `dir`.
+fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let tmp_dir = dir.join(TMP_DIR);
+    fs::create_dir_all(&tmp_dir).at(&tmp_dir)?;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = tmp_dir.join(format!("{name}-{}-{n}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .at(&tmp)?;
+        f.write_all(bytes).at(&tmp)?;
+        f.sync_all().at(&tmp)?;
+        let dest = dir.join(name);
+        fs::rename(&tmp, &dest).at(&dest)?;
+        store::sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_is_idempotent_and_open_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("l");
+        let l = Layout::init(&root).unwrap();
+        assert_eq!(l.read_index().unwrap().manifests().len(), 0);
+        assert_eq!(
+            fs::read_to_string(root.join("oci-layout")).unwrap(),
+            OCI_LAYOUT_CONTENT
+        );
+        Layout::init(&root).unwrap();
+        Layout::open(&root).unwrap();
+
+        let other = dir.path().join("other");
+        fs::create_dir(&other).unwrap();
+        fs::write(other.join("file"), "x").unwrap();
+        let err = Layout::init(&other).unwrap_err().to_string();
+        assert!(err.contains("not empty"), "{err}");
+        let err = Layout::open(&other).unwrap_err().to_string();
+        assert!(err.contains("no oci-layout file"), "{err}");
+        fs::write(
+            other.join("oci-layout"),
+            r#"{"imageLayoutVersion":"2.0.0"}"#,
+        )
+        .unwrap();
+        let err = Layout::open(&other).unwrap_err().to_string();
+        assert!(err.contains("unsupported imageLayoutVersion"), "{err}");
+    }
+
+    #[test]
+    fn malformed_index_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::init(dir.path()).unwrap();
+        let cases = [
+            ("{", "not a valid image index"),
+            (
+                r#"{"schemaVersion":2,"manifests":[{"mediaType":"a","size":1,"digest":"sha256:../../x"}]}"#,
+                "index.json",
+            ),
+            (
+                r#"{"schemaVersion":2,"manifests":[{"mediaType":"a","size":1,"digest":"sha384:38b060a751ac96384cd9327eb1b1e36a21fdb71114be07434c0cc7bf63f6e1da274edebfe76f65fbd51ad2f14898b95b"}]}"#,
+                "manifests[0]: invalid digest",
+            ),
+        ];
+        for (text, want) in cases {
+            fs::write(dir.path().join("index.json"), text).unwrap();
+            let err = l.read_index().unwrap_err().to_string();
+            assert!(err.contains(want), "{text}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+}

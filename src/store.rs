@@ -1,0 +1,335 @@
+//! The blob store: `blobs/<alg>/<hex>` under a layout. Every byte that enters it is hashed as it streams
+//! into a temporary file outside `blobs/<alg>/`, checked for digest and size, fsynced and renamed into
+//! place; a blob is never named before it is complete and verified.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oci_spec::image::Digest;
+
+use crate::digest::{self, Algorithm, HashingWriter};
+use crate::error::{Error, IoContext, Result};
+
+/// Directory (relative to the layout root) that holds our temporary files and lock files.
+pub(crate) const STATE_DIR: &str = ".ocilayout";
+/// Directory (relative to the layout root) that holds temporary blob files while they are written.
+pub(crate) const TMP_DIR: &str = ".ocilayout/tmp";
+
+/// The blobs of one layout.
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    pub(crate) fn new(root: impl Into<PathBuf>) -> Self {
+        BlobStore { root: root.into() }
+    }
+
+    /// The path of a blob. The digest is validated first, so the path never leaves `blobs/`.
+    pub fn path(&self, d: &Digest) -> Result<PathBuf> {
+        digest::validate(d)?;
+        Ok(self
+            .root
+            .join("blobs")
+            .join(d.algorithm().as_ref())
+            .join(d.digest()))
+    }
+
+    /// The size of a blob, or `None` when it is not there.
+    pub fn size(&self, d: &Digest) -> Result<Option<u64>> {
+        let path = self.path(d)?;
+        match fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Err(Error::Damaged(format!(
+                "{}: not a regular file",
+                path.display()
+            ))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// Whether a blob is present with exactly the expected size. A blob about to be referenced by a new
+    /// entry is never trusted by its name alone.
+    pub fn has(&self, d: &Digest, size: u64) -> Result<bool> {
+        Ok(self.size(d)? == Some(size))
+    }
+
+    /// Opens a blob for reading.
+    pub fn open(&self, d: &Digest) -> Result<File> {
+        let path = self.path(d)?;
+        File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::BlobMissing {
+                digest: d.to_string(),
+                layout: self.root.clone(),
+            },
+            _ => Error::io(path, e),
+        })
+    }
+
+    /// Reads a whole blob of at most `limit` bytes and checks its digest.
+    pub fn read_verified(&self, d: &Digest, limit: u64) -> Result<Vec<u8>> {
+        let file = self.open(d)?;
+        let len = file.metadata().at(self.path(d)?)?.len();
+        if len > limit {
+            return Err(Error::TooLarge {
+                what: format!("blob {d}"),
+                size: len,
+                limit,
+            });
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .at(self.path(d)?)?;
+        digest::verify_bytes(d, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// Starts writing a new blob hashed with `algorithm`.
+    pub fn writer(&self, algorithm: Algorithm) -> Result<BlobWriter> {
+        let dir = self.root.join(TMP_DIR);
+        fs::create_dir_all(&dir).at(&dir)?;
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!("blob-{}-{n}", std::process::id()));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .at(&tmp)?;
+        Ok(BlobWriter {
+            store: self.clone(),
+            out: Some(HashingWriter::new(file, algorithm)),
+            tmp,
+        })
+    }
+
+    /// Streams `reader` into the store, checking that it hashes to `expected` and, when given, has
+    /// `size` bytes. Nothing is named unless both match.
+    pub fn put_reader(
+        &self,
+        reader: &mut dyn Read,
+        expected: &Digest,
+        size: Option<u64>,
+    ) -> Result<u64> {
+        let mut w = self.writer(Algorithm::of(expected)?)?;
+        let tmp = w.tmp.clone();
+        io::copy(reader, &mut w).at(&tmp)?;
+        w.commit_verified(expected, size)
+    }
+
+    /// Stores bytes under their sha256 digest and returns it.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<Digest> {
+        let mut w = self.writer(Algorithm::Sha256)?;
+        let tmp = w.tmp.clone();
+        w.write_all(bytes).at(&tmp)?;
+        w.commit().map(|(d, _)| d)
+    }
+
+    /// Removes a blob; a blob already gone is not an error.
+    pub fn remove(&self, d: &Digest) -> Result<()> {
+        let path = self.path(d)?;
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(path, e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every blob in the store with its size. Files whose names are not valid digests are skipped.
+    pub fn list(&self) -> Result<Vec<(Digest, u64)>> {
+        let mut out = Vec::new();
+        for alg in [Algorithm::Sha256, Algorithm::Sha512] {
+            let dir = self.root.join("blobs").join(alg.as_str());
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(dir, e)),
+            };
+            for entry in entries {
+                let entry = entry.at(&dir)?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                let Ok(d) = digest::parse(&format!("{}:{name}", alg.as_str())) else {
+                    continue;
+                };
+                let meta = entry.metadata().at(entry.path())?;
+                if meta.is_file() {
+                    out.push((d, meta.len()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes temporary files left by writers that crashed. Only safe while no writer runs: callers
+    /// hold the layout's exclusive writer lock.
+    pub fn clear_temp_files(&self) -> Result<usize> {
+        let dir = self.root.join(TMP_DIR);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io(dir, e)),
+        };
+        let mut n = 0;
+        for entry in entries {
+            let path = entry.at(&dir)?.path();
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.at(&path)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// A blob being written: bytes go to a temporary file and are hashed on the way. [`commit`] or
+/// [`commit_verified`] names it; dropping it uncommitted removes the temporary file.
+///
+/// [`commit`]: BlobWriter::commit
+/// [`commit_verified`]: BlobWriter::commit_verified
+pub struct BlobWriter {
+    store: BlobStore,
+    out: Option<HashingWriter<File>>,
+    tmp: PathBuf,
+}
+
+impl BlobWriter {
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.out.as_ref().map_or(0, |o| o.count())
+    }
+
+    /// The temporary file's path.
+    pub fn temp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Names the blob by the digest of what was written.
+    pub fn commit(self) -> Result<(Digest, u64)> {
+        self.finish(None, None)
+    }
+
+    /// Names the blob only if what was written hashes to `expected` and, when given, has `size` bytes.
+    pub fn commit_verified(self, expected: &Digest, size: Option<u64>) -> Result<u64> {
+        self.finish(Some(expected), size).map(|(_, n)| n)
+    }
+
+    fn finish(mut self, expected: Option<&Digest>, size: Option<u64>) -> Result<(Digest, u64)> {
+        let out = self.out.take().expect("a writer is finished once");
+        let (file, found, len) = out.finish();
+        if let Some(expected) = expected {
+            if &found != expected {
+                return Err(Error::DigestMismatch {
+                    expected: expected.to_string(),
+                    found: found.to_string(),
+                });
+            }
+        }
+        if let Some(size) = size {
+            if size != len {
+                return Err(Error::SizeMismatch {
+                    digest: found.to_string(),
+                    expected: size,
+                    found: len,
+                });
+            }
+        }
+        file.sync_all().at(&self.tmp)?;
+        drop(file);
+        let dest = self.store.path(&found)?;
+        let dir = dest.parent().expect("a blob path has a parent");
+        fs::create_dir_all(dir).at(dir)?;
+        fs::rename(&self.tmp, &dest).at(&dest)?;
+        sync_dir(dir)?;
+        Ok((found, len))
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out
+            .as_mut()
+            .expect("not written after finishing")
+            .write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        // Uncommitted or failed: the temporary file must not outlive the writer. After a successful
+        // commit the file was renamed and this removes nothing.
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+/// Fsyncs a directory so that a rename into it is durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, BlobStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = BlobStore::new(dir.path());
+        (dir, s)
+    }
+
+    #[test]
+    fn verified_write_names_only_matching_content() {
+        let (dir, s) = store();
+        let good = digest::sha256(b"hello");
+        let n = s.put_reader(&mut &b"hello"[..], &good, Some(5)).unwrap();
+        assert_eq!(n, 5);
+        assert_eq!(fs::read(s.path(&good).unwrap()).unwrap(), b"hello");
+        assert!(s.has(&good, 5).unwrap());
+        assert!(!s.has(&good, 4).unwrap());
+
+        let other = digest::sha256(b"other");
+        let err = s.put_reader(&mut &b"evil"[..], &other, None).unwrap_err();
+        assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
+        assert!(s.size(&other).unwrap().is_none());
+        let err = s
+            .put_reader(&mut &b"hello"[..], &good, Some(6))
+            .unwrap_err();
+        assert!(matches!(err, Error::SizeMismatch { .. }), "{err}");
+        // No temporary file outlives a failed write.
+        assert_eq!(fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn read_verified_detects_corruption_and_limits() {
+        let (_dir, s) = store();
+        let d = s.put_bytes(b"{}").unwrap();
+        assert_eq!(d.to_string(), digest::EMPTY_JSON);
+        assert_eq!(s.read_verified(&d, 10).unwrap(), b"{}");
+        assert!(matches!(
+            s.read_verified(&d, 1).unwrap_err(),
+            Error::TooLarge { .. }
+        ));
+        fs::write(s.path(&d).unwrap(), b"[]").unwrap();
+        assert!(matches!(
+            s.read_verified(&d, 10).unwrap_err(),
+            Error::DigestMismatch { .. }
+        ));
+        s.remove(&d).unwrap();
+        assert!(matches!(
+            s.read_verified(&d, 10).unwrap_err(),
+            Error::BlobMissing { .. }
+        ));
+        assert_eq!(s.list().unwrap().len(), 0);
+    }
+}
