@@ -66,6 +66,18 @@ pub enum Error {
     #[error("{what} is {size} bytes, over the limit of {limit} bytes")]
     TooLarge { what: String, size: u64, limit: u64 },
 
+    /// A registry answered with a status the operation cannot go on from.
+    #[error("{url}: {status} {message}")]
+    Registry {
+        url: String,
+        status: u16,
+        message: String,
+    },
+
+    /// A connection to a registry failed, after every retry.
+    #[error("{url}: {message}")]
+    Http { url: String, message: String },
+
     /// An operation refused because the layout is damaged.
     #[error("{0}")]
     Damaged(String),

@@ -7,6 +7,7 @@ pub mod graph;
 pub use error::{Error, Result};
 pub use oci_spec;
 pub mod layout;
+pub mod registry;
 pub mod store;
 
 pub use layout::Layout;

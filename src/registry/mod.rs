@@ -1,0 +1,103 @@
+//! The registry client (OCI distribution-spec v1.1): a [`Client`] per configuration, a [`Repository`]
+//! handle per `registry/name`, and the operations grouped by concept: manifests, blobs, uploads and
+//! referrers. HTTP, retries and the authentication seam live in [`transport`].
+
+mod blobs;
+mod manifests;
+pub mod referrers;
+pub mod transport;
+mod upload;
+
+use ureq::http::{Method, StatusCode};
+
+use crate::error::Result;
+
+pub use manifests::{Manifest, ACCEPT};
+pub use transport::{Auth, ClientConfig, Credentials, Scope};
+use transport::{Request, Transport};
+
+/// A registry client: one HTTP agent (connections are pooled and shared by every thread).
+#[derive(Debug)]
+pub struct Client {
+    transport: Transport,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Client> {
+        Ok(Client {
+            transport: Transport::new(config)?,
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        self.transport.config()
+    }
+
+    /// A handle on repository `name` at `registry` (`host[:port]`, as contacted: `registry-1.docker.io`
+    /// rather than `docker.io`). `push` asks for push access when authenticating.
+    pub fn repository(&self, registry: &str, name: &str, push: bool) -> Repository<'_> {
+        Repository {
+            client: self,
+            registry: registry.to_string(),
+            name: name.to_string(),
+            scope: Scope {
+                repository: name.to_string(),
+                push,
+            },
+        }
+    }
+
+    /// `GET /v2/`: whether the registry speaks the distribution API (a `401` counts: it does, and
+    /// wants credentials).
+    pub fn ping(&self, registry: &str) -> Result<()> {
+        let url = format!("{}://{registry}/v2/", self.transport.scheme());
+        let scope = Scope {
+            repository: String::new(),
+            push: false,
+        };
+        let resp = self.transport.send(&Request::new(Method::GET, url.clone(), &scope))?;
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::UNAUTHORIZED => Ok(()),
+            _ => Err(transport::status_error(&url, resp)),
+        }
+    }
+}
+
+/// One repository on one registry.
+#[derive(Clone, Debug)]
+pub struct Repository<'a> {
+    client: &'a Client,
+    registry: String,
+    name: String,
+    scope: Scope,
+}
+
+impl Repository<'_> {
+    /// The registry host, as contacted.
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    /// The repository name (path without the registry).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `<scheme>://<registry>/v2/<name>/<tail>`.
+    fn url(&self, tail: &str) -> String {
+        format!(
+            "{}://{}/v2/{}/{tail}",
+            self.transport().scheme(),
+            self.registry,
+            self.name
+        )
+    }
+
+    fn transport(&self) -> &Transport {
+        &self.client.transport
+    }
+
+    fn request(&self, method: Method, url: String) -> Request<'_> {
+        Request::new(method, url, &self.scope)
+    }
+}

@@ -1,0 +1,182 @@
+//! Blob uploads: cross-repository mount when the blob is known to be in another repository of the same
+//! registry, otherwise a session (`POST`) finished by one `PUT` for small blobs or by `PATCH` chunks
+//! and a closing `PUT` for large ones. Each `Location` may be absolute or relative. A failed session
+//! is started again, up to the configured attempts.
+
+use std::io::{self, Read};
+
+use oci_spec::image::{Descriptor, Digest};
+use ureq::http::{Method, StatusCode};
+
+use super::transport::{self, header, resolve_location, status_error};
+use super::Repository;
+use crate::error::{Error, Result};
+
+/// Where the bytes of a blob come from: a function that opens them from the start.
+pub type Open<'a> = dyn Fn() -> Result<Box<dyn Read + Send>> + Sync + 'a;
+
+/// How a blob got into the repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// The registry mounted it from another repository.
+    Mounted,
+    /// Its bytes were uploaded.
+    Uploaded,
+}
+
+impl Repository<'_> {
+    /// Puts blob `desc` into the repository, trying a mount from `mount_from` (another repository on
+    /// this registry) first. `progress` hears the bytes sent so far.
+    pub fn push_blob(
+        &self,
+        desc: &Descriptor,
+        open: &Open,
+        mount_from: Option<&str>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Pushed> {
+        let max = self.transport().config().max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_push(desc, open, mount_from, progress) {
+                Ok(p) => return Ok(p),
+                Err(e) if attempt < max && retryable(&e) => {
+                    progress(0);
+                    std::thread::sleep(self.transport().backoff(attempt, None));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn try_push(
+        &self,
+        desc: &Descriptor,
+        open: &Open,
+        mount_from: Option<&str>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Pushed> {
+        let d = desc.digest();
+        let mut url = self.url("blobs/uploads/");
+        if let Some(from) = mount_from.filter(|f| *f != self.name) {
+            url.push_str(&format!("?mount={}&from={from}", encode(d.as_ref())));
+        }
+        let resp = self.transport().send(&self.request(Method::POST, url.clone()))?;
+        let location = match resp.status() {
+            StatusCode::CREATED => return Ok(Pushed::Mounted),
+            StatusCode::ACCEPTED => location(&url, &resp)?,
+            _ => return Err(status_error(&url, resp)),
+        };
+        let size = desc.size();
+        let chunk = self.transport().config().chunk_size.max(1);
+        let mut reader = CountingReader {
+            inner: open()?,
+            count: 0,
+            progress,
+        };
+        let finish = if size <= chunk {
+            let url = with_digest(&location, d);
+            let req = self
+                .request(Method::PUT, url.clone())
+                .header("content-type", "application/octet-stream");
+            let resp = self.transport().send_stream(&req, &mut reader, size)?;
+            (url, resp)
+        } else {
+            let mut location = location;
+            let mut start = 0;
+            while start < size {
+                let len = chunk.min(size - start);
+                let req = self
+                    .request(Method::PATCH, location.clone())
+                    .header("content-type", "application/octet-stream")
+                    .header("content-range", format!("{start}-{}", start + len - 1));
+                let mut part = (&mut reader).take(len);
+                let resp = self.transport().send_stream(&req, &mut part, len)?;
+                if resp.status() != StatusCode::ACCEPTED {
+                    return Err(status_error(&location, resp));
+                }
+                location = self::location(&location, &resp)?;
+                start += len;
+            }
+            let url = with_digest(&location, d);
+            let req = self.request(Method::PUT, url.clone());
+            (url.clone(), self.transport().send(&req)?)
+        };
+        let (url, resp) = finish;
+        if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
+            return Err(status_error(&url, resp));
+        }
+        if reader.count != size {
+            return Err(Error::SizeMismatch {
+                digest: d.to_string(),
+                expected: size,
+                found: reader.count,
+            });
+        }
+        Ok(Pushed::Uploaded)
+    }
+}
+
+/// Errors worth starting the upload again for: broken connections and 429/5xx answers.
+fn retryable(e: &Error) -> bool {
+    match e {
+        Error::Http { .. } => true,
+        Error::Registry { status, .. } => StatusCode::from_u16(*status)
+            .map(transport::retryable)
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+/// The upload URL from a `Location` header, resolved against the request URL.
+fn location(url: &str, resp: &transport::Response) -> Result<String> {
+    header(resp.headers(), "location")
+        .map(|l| resolve_location(url, l))
+        .ok_or_else(|| Error::Registry {
+            url: transport::redact(url),
+            status: resp.status().as_u16(),
+            message: "the registry sent no upload Location".into(),
+        })
+}
+
+/// An upload URL with `digest=<digest>` added to its query.
+fn with_digest(location: &str, d: &Digest) -> String {
+    let sep = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{sep}digest={}", encode(d.as_ref()))
+}
+
+/// Percent-encodes the one character of a digest that needs it in a query.
+fn encode(s: &str) -> String {
+    s.replace(':', "%3A")
+}
+
+/// Counts the bytes read and reports them.
+struct CountingReader<'p> {
+    inner: Box<dyn Read + Send>,
+    count: u64,
+    progress: &'p mut dyn FnMut(u64),
+}
+
+impl Read for CountingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        (self.progress)(self.count);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_goes_into_the_query() {
+        let d: Digest = crate::digest::EMPTY_JSON.parse().unwrap();
+        assert_eq!(
+            with_digest("http://h/v2/a/blobs/uploads/u?_state=x", &d),
+            format!("http://h/v2/a/blobs/uploads/u?_state=x&digest=sha256%3A{}", d.digest())
+        );
+        assert!(with_digest("http://h/u", &d).starts_with("http://h/u?digest="));
+    }
+}
