@@ -2,6 +2,7 @@
 
 pub mod digest;
 pub mod error;
+pub mod reference;
 
 pub use error::{Error, Result};
 pub use oci_spec;
