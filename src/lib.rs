@@ -1,13 +1,17 @@
-//! ocilayout: read, write, resolve, garbage-collect, check, archive and sync OCI image-layout directories.
+//! ocilayout: read, write, resolve, garbage-collect, check, archive and sync OCI image-layout
+//! directories.
+//!
+//! The library is the table of contents below; the `ocilayout` binary is a thin layer over it.
 
 pub mod digest;
 pub mod error;
 pub mod graph;
-
-pub use error::{Error, Result};
-pub use oci_spec;
 pub mod layout;
+pub mod reference;
 pub mod store;
 
+pub use error::{Error, Result};
 pub use layout::Layout;
+pub use oci_spec;
+pub use reference::Reference;
 pub use store::BlobStore;
