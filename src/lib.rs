@@ -5,10 +5,15 @@
 
 pub mod digest;
 pub mod error;
+pub mod fsck;
+pub mod gc;
 pub mod graph;
 pub mod layout;
+pub mod platform;
 pub mod reference;
+pub mod resolve;
 pub mod store;
+pub mod tag;
 
 pub use error::{Error, Result};
 pub use layout::Layout;
