@@ -10,10 +10,12 @@ pub mod gc;
 pub mod graph;
 pub mod layout;
 pub mod platform;
+pub mod progress;
 pub mod reference;
 pub mod registry;
 pub mod resolve;
 pub mod store;
+pub mod sync;
 pub mod tag;
 
 pub use error::{Error, Result};

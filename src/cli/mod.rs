@@ -8,7 +8,11 @@ mod generate;
 mod init;
 mod ls;
 mod output;
+mod pull;
+mod push;
+mod registry;
 mod resolve;
+mod sync;
 mod tag;
 mod untag;
 
@@ -58,6 +62,12 @@ pub enum Command {
     Gc(gc::Args),
     /// Check every reachable blob's presence, size, digest and media type.
     Fsck(fsck::Args),
+    /// Copy images from registries into a layout (default: every platform of each index).
+    Pull(pull::Args),
+    /// Copy one image of a layout to a registry.
+    Push(push::Args),
+    /// Push every named image of a layout to a registry under a prefix.
+    Sync(sync::Args),
     /// Write man pages or shell completions.
     #[command(hide = true)]
     Generate(generate::Args),
@@ -95,6 +105,9 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<u8> {
         Command::Untag(a) => untag::run(a, global),
         Command::Gc(a) => gc::run(a, global),
         Command::Fsck(a) => fsck::run(a, global),
+        Command::Pull(a) => pull::run(a, global),
+        Command::Push(a) => push::run(a, global),
+        Command::Sync(a) => sync::run(a, global),
         Command::Generate(a) => generate::run(a, global),
     }
 }

@@ -20,7 +20,9 @@ impl Repository<'_> {
     /// `HEAD` a blob: its size, or `None` when the repository does not have it.
     pub fn head_blob(&self, d: &Digest) -> Result<Option<u64>> {
         let url = self.url(&format!("blobs/{d}"));
-        let resp = self.transport().send(&self.request(Method::HEAD, url.clone()))?;
+        let resp = self
+            .transport()
+            .send(&self.request(Method::HEAD, url.clone()))?;
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => Ok(header(resp.headers(), "content-length")

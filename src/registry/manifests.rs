@@ -50,7 +50,9 @@ impl Repository<'_> {
     /// it. A registry that omits `Docker-Content-Digest` gets a `GET` instead.
     pub fn head_manifest(&self, reference: &str) -> Result<Option<Descriptor>> {
         let url = self.url(&format!("manifests/{reference}"));
-        let req = self.request(Method::HEAD, url.clone()).header("accept", ACCEPT);
+        let req = self
+            .request(Method::HEAD, url.clone())
+            .header("accept", ACCEPT);
         let resp = self.transport().send(&req)?;
         match resp.status() {
             StatusCode::NOT_FOUND => return Ok(None),
@@ -74,7 +76,9 @@ impl Repository<'_> {
     /// sends one (the digest is always computed from the bytes, never taken on trust).
     pub fn get_manifest(&self, reference: &str) -> Result<Manifest> {
         let url = self.url(&format!("manifests/{reference}"));
-        let req = self.request(Method::GET, url.clone()).header("accept", ACCEPT);
+        let req = self
+            .request(Method::GET, url.clone())
+            .header("accept", ACCEPT);
         let resp = self.transport().send(&req)?;
         if !resp.status().is_success() {
             return Err(status_error(&url, resp));
@@ -114,7 +118,7 @@ impl Repository<'_> {
         }
         if !graph::is_manifest_like(&media_type) {
             return Err(Error::Malformed {
-                what: format!("{url}"),
+                what: super::transport::redact(&url),
                 reason: format!("unsupported manifest media type {media_type:?}"),
             });
         }
@@ -156,7 +160,9 @@ impl Repository<'_> {
         let mut out = Vec::new();
         let mut url = self.url("tags/list");
         for _ in 0..10_000 {
-            let resp = self.transport().send(&self.request(Method::GET, url.clone()))?;
+            let resp = self
+                .transport()
+                .send(&self.request(Method::GET, url.clone()))?;
             if resp.status() == StatusCode::NOT_FOUND && out.is_empty() {
                 return Ok(out);
             }
@@ -208,8 +214,7 @@ fn media_type(content_type: Option<&str>, bytes: &[u8]) -> String {
             ..
         }) => graph::DOCKER_SCHEMA1_SIGNED.to_string(),
         Ok(Head {
-            manifests: Some(_),
-            ..
+            manifests: Some(_), ..
         }) => graph::OCI_INDEX.to_string(),
         Ok(_) => graph::OCI_MANIFEST.to_string(),
         Err(_) => content_type.unwrap_or("").to_string(),
@@ -247,9 +252,13 @@ pub(crate) fn read_limited(url: &str, resp: Response, limit: u64) -> Result<Vec<
 fn next_link(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
-        params
-            .contains("rel=\"next\"")
-            .then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        params.contains("rel=\"next\"").then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 
@@ -262,9 +271,21 @@ mod tests {
         let cases: [(Option<&str>, &str, &str); 5] = [
             (Some(graph::DOCKER_MANIFEST), "{}", graph::DOCKER_MANIFEST),
             (Some("application/json"), r#"{"mediaType":"x/y"}"#, "x/y"),
-            (None, r#"{"schemaVersion":1,"name":"a"}"#, graph::DOCKER_SCHEMA1_SIGNED),
-            (None, r#"{"schemaVersion":2,"manifests":[]}"#, graph::OCI_INDEX),
-            (Some("application/json; charset=utf-8"), r#"{"schemaVersion":2}"#, graph::OCI_MANIFEST),
+            (
+                None,
+                r#"{"schemaVersion":1,"name":"a"}"#,
+                graph::DOCKER_SCHEMA1_SIGNED,
+            ),
+            (
+                None,
+                r#"{"schemaVersion":2,"manifests":[]}"#,
+                graph::OCI_INDEX,
+            ),
+            (
+                Some("application/json; charset=utf-8"),
+                r#"{"schemaVersion":2}"#,
+                graph::OCI_MANIFEST,
+            ),
         ];
         for (ct, body, want) in cases {
             assert_eq!(media_type(ct, body.as_bytes()), want, "{ct:?} {body}");

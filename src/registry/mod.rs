@@ -15,6 +15,7 @@ use crate::error::Result;
 pub use manifests::{Manifest, ACCEPT};
 pub use transport::{Auth, ClientConfig, Credentials, Scope};
 use transport::{Request, Transport};
+pub use upload::{Open, Pushed};
 
 /// A registry client: one HTTP agent (connections are pooled and shared by every thread).
 #[derive(Debug)]
@@ -55,7 +56,9 @@ impl Client {
             repository: String::new(),
             push: false,
         };
-        let resp = self.transport.send(&Request::new(Method::GET, url.clone(), &scope))?;
+        let resp = self
+            .transport
+            .send(&Request::new(Method::GET, url.clone(), &scope))?;
         match resp.status() {
             s if s.is_success() || s == StatusCode::UNAUTHORIZED => Ok(()),
             _ => Err(transport::status_error(&url, resp)),

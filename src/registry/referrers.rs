@@ -59,7 +59,9 @@ impl Repository<'_> {
     /// The referrers of `subject`, from the referrers API or else the fallback tag.
     pub fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>> {
         let url = self.url(&format!("referrers/{subject}"));
-        let resp = self.transport().send(&self.request(Method::GET, url.clone()))?;
+        let resp = self
+            .transport()
+            .send(&self.request(Method::GET, url.clone()))?;
         let index = match resp.status() {
             s if s.is_success() => parse_index(&url, &read_limited(&url, resp, MANIFEST_LIMIT)?)?,
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::BAD_REQUEST => {
@@ -112,7 +114,8 @@ impl Repository<'_> {
             what: tag.clone(),
             reason: e.to_string(),
         })?;
-        self.put_manifest(&tag, graph::OCI_INDEX, &bytes).map(|_| ())
+        self.put_manifest(&tag, graph::OCI_INDEX, &bytes)
+            .map(|_| ())
     }
 }
 
@@ -142,7 +145,10 @@ mod tests {
             d.artifact_type().as_ref().map(|m| m.to_string()).as_deref(),
             Some("application/vnd.example.sig")
         );
-        assert_eq!(fallback_tag(&subject), format!("sha256-{}", subject.digest()));
+        assert_eq!(
+            fallback_tag(&subject),
+            format!("sha256-{}", subject.digest())
+        );
         assert_eq!(subject_of(b"{}"), None);
     }
 }

@@ -89,8 +89,12 @@ pub trait Auth: Send + Sync + fmt::Debug {
     fn authorization(&self, host: &str, scope: &Scope) -> Option<String>;
 
     /// Answers a `401` challenge from `host`; `None` gives up and the `401` becomes the error.
-    fn challenge(&self, host: &str, scope: &Scope, www_authenticate: &str)
-        -> Result<Option<String>>;
+    fn challenge(
+        &self,
+        host: &str,
+        scope: &Scope,
+        www_authenticate: &str,
+    ) -> Result<Option<String>>;
 }
 
 /// Static credentials: anonymous, or a user name and password answered to a `Basic` challenge.
@@ -130,7 +134,12 @@ impl Auth for Credentials {
         None
     }
 
-    fn challenge(&self, _host: &str, _scope: &Scope, www_authenticate: &str) -> Result<Option<String>> {
+    fn challenge(
+        &self,
+        _host: &str,
+        _scope: &Scope,
+        www_authenticate: &str,
+    ) -> Result<Option<String>> {
         let scheme = www_authenticate.split_whitespace().next().unwrap_or("");
         Ok(if scheme.eq_ignore_ascii_case("basic") {
             self.basic()
@@ -144,7 +153,11 @@ fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -299,7 +312,12 @@ impl Transport {
     }
 
     /// One request to `url`; credentials only when `url` is on the registry's own host.
-    fn send_authorized(&self, req: &Request, url: &str, with_auth: bool) -> Result<Response, Failure> {
+    fn send_authorized(
+        &self,
+        req: &Request,
+        url: &str,
+        with_auth: bool,
+    ) -> Result<Response, Failure> {
         let host = host_of(url).to_string();
         let key = (host.clone(), req.scope.clone());
         let mut auth = None;
@@ -376,10 +394,12 @@ impl Transport {
         if let Some(a) = auth {
             b = b.header("authorization", a);
         }
-        let built = b.body(SendBody::from_reader(body)).map_err(|e| Error::Http {
-            url: redact(&req.url),
-            message: e.to_string(),
-        })?;
+        let built = b
+            .body(SendBody::from_reader(body))
+            .map_err(|e| Error::Http {
+                url: redact(&req.url),
+                message: e.to_string(),
+            })?;
         self.agent
             .run(built)
             .map_err(|e| classify(&req.url, e).into_error())
@@ -525,7 +545,10 @@ mod tests {
         let base = "http://127.0.0.1:5000/v2/a/blobs/uploads/x?y=1";
         let cases = [
             ("https://other:1/up?z", "https://other:1/up?z"),
-            ("/v2/a/blobs/uploads/u2", "http://127.0.0.1:5000/v2/a/blobs/uploads/u2"),
+            (
+                "/v2/a/blobs/uploads/u2",
+                "http://127.0.0.1:5000/v2/a/blobs/uploads/u2",
+            ),
             ("u3?s=2", "http://127.0.0.1:5000/v2/a/blobs/uploads/u3?s=2"),
             ("//cdn.example/x", "http://cdn.example/x"),
         ];
@@ -542,12 +565,21 @@ mod tests {
             username: "u".into(),
             password: "hunter2".into(),
         };
-        let shown = format!("{:?}", ClientConfig {
-            auth: Arc::new(c.clone()),
-            ..Default::default()
-        });
-        assert!(!shown.contains("hunter2") && shown.contains("<redacted>"), "{shown}");
-        assert_eq!(base64(b"Aladdin:open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        let shown = format!(
+            "{:?}",
+            ClientConfig {
+                auth: Arc::new(c.clone()),
+                ..Default::default()
+            }
+        );
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
         let scope = Scope {
@@ -555,10 +587,15 @@ mod tests {
             push: false,
         };
         assert_eq!(
-            c.challenge("h", &scope, "Basic realm=\"x\"").unwrap().as_deref(),
+            c.challenge("h", &scope, "Basic realm=\"x\"")
+                .unwrap()
+                .as_deref(),
             Some("Basic dTpodW50ZXIy")
         );
-        assert_eq!(c.challenge("h", &scope, "Bearer realm=\"x\"").unwrap(), None);
+        assert_eq!(
+            c.challenge("h", &scope, "Bearer realm=\"x\"").unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -567,7 +604,13 @@ mod tests {
         assert_eq!(t.backoff(1, None), Duration::from_millis(200));
         assert_eq!(t.backoff(2, None), Duration::from_millis(400));
         assert_eq!(t.backoff(30, None), Duration::from_secs(10));
-        assert_eq!(t.backoff(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
-        assert_eq!(t.backoff(1, Some(Duration::from_secs(999))), Duration::from_secs(10));
+        assert_eq!(
+            t.backoff(1, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            t.backoff(1, Some(Duration::from_secs(999))),
+            Duration::from_secs(10)
+        );
     }
 }

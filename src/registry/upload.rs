@@ -61,7 +61,9 @@ impl Repository<'_> {
         if let Some(from) = mount_from.filter(|f| *f != self.name) {
             url.push_str(&format!("?mount={}&from={from}", encode(d.as_ref())));
         }
-        let resp = self.transport().send(&self.request(Method::POST, url.clone()))?;
+        let resp = self
+            .transport()
+            .send(&self.request(Method::POST, url.clone()))?;
         let location = match resp.status() {
             StatusCode::CREATED => return Ok(Pushed::Mounted),
             StatusCode::ACCEPTED => location(&url, &resp)?,
@@ -175,7 +177,10 @@ mod tests {
         let d: Digest = crate::digest::EMPTY_JSON.parse().unwrap();
         assert_eq!(
             with_digest("http://h/v2/a/blobs/uploads/u?_state=x", &d),
-            format!("http://h/v2/a/blobs/uploads/u?_state=x&digest=sha256%3A{}", d.digest())
+            format!(
+                "http://h/v2/a/blobs/uploads/u?_state=x&digest=sha256%3A{}",
+                d.digest()
+            )
         );
         assert!(with_digest("http://h/u", &d).starts_with("http://h/u?digest="));
     }

@@ -1,0 +1,51 @@
+//! `ocilayout pull [REG] [--platform P] IMAGE... DIR`: copy images from registries into a layout.
+
+use ocilayout::registry::Client;
+use ocilayout::resolve::Platform;
+use ocilayout::sync::{self, PullOptions};
+use ocilayout::tag::NameOptions;
+use ocilayout::{Layout, Reference};
+
+use super::registry::{failures, Display, RegistryArgs};
+use super::Global;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Images to pull (alpine:3.16, host:5000/a/b@sha256:...), then the layout directory, created
+    /// if needed.
+    #[arg(required = true, num_args = 2.., value_name = "IMAGE... DIR")]
+    pub args: Vec<String>,
+    /// Pull only the manifest for os/arch[/variant] (default: the whole index, every platform).
+    #[arg(long, value_parser = super::resolve::parse_platform)]
+    pub platform: Option<Platform>,
+    /// Also write the full name into org.opencontainers.image.ref.name (default: the tag alone).
+    #[arg(long)]
+    pub full_ref_name: bool,
+    /// Do not bring along referrers (signatures, SBOMs).
+    #[arg(long)]
+    pub no_referrers: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    let (dir, images) = args.args.split_last().expect("clap requires two arguments");
+    let images = images
+        .iter()
+        .map(|s| Reference::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let client = Client::new(args.registry.config()?)?;
+    let layout = Layout::init(dir)?;
+    let opts = PullOptions {
+        platform: args.platform,
+        names: NameOptions {
+            full_ref_name: args.full_ref_name,
+        },
+        referrers: !args.no_referrers,
+    };
+    let display = Display::new(global, "pulled");
+    let report = sync::pull(&client, &layout, &images, &opts, &display)?;
+    display.summary(&report.summary);
+    failures("pull", &report.failures)?;
+    Ok(super::EXIT_OK)
+}

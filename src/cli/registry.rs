@@ -1,0 +1,212 @@
+//! What the registry commands (pull, push, sync) share: the `REG` flags, turned into a library
+//! [`ClientConfig`], and the progress display (bars on a terminal, a line per image otherwise).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ocilayout::progress::{Event, Progress, Summary};
+use ocilayout::registry::{ClientConfig, Credentials};
+
+use super::Global;
+
+/// `REG`: how to reach registries.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RegistryArgs {
+    /// Speak plain HTTP instead of HTTPS.
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Skip TLS certificate verification.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Vec<PathBuf>,
+    /// User name for the registry (the password comes from --password-stdin).
+    #[arg(long, value_name = "U")]
+    pub username: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Read credentials from this auth file (containers auth.json format).
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+    /// Blobs transferred at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+impl RegistryArgs {
+    /// The library configuration these flags describe.
+    pub fn config(&self) -> anyhow::Result<ClientConfig> {
+        if self.auth_file.is_some() {
+            anyhow::bail!("--auth-file is not supported yet; use --username and --password-stdin");
+        }
+        let auth = match &self.username {
+            Some(username) => {
+                let mut password = String::new();
+                if self.password_stdin {
+                    std::io::stdin()
+                        .read_to_string(&mut password)
+                        .context("reading the password from standard input")?;
+                }
+                Credentials::Basic {
+                    username: username.clone(),
+                    password: password.trim_end_matches(['\n', '\r']).to_string(),
+                }
+            }
+            None => Credentials::Anonymous,
+        };
+        Ok(ClientConfig {
+            plain_http: self.plain_http,
+            insecure: self.insecure,
+            ca_certs: self.cacert.clone(),
+            auth: Arc::new(auth),
+            jobs: usize::from(self.jobs),
+            ..ClientConfig::default()
+        })
+    }
+}
+
+/// Shows transfer events: a bar per blob on a terminal, a line per image otherwise, nothing when
+/// quiet.
+pub struct Display {
+    bars: Option<Bars>,
+    quiet: bool,
+    verb: &'static str,
+}
+
+struct Bars {
+    multi: MultiProgress,
+    active: Mutex<std::collections::HashMap<String, ProgressBar>>,
+}
+
+impl Display {
+    /// `verb` is the past tense shown per image: "pulled", "pushed".
+    pub fn new(global: &Global, verb: &'static str) -> Self {
+        let bars = global.progress_bars().then(|| Bars {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            active: Mutex::default(),
+        });
+        Display {
+            bars,
+            quiet: global.quiet,
+            verb,
+        }
+    }
+
+    fn line(&self, s: String) {
+        if self.quiet {
+            return;
+        }
+        match &self.bars {
+            Some(b) => {
+                let _ = b.multi.println(s);
+            }
+            None => eprintln!("{s}"),
+        }
+    }
+
+    /// The closing summary line.
+    pub fn summary(&self, s: &Summary) {
+        let mut line = format!(
+            "{} {} image{}: {} blob{} transferred ({}), {} skipped",
+            self.verb,
+            s.images,
+            if s.images == 1 { "" } else { "s" },
+            s.transferred,
+            if s.transferred == 1 { "" } else { "s" },
+            human_bytes(s.bytes),
+            s.skipped
+        );
+        if s.mounted > 0 {
+            line.push_str(&format!(", {} mounted", s.mounted));
+        }
+        if s.failed > 0 {
+            line.push_str(&format!(", {} failed", s.failed));
+        }
+        line.push_str(&format!(", in {:.1}s", s.elapsed.as_secs_f64()));
+        self.line(line);
+    }
+}
+
+impl Progress for Display {
+    fn event(&self, event: &Event<'_>) {
+        match event {
+            Event::ImageDone {
+                image,
+                digest,
+                unchanged,
+            } => {
+                let what = if *unchanged { "up to date" } else { self.verb };
+                self.line(format!("{what} {image} {digest}"));
+            }
+            Event::Warning { message } => self.line(format!("warning: {message}")),
+            _ => {}
+        }
+        let Some(bars) = &self.bars else { return };
+        match event {
+            Event::BlobStart { digest, size } => {
+                let bar = bars.multi.add(ProgressBar::new(*size));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                    )
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix(short(digest.digest()));
+                bars.active.lock().unwrap().insert(digest.to_string(), bar);
+            }
+            Event::BlobBytes { digest, bytes } => {
+                if let Some(bar) = bars.active.lock().unwrap().get(&digest.to_string()) {
+                    bar.set_position(*bytes);
+                }
+            }
+            Event::BlobDone { digest, .. } => {
+                if let Some(bar) = bars.active.lock().unwrap().remove(&digest.to_string()) {
+                    bar.finish_and_clear();
+                    bars.multi.remove(&bar);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn short(hex: &str) -> String {
+    hex.chars().take(12).collect()
+}
+
+/// 1.5 MiB, 512 B.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+/// Turns a report's failures into the command's error: one line per failed image.
+pub fn failures(verb: &str, failures: &[(String, ocilayout::Error)]) -> anyhow::Result<()> {
+    match failures {
+        [] => Ok(()),
+        [(image, e)] => Err(anyhow::anyhow!("{verb} {image}: {e}")),
+        many => {
+            for (image, e) in &many[..many.len() - 1] {
+                eprintln!("ocilayout: {verb} {image}: {e}");
+            }
+            let (image, e) = &many[many.len() - 1];
+            Err(anyhow::anyhow!("{verb} {image}: {e}"))
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! Pull: registry → layout. Three phases. Plan: per image (in parallel) resolve the reference, read
+//! the manifest tree (from the layout when a manifest is already there, else fetched and verified) and
+//! its referrers. Fetch: every missing blob of every image once, in parallel, streamed into the store
+//! and verified. Commit: per image, its manifests children-first, then one `index.json` update under
+//! its canonical name. The shared writer lock is held from the first blob write to the last update,
+//! so `gc` never sweeps what is about to be named.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use oci_spec::image::{Descriptor, Digest};
+
+use super::{add_unnamed, parallel, Report};
+use crate::error::{Error, Result};
+use crate::graph::{self, LOCAL_MANIFEST_LIMIT, MANIFEST_LIMIT};
+use crate::layout::Layout;
+use crate::platform::Platform;
+use crate::progress::{Event, Outcome, Progress, Tally};
+use crate::reference::Reference;
+use crate::registry::{Client, Manifest, Repository};
+use crate::tag::{self, NameOptions};
+
+/// How to pull.
+#[derive(Clone, Debug)]
+pub struct PullOptions {
+    /// Pull only the manifest for this platform (default: the whole index, every platform).
+    pub platform: Option<Platform>,
+    /// How the name is written into `index.json`.
+    pub names: NameOptions,
+    /// Also pull the referrers (signatures, SBOMs) of the pulled manifests.
+    pub referrers: bool,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            platform: None,
+            names: NameOptions::default(),
+            referrers: true,
+        }
+    }
+}
+
+/// What one image needs.
+struct Plan {
+    name: Reference,
+    /// The descriptor the index entry gets.
+    root: Descriptor,
+    /// Manifests missing from the layout, children before parents.
+    manifests: Vec<Arc<Manifest>>,
+    /// Other blobs missing from the layout.
+    blobs: Vec<Descriptor>,
+    /// Referrer manifests to keep reachable as unnamed entries.
+    referrers: Vec<Descriptor>,
+    /// Whether the entry is already there under this name.
+    named: bool,
+}
+
+/// Manifests fetched during this run, so images that share one fetch it once.
+type Cache = Mutex<HashMap<Digest, Arc<Manifest>>>;
+
+/// Pulls `images` into `layout`. An image that fails does not stop the others; the report lists it.
+/// Errors that concern the layout itself (locks, index.json) end the whole pull.
+pub fn pull(
+    client: &Client,
+    layout: &Layout,
+    images: &[Reference],
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<Report> {
+    let tally = Tally::new(progress);
+    let cache = Cache::default();
+    let jobs = client.config().jobs.max(1);
+    let plans = parallel(jobs, images, |image| {
+        let repo = client.repository(image.registry_host(), image.path(), false);
+        tally.event(&Event::ImageStart {
+            image: &image.to_string(),
+        });
+        plan(&repo, layout, image, opts, &cache, &tally)
+    });
+
+    let _writers = layout.lock_writers()?;
+    // Every blob any plan needs, once.
+    let mut wanted: Vec<(Descriptor, usize)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, p) in plans.iter().enumerate() {
+        if let Ok(p) = p {
+            for b in &p.blobs {
+                if seen.insert(b.digest().clone()) {
+                    wanted.push((b.clone(), i));
+                }
+            }
+        }
+    }
+    let results = parallel(jobs, &wanted, |(desc, i)| {
+        let image = &images[*i];
+        let repo = client.repository(image.registry_host(), image.path(), false);
+        fetch(&repo, layout, desc, &tally)
+    });
+    let mut failed: HashMap<Digest, Error> = HashMap::new();
+    for ((desc, _), r) in wanted.iter().zip(results) {
+        if let Err(e) = r {
+            failed.insert(desc.digest().clone(), e);
+        }
+    }
+
+    let mut report = Report::default();
+    let mut told: HashMap<Digest, String> = HashMap::new();
+    for (image, plan) in images.iter().zip(plans) {
+        let shown = image.to_string();
+        let outcome = plan.and_then(|p| {
+            if let Some(d) = p
+                .blobs
+                .iter()
+                .map(|b| b.digest())
+                .find(|d| failed.contains_key(*d) || told.contains_key(*d))
+            {
+                return Err(match failed.remove(d) {
+                    Some(e) => {
+                        told.insert(d.clone(), e.to_string());
+                        e
+                    }
+                    None => Error::Invalid(told[d].clone()),
+                });
+            }
+            commit(layout, &p, opts, &tally).map(|unchanged| (p.root.digest().clone(), unchanged))
+        });
+        match outcome {
+            Ok((digest, unchanged)) => tally.event(&Event::ImageDone {
+                image: &shown,
+                digest: &digest,
+                unchanged,
+            }),
+            Err(e) => {
+                tally.event(&Event::ImageFailed {
+                    image: &shown,
+                    error: &e,
+                });
+                report.failures.push((shown, e));
+            }
+        }
+    }
+    report.summary = tally.summary();
+    Ok(report)
+}
+
+/// Works out what one image needs: the entry's descriptor, and every manifest and blob of its
+/// closure (and its referrers') that the layout lacks.
+fn plan(
+    repo: &Repository,
+    layout: &Layout,
+    image: &Reference,
+    opts: &PullOptions,
+    cache: &Cache,
+    progress: &dyn Progress,
+) -> Result<Plan> {
+    let reference = match image.digest() {
+        Some(d) => d.to_string(),
+        None => image.tag().unwrap_or("latest").to_string(),
+    };
+    let mut root = match repo.head_manifest(&reference)? {
+        Some(d) => d,
+        None => repo.get_manifest(&reference)?.descriptor(),
+    };
+    if let Some(d) = image.digest() {
+        if root.digest() != d {
+            return Err(Error::DigestMismatch {
+                expected: d.to_string(),
+                found: root.digest().to_string(),
+            });
+        }
+    }
+    let mut walk = Walk {
+        repo,
+        layout,
+        cache,
+        progress,
+        seen: HashSet::new(),
+        manifests: Vec::new(),
+        blobs: Vec::new(),
+    };
+    if let Some(platform) = &opts.platform {
+        root = walk.select_platform(root, platform)?;
+    }
+    walk.collect(&root, 0)?;
+    let mut referrers = Vec::new();
+    if opts.referrers {
+        let mut subjects = vec![root.digest().clone()];
+        if graph::is_index(root.media_type().as_ref()) {
+            let bytes = walk.bytes(&root)?;
+            subjects.extend(
+                graph::parse_children(&bytes)?
+                    .children
+                    .into_iter()
+                    .filter(|c| graph::is_manifest_like(c.media_type().as_ref()))
+                    .map(|c| c.digest().clone()),
+            );
+        }
+        for subject in subjects {
+            let found = match repo.referrers(&subject) {
+                Ok(found) => found,
+                Err(e) => {
+                    progress.event(&Event::Warning {
+                        message: &format!("referrers of {subject}: {e}"),
+                    });
+                    continue;
+                }
+            };
+            for r in found {
+                if !graph::is_manifest_like(r.media_type().as_ref()) {
+                    continue;
+                }
+                walk.collect(&r, 0)?;
+                referrers.push(r);
+            }
+        }
+    }
+    let index = layout.read_index()?;
+    let named = index.manifests().iter().any(|e| {
+        e.digest() == root.digest() && crate::resolve::entry_name(e).as_ref() == Some(image)
+    });
+    Ok(Plan {
+        name: image.clone(),
+        root,
+        manifests: walk.manifests,
+        blobs: walk.blobs,
+        referrers,
+        named,
+    })
+}
+
+/// The descent through one image's manifests.
+struct Walk<'a> {
+    repo: &'a Repository<'a>,
+    layout: &'a Layout,
+    cache: &'a Cache,
+    progress: &'a dyn Progress,
+    seen: HashSet<Digest>,
+    manifests: Vec<Arc<Manifest>>,
+    blobs: Vec<Descriptor>,
+}
+
+/// How deep manifests may nest (index → index → manifest is already unusual).
+const MAX_DEPTH: usize = 8;
+
+impl Walk<'_> {
+    /// Visits `desc` and everything below it, children first.
+    fn collect(&mut self, desc: &Descriptor, depth: usize) -> Result<()> {
+        let d = desc.digest();
+        crate::digest::validate(d)?;
+        if !self.seen.insert(d.clone()) {
+            return Ok(());
+        }
+        let media_type = desc.media_type().to_string();
+        if graph::is_schema1(&media_type) {
+            return Err(Error::Invalid(format!(
+                "{d} is a Docker schema 1 manifest, which is not supported"
+            )));
+        }
+        let store = self.layout.blobs();
+        if !graph::is_manifest_like(&media_type) {
+            if store.has(d, desc.size())? {
+                self.skipped(desc);
+            } else {
+                self.blobs.push(desc.clone());
+            }
+            return Ok(());
+        }
+        if depth > MAX_DEPTH {
+            return Err(Error::Invalid(format!("{d}: manifests nested too deeply")));
+        }
+        let local = store.has(d, desc.size())?;
+        let bytes = self.bytes(desc)?;
+        for child in graph::parse_children(&bytes)?.children {
+            self.collect(&child, depth + 1)?;
+        }
+        if local {
+            self.skipped(desc);
+        } else {
+            let m = self.fetched(desc)?;
+            self.manifests.push(m);
+        }
+        Ok(())
+    }
+
+    fn skipped(&self, desc: &Descriptor) {
+        self.progress.event(&Event::BlobDone {
+            digest: desc.digest(),
+            size: desc.size(),
+            outcome: Outcome::Skipped,
+        });
+    }
+
+    /// A manifest's bytes: from the layout when it has them, else from the registry.
+    fn bytes(&self, desc: &Descriptor) -> Result<Vec<u8>> {
+        let store = self.layout.blobs();
+        if store.has(desc.digest(), desc.size())? {
+            return store.read_verified(desc.digest(), LOCAL_MANIFEST_LIMIT);
+        }
+        Ok(self.fetched(desc)?.bytes.clone())
+    }
+
+    /// A manifest fetched by digest (once per run), checked against the descriptor's size.
+    fn fetched(&self, desc: &Descriptor) -> Result<Arc<Manifest>> {
+        let d = desc.digest();
+        if let Some(m) = self.cache.lock().unwrap().get(d) {
+            return Ok(m.clone());
+        }
+        if desc.size() > MANIFEST_LIMIT {
+            return Err(Error::TooLarge {
+                what: format!("manifest {d}"),
+                size: desc.size(),
+                limit: MANIFEST_LIMIT,
+            });
+        }
+        let mut m = self.repo.get_manifest(d.as_ref())?;
+        if m.bytes.len() as u64 != desc.size() {
+            return Err(Error::SizeMismatch {
+                digest: d.to_string(),
+                expected: desc.size(),
+                found: m.bytes.len() as u64,
+            });
+        }
+        // The descriptor that names the manifest decides its media type, as in the layout.
+        m.media_type = desc.media_type().to_string();
+        let m = Arc::new(m);
+        self.cache.lock().unwrap().insert(d.clone(), m.clone());
+        Ok(m)
+    }
+
+    /// Descends from an index to the one manifest for `platform` (a manifest is returned as it is).
+    fn select_platform(&self, mut current: Descriptor, platform: &Platform) -> Result<Descriptor> {
+        let root = current.digest().to_string();
+        for _ in 0..MAX_DEPTH {
+            if !graph::is_index(current.media_type().as_ref()) {
+                return Ok(current);
+            }
+            let children = graph::parse_children(&self.bytes(&current)?)?.children;
+            let matching = children
+                .iter()
+                .find(|c| c.platform().as_ref().is_some_and(|p| platform.matches(p)));
+            let nested = children
+                .iter()
+                .find(|c| c.platform().is_none() && graph::is_index(c.media_type().as_ref()));
+            current = matching
+                .or(nested)
+                .cloned()
+                .ok_or_else(|| Error::NoPlatform {
+                    digest: root.clone(),
+                    platform: platform.to_string(),
+                })?;
+        }
+        Err(Error::Invalid(format!(
+            "{root}: image indexes nested too deeply"
+        )))
+    }
+}
+
+/// Downloads one blob into the layout's store.
+fn fetch(
+    repo: &Repository,
+    layout: &Layout,
+    desc: &Descriptor,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let d = desc.digest();
+    if layout.blobs().has(d, desc.size())? {
+        progress.event(&Event::BlobDone {
+            digest: d,
+            size: desc.size(),
+            outcome: Outcome::Skipped,
+        });
+        return Ok(());
+    }
+    progress.event(&Event::BlobStart {
+        digest: d,
+        size: desc.size(),
+    });
+    repo.fetch_blob(desc, layout.blobs(), &mut |bytes| {
+        progress.event(&Event::BlobBytes { digest: d, bytes })
+    })?;
+    progress.event(&Event::BlobDone {
+        digest: d,
+        size: desc.size(),
+        outcome: Outcome::Transferred,
+    });
+    Ok(())
+}
+
+/// Writes an image's manifests, children first, then names it in `index.json` (once). Returns
+/// whether nothing had to change.
+fn commit(
+    layout: &Layout,
+    plan: &Plan,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<bool> {
+    let store = layout.blobs();
+    for m in &plan.manifests {
+        let size = m.bytes.len() as u64;
+        if store.has(&m.digest, size)? {
+            continue;
+        }
+        store.put_reader(&mut m.bytes.as_slice(), &m.digest, Some(size))?;
+        progress.event(&Event::BlobDone {
+            digest: &m.digest,
+            size,
+            outcome: Outcome::Transferred,
+        });
+    }
+    let index = layout.read_index()?;
+    let missing_referrer = plan.referrers.iter().any(|r| {
+        !super::unnamed_entries(&index).any(|e| e.digest() == r.digest())
+            && !index.manifests().iter().any(|e| e.digest() == r.digest())
+    });
+    if plan.named && !missing_referrer {
+        return Ok(true);
+    }
+    layout.update_index(|idx| {
+        tag::apply_names(
+            idx,
+            &plan.root,
+            std::slice::from_ref(&plan.name),
+            &opts.names,
+        );
+        for r in &plan.referrers {
+            if !idx.manifests().iter().any(|e| e.digest() == r.digest()) {
+                add_unnamed(idx, r);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(false)
+}

@@ -1,0 +1,314 @@
+//! Push and sync: layout → registry. For each image: walk its closure in the layout (refusing damage),
+//! put every blob the repository lacks (mounted from another repository of this run when possible,
+//! uploaded otherwise, in parallel), then the manifests children-first by digest, the tag last, and
+//! finally the image's referrers, recorded under the fallback tag when the registry has no referrers
+//! API. The bytes are the layout's own, so every digest is unchanged.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::sync::Mutex;
+
+use oci_spec::image::{Descriptor, Digest, ImageIndex};
+
+use super::{parallel, Report};
+use crate::error::{Error, Result};
+use crate::graph::{self, Graph, LOCAL_MANIFEST_LIMIT};
+use crate::layout::Layout;
+use crate::progress::{Event, Outcome, Progress, Summary, Tally};
+use crate::reference::Reference;
+use crate::registry::referrers::{referrer_descriptor, subject_of};
+use crate::registry::{Client, Repository};
+use crate::resolve;
+
+/// How to push.
+#[derive(Clone, Debug)]
+pub struct PushOptions {
+    /// Also push the referrers (signatures, SBOMs) the layout holds for the pushed manifests.
+    pub referrers: bool,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions { referrers: true }
+    }
+}
+
+/// Pushes the image `source` (a descriptor from the layout) to `dest`.
+pub fn push(
+    client: &Client,
+    layout: &Layout,
+    source: &Descriptor,
+    dest: &Reference,
+    opts: &PushOptions,
+    progress: &dyn Progress,
+) -> Result<Summary> {
+    let tally = Tally::new(progress);
+    let pusher = Pusher::new(client, layout, opts, &tally)?;
+    let shown = dest.to_string();
+    tally.event(&Event::ImageStart { image: &shown });
+    match pusher.image(source, dest) {
+        Ok(unchanged) => tally.event(&Event::ImageDone {
+            image: &shown,
+            digest: source.digest(),
+            unchanged,
+        }),
+        Err(e) => {
+            tally.event(&Event::ImageFailed {
+                image: &shown,
+                error: &e,
+            });
+            return Err(e);
+        }
+    }
+    Ok(tally.summary())
+}
+
+/// Pushes every named image of the layout to `registry` (`host[:port]`), its domain replaced and its
+/// path prefixed with `prefix`: `docker.io/library/alpine:3.16` → `<registry>/<prefix>/library/alpine:3.16`.
+pub fn sync(
+    client: &Client,
+    layout: &Layout,
+    registry: &str,
+    prefix: &str,
+    opts: &PushOptions,
+    progress: &dyn Progress,
+) -> Result<Report> {
+    let tally = Tally::new(progress);
+    let pusher = Pusher::new(client, layout, opts, &tally)?;
+    let mut report = Report::default();
+    let mut seen = HashSet::new();
+    for entry in pusher.index.manifests() {
+        let Some(name) = resolve::entry_name(entry) else {
+            if let Some(tag) = resolve::entry_names(entry).tag {
+                tally.event(&Event::Warning {
+                    message: &format!(
+                        "skipping {tag} ({}): a bare tag has no repository to push to",
+                        entry.digest()
+                    ),
+                });
+            }
+            continue;
+        };
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let shown = name.to_string();
+        tally.event(&Event::ImageStart { image: &shown });
+        let outcome = name
+            .rebase(registry, prefix)
+            .and_then(|dest| pusher.image(entry, &dest));
+        match outcome {
+            Ok(unchanged) => tally.event(&Event::ImageDone {
+                image: &shown,
+                digest: entry.digest(),
+                unchanged,
+            }),
+            Err(e) => {
+                tally.event(&Event::ImageFailed {
+                    image: &shown,
+                    error: &e,
+                });
+                report.failures.push((shown, e));
+            }
+        }
+    }
+    report.summary = tally.summary();
+    Ok(report)
+}
+
+struct Pusher<'a> {
+    client: &'a Client,
+    layout: &'a Layout,
+    opts: &'a PushOptions,
+    progress: &'a dyn Progress,
+    index: ImageIndex,
+    /// Where each blob is known to be on each registry, for cross-repository mounts.
+    mounts: Mutex<HashMap<(String, Digest), String>>,
+}
+
+impl<'a> Pusher<'a> {
+    fn new(
+        client: &'a Client,
+        layout: &'a Layout,
+        opts: &'a PushOptions,
+        progress: &'a dyn Progress,
+    ) -> Result<Self> {
+        Ok(Pusher {
+            client,
+            layout,
+            opts,
+            progress,
+            index: layout.read_index()?,
+            mounts: Mutex::default(),
+        })
+    }
+
+    /// Pushes one image and its referrers. Returns whether the registry already had everything.
+    fn image(&self, root: &Descriptor, dest: &Reference) -> Result<bool> {
+        let repo = self
+            .client
+            .repository(dest.registry_host(), dest.path(), true);
+        let graph = self.closure(std::slice::from_ref(root))?;
+        let referrers = if self.opts.referrers {
+            self.referrers(&graph)?
+        } else {
+            Vec::new()
+        };
+        let referrer_roots: Vec<Descriptor> = referrers.iter().map(|(d, _)| d.clone()).collect();
+        let referrer_graph = self.closure(&referrer_roots)?;
+
+        // Blobs first, in parallel.
+        let mut blobs: Vec<&Descriptor> = Vec::new();
+        let mut seen = HashSet::new();
+        for node in graph.nodes.iter().chain(&referrer_graph.nodes) {
+            let d = &node.descriptor;
+            if !graph::is_manifest_like(d.media_type().as_ref()) && seen.insert(d.digest()) {
+                blobs.push(d);
+            }
+        }
+        let jobs = self.client.config().jobs.max(1);
+        let results = parallel(jobs, &blobs, |d| self.blob(&repo, d));
+        let mut unchanged = true;
+        for r in results {
+            unchanged &= r?;
+        }
+
+        // Manifests children-first by digest; the root under its tag last.
+        for node in &graph.nodes {
+            let d = &node.descriptor;
+            if d.digest() != root.digest() && graph::is_manifest_like(d.media_type().as_ref()) {
+                unchanged &= self.manifest(&repo, d, d.digest().as_ref())?;
+            }
+        }
+        let target = match dest.digest() {
+            Some(d) if d != root.digest() => {
+                return Err(Error::Invalid(format!(
+                    "{dest} names {d}, but the image is {}",
+                    root.digest()
+                )))
+            }
+            Some(d) => d.to_string(),
+            None => dest.tag().unwrap_or("latest").to_string(),
+        };
+        unchanged &= self.manifest(&repo, root, &target)?;
+
+        // Referrers after their subjects.
+        for node in &referrer_graph.nodes {
+            let d = &node.descriptor;
+            if !graph::is_manifest_like(d.media_type().as_ref()) {
+                continue;
+            }
+            unchanged &= self.manifest(&repo, d, d.digest().as_ref())?;
+            // Listed by the referrers API, or else under the fallback tag, which we then keep.
+            if let Some((_, subject)) = referrers.iter().find(|(r, _)| r.digest() == d.digest()) {
+                if repo
+                    .referrers(subject)?
+                    .iter()
+                    .all(|r| r.digest() != d.digest())
+                {
+                    let bytes = self.read(d)?;
+                    let listed = referrer_descriptor(d.media_type().as_ref(), d.digest(), &bytes);
+                    repo.add_fallback_referrer(subject, listed)?;
+                    unchanged = false;
+                }
+            }
+        }
+        Ok(unchanged)
+    }
+
+    /// The closure of `roots` in the layout; a missing or damaged blob is an error naming it.
+    fn closure(&self, roots: &[Descriptor]) -> Result<Graph> {
+        let graph = graph::walk(self.layout.blobs(), roots)?;
+        if let Some(node) = graph.problems().next() {
+            return Err(Error::Damaged(format!(
+                "{}: {} (in {})",
+                node.descriptor.digest(),
+                node.problem.as_ref().expect("a problem node has a problem"),
+                self.layout.root().display()
+            )));
+        }
+        Ok(graph)
+    }
+
+    /// Manifests in `index.json` whose `subject` is in the closure: (referrer, subject).
+    fn referrers(&self, graph: &Graph) -> Result<Vec<(Descriptor, Digest)>> {
+        let mut out = Vec::new();
+        for e in self.index.manifests() {
+            if graph.contains(e.digest()) || !graph::is_manifest_like(e.media_type().as_ref()) {
+                continue;
+            }
+            let Ok(bytes) = self.read(e) else { continue };
+            if let Some(subject) = subject_of(&bytes).filter(|s| graph.contains(s)) {
+                out.push((e.clone(), subject));
+            }
+        }
+        Ok(out)
+    }
+
+    fn read(&self, d: &Descriptor) -> Result<Vec<u8>> {
+        self.layout
+            .blobs()
+            .read_verified(d.digest(), LOCAL_MANIFEST_LIMIT)
+    }
+
+    /// Puts a manifest under `reference` unless the registry has it with that digest. Returns
+    /// whether it was already there.
+    fn manifest(&self, repo: &Repository, d: &Descriptor, reference: &str) -> Result<bool> {
+        if repo
+            .head_manifest(reference)?
+            .is_some_and(|have| have.digest() == d.digest())
+        {
+            self.done(d, Outcome::Skipped);
+            return Ok(true);
+        }
+        let bytes = self.read(d)?;
+        repo.put_manifest(reference, d.media_type().as_ref(), &bytes)?;
+        self.done(d, Outcome::Transferred);
+        Ok(false)
+    }
+
+    /// Puts a blob unless the repository has it: mounted when this run saw it in another repository
+    /// of the same registry, uploaded otherwise. Returns whether it was already there.
+    fn blob(&self, repo: &Repository, d: &Descriptor) -> Result<bool> {
+        let digest = d.digest();
+        let key = (repo.registry().to_string(), digest.clone());
+        let remember = || {
+            self.mounts
+                .lock()
+                .unwrap()
+                .insert(key.clone(), repo.name().to_string());
+        };
+        if repo.head_blob(digest)?.is_some() {
+            remember();
+            self.done(d, Outcome::Skipped);
+            return Ok(true);
+        }
+        let from = self.mounts.lock().unwrap().get(&key).cloned();
+        self.progress.event(&Event::BlobStart {
+            digest,
+            size: d.size(),
+        });
+        let store = self.layout.blobs();
+        let open = || -> Result<Box<dyn Read + Send>> { Ok(Box::new(store.open(digest)?)) };
+        let pushed = repo.push_blob(d, &open, from.as_deref(), &mut |bytes| {
+            self.progress.event(&Event::BlobBytes { digest, bytes })
+        })?;
+        remember();
+        self.done(
+            d,
+            match pushed {
+                crate::registry::Pushed::Mounted => Outcome::Mounted,
+                crate::registry::Pushed::Uploaded => Outcome::Transferred,
+            },
+        );
+        Ok(false)
+    }
+
+    fn done(&self, d: &Descriptor, outcome: Outcome) {
+        self.progress.event(&Event::BlobDone {
+            digest: d.digest(),
+            size: d.size(),
+            outcome,
+        });
+    }
+}
