@@ -70,8 +70,8 @@ impl RegistryArgs {
     }
 }
 
-/// Shows transfer events: a bar per blob on a terminal, a line per image otherwise, nothing when
-/// quiet.
+/// Shows transfer events: a bar per blob on stderr when it is a terminal; a line per image and a
+/// closing summary on stdout unless quiet; warnings on stderr.
 pub struct Display {
     bars: Option<Bars>,
     quiet: bool,
@@ -97,14 +97,21 @@ impl Display {
         }
     }
 
+    /// A result line on stdout (per image, and the summary), drawn around any bars.
     fn line(&self, s: String) {
         if self.quiet {
             return;
         }
         match &self.bars {
-            Some(b) => {
-                let _ = b.multi.println(s);
-            }
+            Some(b) => b.multi.suspend(|| println!("{s}")),
+            None => println!("{s}"),
+        }
+    }
+
+    /// A warning on stderr.
+    fn warn(&self, s: String) {
+        match &self.bars {
+            Some(b) => b.multi.suspend(|| eprintln!("{s}")),
             None => eprintln!("{s}"),
         }
     }
@@ -143,7 +150,7 @@ impl Progress for Display {
                 let what = if *unchanged { "up to date" } else { self.verb };
                 self.line(format!("{what} {image} {digest}"));
             }
-            Event::Warning { message } => self.line(format!("warning: {message}")),
+            Event::Warning { message } => self.warn(format!("ocilayout: warning: {message}")),
             _ => {}
         }
         let Some(bars) = &self.bars else { return };

@@ -77,6 +77,7 @@ pub fn sync(
     let pusher = Pusher::new(client, layout, opts, &tally)?;
     let mut report = Report::default();
     let mut seen = HashSet::new();
+    let mut targets: HashMap<Reference, (String, Digest)> = HashMap::new();
     for entry in pusher.index.manifests() {
         let Some(name) = resolve::entry_name(entry) else {
             if let Some(tag) = resolve::entry_names(entry).tag {
@@ -94,9 +95,19 @@ pub fn sync(
         }
         let shown = name.to_string();
         tally.event(&Event::ImageStart { image: &shown });
-        let outcome = name
-            .rebase(registry, prefix)
-            .and_then(|dest| pusher.image(entry, &dest));
+        let outcome = name.rebase(registry, prefix).and_then(|dest| {
+            // Replacing the domain can map two names onto one: never overwrite silently.
+            match targets.get(&dest) {
+                Some((other, digest)) if digest != entry.digest() => Err(Error::Invalid(format!(
+                    "{dest} is already the destination of {other} ({digest}); not overwriting it with {}",
+                    entry.digest()
+                ))),
+                _ => {
+                    targets.insert(dest.clone(), (shown.clone(), entry.digest().clone()));
+                    pusher.image(entry, &dest)
+                }
+            }
+        });
         match outcome {
             Ok(unchanged) => tally.event(&Event::ImageDone {
                 image: &shown,

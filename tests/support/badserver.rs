@@ -1,0 +1,319 @@
+//! A registry that misbehaves on purpose: a tiny std::net HTTP/1.1 server on `127.0.0.1:0` serving one
+//! image (`bad/img:1`: a config and a 1 MiB layer) with one chosen fault: 429 with `Retry-After`, 503,
+//! a connection reset mid-body, `Range` ignored or answered with the wrong `Content-Range`, truncated
+//! bodies, wrong bytes, a wrong `Docker-Content-Digest`, an oversized manifest.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::registry_support::{noise, sha256};
+
+/// The one thing that goes wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// The first N requests get `429` with `Retry-After: 1`.
+    RateLimited(u32),
+    /// The first N requests get `503`.
+    Unavailable(u32),
+    /// The first layer download breaks half-way; `Range` is honoured afterwards.
+    ResetMidBody,
+    /// The first layer download breaks half-way; `Range` requests get the whole body with `200`.
+    IgnoreRange,
+    /// The first layer download breaks half-way; `Range` requests get a `206` starting at 0.
+    WrongContentRange,
+    /// Every layer download breaks half-way.
+    AlwaysTruncated,
+    /// The layer is served with a wrong `Docker-Content-Digest`.
+    WrongBlobDigestHeader,
+    /// The layer is served with one byte changed.
+    CorruptLayer,
+    /// The manifest is served by tag with a wrong `Docker-Content-Digest`.
+    WrongManifestDigestHeader,
+    /// The tag serves a manifest over 4 MiB.
+    HugeManifest,
+}
+
+/// One request the server saw: method, path, `Range` header.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub range: Option<String>,
+}
+
+/// The running server; it lives as long as the test process (the listener thread is detached).
+pub struct BadServer {
+    pub addr: String,
+    pub layer: String,
+    pub manifest: String,
+    log: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl BadServer {
+    /// `127.0.0.1:PORT/bad/img:1`.
+    pub fn image(&self) -> String {
+        format!("{}/bad/img:1", self.addr)
+    }
+
+    /// Every request so far.
+    pub fn log(&self) -> Vec<Seen> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+struct Content {
+    fault: Fault,
+    config: Vec<u8>,
+    config_d: String,
+    layer: Vec<u8>,
+    layer_d: String,
+    manifest: Vec<u8>,
+    manifest_d: String,
+    count: AtomicU32,
+    layer_gets: AtomicU32,
+}
+
+pub fn start(fault: Fault) -> BadServer {
+    let layer = noise(7, 1 << 20);
+    let layer_d = sha256(&layer);
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
+            .to_vec();
+    let config_d = sha256(&config);
+    let mut manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_d}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_d}","size":{}}}]"#,
+        config.len(),
+        layer.len()
+    );
+    if fault == Fault::HugeManifest {
+        manifest.push_str(&format!(
+            r#","annotations":{{"pad":"{}"}}"#,
+            "x".repeat(5 << 20)
+        ));
+    }
+    manifest.push('}');
+    let manifest = manifest.into_bytes();
+    let manifest_d = sha256(&manifest);
+    let content = Arc::new(Content {
+        fault,
+        config,
+        config_d,
+        layer,
+        layer_d: layer_d.clone(),
+        manifest,
+        manifest_d: manifest_d.clone(),
+        count: AtomicU32::new(0),
+        layer_gets: AtomicU32::new(0),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let thread_log = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let content = content.clone();
+            let log = thread_log.clone();
+            std::thread::spawn(move || serve(stream, &content, &log));
+        }
+    });
+    BadServer {
+        addr,
+        layer: layer_d,
+        manifest: manifest_d,
+        log,
+    }
+}
+
+fn serve(stream: TcpStream, c: &Content, log: &Mutex<Vec<Seen>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut out = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let path = parts.next().unwrap_or("").to_string();
+        let mut range = None;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                if k.eq_ignore_ascii_case("range") {
+                    range = Some(v.trim().to_string());
+                }
+            }
+        }
+        log.lock().unwrap().push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            range: range.clone(),
+        });
+        if !respond(&mut out, c, &method, &path, range.as_deref()) {
+            let _ = out.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+/// Writes one response; `false` means the connection was cut on purpose.
+fn respond(
+    out: &mut TcpStream,
+    c: &Content,
+    method: &str,
+    path: &str,
+    range: Option<&str>,
+) -> bool {
+    let n = c.count.fetch_add(1, Ordering::SeqCst);
+    match c.fault {
+        Fault::RateLimited(k) if n < k => {
+            return send(
+                out,
+                "429 Too Many Requests",
+                &[("Retry-After", "1")],
+                b"",
+                true,
+            )
+        }
+        Fault::Unavailable(k) if n < k => {
+            return send(out, "503 Service Unavailable", &[], b"", true)
+        }
+        _ => {}
+    }
+    let head = method == "HEAD";
+    let manifest_path = "/v2/bad/img/manifests/";
+    let blob_path = "/v2/bad/img/blobs/";
+    if path == "/v2/" {
+        return send(out, "200 OK", &[], b"{}", !head);
+    }
+    if let Some(reference) = path.strip_prefix(manifest_path) {
+        let lying = c.fault == Fault::WrongManifestDigestHeader;
+        if reference != "1" && reference != c.manifest_d && !lying {
+            return send(out, "404 Not Found", &[], b"", !head);
+        }
+        let claimed = if lying {
+            sha256(b"something else")
+        } else {
+            c.manifest_d.clone()
+        };
+        return send(
+            out,
+            "200 OK",
+            &[
+                ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+                ("Docker-Content-Digest", &claimed),
+            ],
+            &c.manifest,
+            !head,
+        );
+    }
+    let Some(digest) = path.strip_prefix(blob_path) else {
+        return send(out, "404 Not Found", &[], b"", !head);
+    };
+    if digest == c.config_d {
+        return send(
+            out,
+            "200 OK",
+            &[("Docker-Content-Digest", &c.config_d)],
+            &c.config,
+            !head,
+        );
+    }
+    if digest != c.layer_d {
+        return send(out, "404 Not Found", &[], b"", !head);
+    }
+    let mut layer = c.layer.clone();
+    if c.fault == Fault::CorruptLayer {
+        layer[1000] ^= 0xff;
+    }
+    let claimed = if c.fault == Fault::WrongBlobDigestHeader {
+        sha256(b"wrong")
+    } else {
+        c.layer_d.clone()
+    };
+    if head {
+        return send(
+            out,
+            "200 OK",
+            &[("Docker-Content-Digest", &claimed)],
+            &layer,
+            false,
+        );
+    }
+    let first = c.layer_gets.fetch_add(1, Ordering::SeqCst) == 0;
+    let breaks = match c.fault {
+        Fault::AlwaysTruncated => true,
+        Fault::ResetMidBody | Fault::IgnoreRange | Fault::WrongContentRange => first,
+        _ => false,
+    };
+    let start = range
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
+    let (status, body, content_range) = match (start, c.fault) {
+        (Some(s), Fault::ResetMidBody | Fault::AlwaysTruncated) if s < layer.len() => (
+            "206 Partial Content",
+            &layer[s..],
+            Some(format!("bytes {s}-{}/{}", layer.len() - 1, layer.len())),
+        ),
+        (Some(_), Fault::WrongContentRange) => (
+            "206 Partial Content",
+            &layer[..],
+            Some(format!("bytes 0-{}/{}", layer.len() - 1, layer.len())),
+        ),
+        _ => ("200 OK", &layer[..], None),
+    };
+    let mut headers = vec![("Docker-Content-Digest", claimed.as_str())];
+    if let Some(cr) = &content_range {
+        headers.push(("Content-Range", cr.as_str()));
+    }
+    if breaks {
+        // Full Content-Length, half the bytes, then the connection goes away.
+        let _ = write_head(out, status, &headers, body.len());
+        let _ = out.write_all(&body[..body.len() / 2]);
+        let _ = out.flush();
+        return false;
+    }
+    send(out, status, &headers, body, true)
+}
+
+fn write_head(
+    out: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, &str)],
+    len: usize,
+) -> std::io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())
+}
+
+fn send(
+    out: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    with_body: bool,
+) -> bool {
+    if write_head(out, status, headers, body.len()).is_err() {
+        return false;
+    }
+    if with_body && out.write_all(body).is_err() {
+        return false;
+    }
+    out.flush().is_ok()
+}
