@@ -2,8 +2,8 @@
 //! the manifest tree (from the layout when a manifest is already there, else fetched and verified) and
 //! its referrers. Fetch: every missing blob of every image once, in parallel, streamed into the store
 //! and verified. Commit: per image, its manifests children-first, then one `index.json` update under
-//! its canonical name. The shared writer lock is held from the first blob write to the last update,
-//! so `gc` never sweeps what is about to be named.
+//! its canonical name. The shared writer lock is held for the whole pull, so `gc` never sweeps a blob
+//! the pull found present or wrote and is about to name.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -68,6 +68,9 @@ pub fn pull(
     opts: &PullOptions,
     progress: &dyn Progress,
 ) -> Result<Report> {
+    // Held from before anything is found present until the last index update: gc cannot remove a
+    // blob this pull counts on, nor one it wrote and has not named yet.
+    let _writers = layout.lock_writers()?;
     let tally = Tally::new(progress);
     let cache = Cache::default();
     let jobs = client.config().jobs.max(1);
@@ -79,7 +82,6 @@ pub fn pull(
         plan(&repo, layout, image, opts, &cache, &tally)
     });
 
-    let _writers = layout.lock_writers()?;
     // Every blob any plan needs, once.
     let mut wanted: Vec<(Descriptor, usize)> = Vec::new();
     let mut seen = HashSet::new();
@@ -409,10 +411,10 @@ fn commit(
         });
     }
     let index = layout.read_index()?;
-    let missing_referrer = plan.referrers.iter().any(|r| {
-        !super::unnamed_entries(&index).any(|e| e.digest() == r.digest())
-            && !index.manifests().iter().any(|e| e.digest() == r.digest())
-    });
+    let missing_referrer = plan
+        .referrers
+        .iter()
+        .any(|r| !index.manifests().iter().any(|e| e.digest() == r.digest()));
     if plan.named && !missing_referrer {
         return Ok(true);
     }
