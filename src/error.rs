@@ -66,6 +66,14 @@ pub enum Error {
     #[error("{what} is {size} bytes, over the limit of {limit} bytes")]
     TooLarge { what: String, size: u64, limit: u64 },
 
+    /// An archive member that is refused: an unsafe path or type, or content that is not its name.
+    #[error("archive member {member:?} refused: {reason}")]
+    ArchiveMember { member: String, reason: String },
+
+    /// An archive refused as a whole (not an OCI layout, an incomplete closure, a manifest over limit).
+    #[error("archive refused: {0}")]
+    ArchiveRefused(String),
+
     /// An operation refused because the layout is damaged.
     #[error("{0}")]
     Damaged(String),

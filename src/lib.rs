@@ -1,5 +1,6 @@
 //! ocilayout: read, write, resolve, garbage-collect, check, archive and sync OCI image-layout directories.
 
+pub mod archive;
 pub mod digest;
 pub mod error;
 pub mod graph;
