@@ -170,7 +170,10 @@ pub fn walk<'a>(
         Exit(Digest),
     }
     let mut pending: HashMap<Digest, Node> = HashMap::new();
-    let mut stack: Vec<Step> = roots.into_iter().map(|d| Step::Enter(Box::new(d.clone()))).collect();
+    let mut stack: Vec<Step> = roots
+        .into_iter()
+        .map(|d| Step::Enter(Box::new(d.clone())))
+        .collect();
     stack.reverse();
     while let Some(step) = stack.pop() {
         match step {

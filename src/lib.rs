@@ -1,14 +1,23 @@
-//! ocilayout: read, write, resolve, garbage-collect, check, archive and sync OCI image-layout directories.
+//! ocilayout: read, write, resolve, garbage-collect, check, archive and sync OCI image-layout
+//! directories.
+//!
+//! The library is the table of contents below; the `ocilayout` binary is a thin layer over it.
 
 pub mod archive;
 pub mod digest;
 pub mod error;
+pub mod fsck;
+pub mod gc;
 pub mod graph;
+pub mod layout;
+pub mod platform;
+pub mod reference;
+pub mod resolve;
+pub mod store;
+pub mod tag;
 
 pub use error::{Error, Result};
-pub use oci_spec;
-pub mod layout;
-pub mod store;
-
 pub use layout::Layout;
+pub use oci_spec;
+pub use reference::Reference;
 pub use store::BlobStore;

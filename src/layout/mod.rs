@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use oci_spec::image::{ImageIndex, MediaType};
+use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 use serde::Deserialize;
 
 use crate::digest;
@@ -178,6 +178,15 @@ pub fn empty_index() -> ImageIndex {
     index.set_media_type(Some(MediaType::ImageIndex));
     index.set_manifests(Vec::new());
     index
+}
+
+/// Edits the entries of an index in place. (`oci_spec`'s `ImageIndex` offers no mutable access to its
+/// entries, so this clones them once, lets `f` change them, and puts them back.)
+pub fn edit_manifests<T>(index: &mut ImageIndex, f: impl FnOnce(&mut Vec<Descriptor>) -> T) -> T {
+    let mut entries = index.manifests().clone();
+    let out = f(&mut entries);
+    index.set_manifests(entries);
+    out
 }
 
 /// Parses an `index.json` document and validates its descriptors' digests.

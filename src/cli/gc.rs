@@ -1,0 +1,70 @@
+//! `ocilayout gc DIR [--dry-run] [--json]`: remove unreferenced blobs.
+
+use std::path::PathBuf;
+
+use ocilayout::gc::{self, GcOptions};
+use ocilayout::Layout;
+use serde::Serialize;
+
+use super::output::{print_json, print_lines};
+use super::Global;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The layout directory.
+    pub dir: PathBuf,
+    /// Report exactly what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print a JSON summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `gc --json` (SPEC §6; fields may be added, never renamed).
+#[derive(Serialize)]
+struct Summary {
+    removed: usize,
+    freed_bytes: u64,
+    kept: usize,
+    dry_run: bool,
+    temp_files: usize,
+    digests: Vec<String>,
+}
+
+pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    let layout = Layout::open(&args.dir)?;
+    let report = gc::gc(
+        &layout,
+        &GcOptions {
+            dry_run: args.dry_run,
+        },
+    )?;
+    let digests: Vec<String> = report.removed.iter().map(|(d, _)| d.to_string()).collect();
+    if args.json {
+        print_json(&Summary {
+            removed: report.removed.len(),
+            freed_bytes: report.freed_bytes,
+            kept: report.kept,
+            dry_run: report.dry_run,
+            temp_files: report.temp_files,
+            digests,
+        })?;
+    } else {
+        if args.dry_run || global.verbose > 0 {
+            print_lines(&digests)?;
+        }
+        let verb = if args.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        global.info(format_args!(
+            "{verb} {} blobs ({} bytes), kept {}",
+            report.removed.len(),
+            report.freed_bytes,
+            report.kept
+        ));
+    }
+    Ok(super::EXIT_OK)
+}

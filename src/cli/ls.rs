@@ -1,0 +1,60 @@
+//! `ocilayout ls DIR [--json]`: the entries of index.json with their names.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use ocilayout::{resolve, Layout};
+use serde::Serialize;
+
+use super::output::{print_json, print_lines};
+use super::Global;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The layout directory.
+    pub dir: PathBuf,
+    /// Print a JSON array of entries.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One entry as `ls --json` prints it (SPEC §6; fields may be added, never renamed).
+#[derive(Serialize)]
+struct Entry {
+    name: Option<String>,
+    tag: Option<String>,
+    digest: String,
+    #[serde(rename = "mediaType")]
+    media_type: String,
+    size: u64,
+    annotations: HashMap<String, String>,
+}
+
+pub fn run(args: Args, _global: &Global) -> anyhow::Result<u8> {
+    let layout = Layout::open(&args.dir)?;
+    let index = layout.read_index()?;
+    let entries: Vec<Entry> = index
+        .manifests()
+        .iter()
+        .map(|d| {
+            let names = resolve::entry_names(d);
+            Entry {
+                name: names.name.map(|n| n.to_string()),
+                tag: names.tag,
+                digest: d.digest().to_string(),
+                media_type: d.media_type().to_string(),
+                size: d.size(),
+                annotations: d.annotations().clone().unwrap_or_default(),
+            }
+        })
+        .collect();
+    if args.json {
+        print_json(&entries)?;
+    } else {
+        print_lines(entries.iter().map(|e| {
+            let name = e.name.as_deref().or(e.tag.as_deref()).unwrap_or("<none>");
+            format!("{name}\t{}\t{}\t{}", e.digest, e.size, e.media_type)
+        }))?;
+    }
+    Ok(super::EXIT_OK)
+}

@@ -1,0 +1,100 @@
+//! The command line: clap definitions, dispatch to one module per subcommand, exit statuses.
+//! Each subcommand module turns its arguments into library options, makes one library call and
+//! prints the outcome, human-readable or `--json`.
+
+mod fsck;
+mod gc;
+mod generate;
+mod init;
+mod ls;
+mod output;
+mod resolve;
+mod tag;
+mod untag;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use output::Global;
+
+/// Exit status: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: failure (not found, ambiguous, damage, network).
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status: usage error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Read, write, resolve, garbage-collect, check, archive and sync OCI image layouts.
+#[derive(Parser, Debug)]
+#[command(name = "ocilayout", version, about, long_about = None)]
+pub struct Cli {
+    /// More detail on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Never draw progress bars.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create an empty layout (does nothing to an existing one).
+    Init(init::Args),
+    /// List the entries of index.json with their names.
+    Ls(ls::Args),
+    /// Print the digest a reference resolves to.
+    Resolve(resolve::Args),
+    /// Give an image more names; a name already in use moves to it.
+    Tag(tag::Args),
+    /// Remove names from index.json (blobs stay until gc).
+    Untag(untag::Args),
+    /// Remove blobs no index.json entry reaches.
+    Gc(gc::Args),
+    /// Check every reachable blob's presence, size, digest and media type.
+    Fsck(fsck::Args),
+    /// Write man pages or shell completions.
+    #[command(hide = true)]
+    Generate(generate::Args),
+}
+
+/// Parses the command line, runs it and returns the exit status. Errors are printed as one or two
+/// plain lines; a closed stdout (`| head`) is not an error.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let global = Global::from_cli(&cli);
+    match run(cli.command, &global) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::from(EXIT_OK),
+        Err(e) => {
+            output::print_error(&e);
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Runs one subcommand; `Ok` carries the exit status (fsck finds damage without failing to run).
+pub fn run(command: Command, global: &Global) -> anyhow::Result<u8> {
+    match command {
+        Command::Init(a) => init::run(a, global),
+        Command::Ls(a) => ls::run(a, global),
+        Command::Resolve(a) => resolve::run(a, global),
+        Command::Tag(a) => tag::run(a, global),
+        Command::Untag(a) => untag::run(a, global),
+        Command::Gc(a) => gc::run(a, global),
+        Command::Fsck(a) => fsck::run(a, global),
+        Command::Generate(a) => generate::run(a, global),
+    }
+}
