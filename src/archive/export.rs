@@ -9,11 +9,12 @@ use oci_spec::image::{Descriptor, Digest};
 use serde::Deserialize;
 use tar::{Builder, EntryType, Header};
 
-use super::{entry_key, Compression, ExportOptions, ExportReport, COPY_BUFFER};
+use super::{Compression, ExportOptions, ExportReport, COPY_BUFFER};
 use crate::digest::{Algorithm, Hasher};
 use crate::error::{Error, IoContext, Result};
 use crate::graph;
 use crate::layout::{self, Layout, OCI_LAYOUT_CONTENT};
+use crate::resolve;
 use crate::store::BlobStore;
 
 /// Streams an archive of `layout` (or of the entries `opts` chooses) into `out`. Nothing is written
@@ -21,6 +22,27 @@ use crate::store::BlobStore;
 /// while it streams fails the export with the archive left unterminated, so no reader accepts it.
 pub fn export(layout: &Layout, out: impl Write, opts: &ExportOptions) -> Result<ExportReport> {
     export_labelled(layout, out, Path::new("-"), opts)
+}
+
+/// The index entries that what the user typed names, for [`ExportOptions::entries`]: every entry the
+/// deciding step of SPEC §2 matches (they share one digest, or the input is ambiguous), or, for a
+/// digest no entry carries, the manifest blob itself.
+pub fn select_entries(layout: &Layout, inputs: &[&str]) -> Result<Vec<Descriptor>> {
+    let index = layout.read_index()?;
+    let mut entries = Vec::new();
+    for input in inputs {
+        let hits = resolve::find_entries(&index, input)?;
+        let one_digest = hits
+            .windows(2)
+            .all(|w| index.manifests()[w[0]].digest() == index.manifests()[w[1]].digest());
+        if hits.is_empty() || !one_digest {
+            // Not found, ambiguous (both errors), or a manifest blob named by digest.
+            entries.push(resolve::resolve_in(layout, &index, input)?);
+        } else {
+            entries.extend(hits.iter().map(|&i| index.manifests()[i].clone()));
+        }
+    }
+    Ok(entries)
 }
 
 /// Exports into the file `path`: written under a temporary name beside it and renamed into place only
@@ -41,7 +63,9 @@ pub fn export_to_path(layout: &Layout, path: &Path, opts: &ExportOptions) -> Res
             .at(&tmp)?;
         let mut out = BufWriter::with_capacity(COPY_BUFFER, file);
         let report = export_labelled(layout, &mut out, path, opts)?;
-        let file = out.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| Error::io(path, e.into_error()))?;
         file.sync_all().at(path)?;
         fs::rename(&tmp, path).at(path)?;
         Ok(report)
@@ -112,7 +136,10 @@ fn export_labelled(
         Compression::None => {
             let mut tar = Builder::new(out);
             members.write(&mut tar, label, &mut report)?;
-            tar.into_inner().map_err(write_err)?.flush().map_err(write_err)?;
+            tar.into_inner()
+                .map_err(write_err)?
+                .flush()
+                .map_err(write_err)?;
         }
         Compression::Gzip => {
             let gz = flate2::GzBuilder::new()
@@ -190,7 +217,8 @@ impl Members<'_> {
         }
         let dir = |tar: &mut Builder<W>, name: &str| {
             let mut h = header(EntryType::Directory, 0);
-            tar.append_data(&mut h, name, io::empty()).map_err(write_err)
+            tar.append_data(&mut h, name, io::empty())
+                .map_err(write_err)
         };
         dir(tar, "blobs/")?;
         let mut current_alg = "";
@@ -313,7 +341,7 @@ fn docker_manifest(store: &BlobStore, entries: &[Descriptor]) -> Result<Vec<u8>>
             let children = graph::parse_children(&bytes)?.children;
             let images: Vec<&Descriptor> = children
                 .iter()
-                .filter(|c| is_image_manifest(&c.media_type().to_string()))
+                .filter(|c| is_image_manifest(c.media_type().as_ref()))
                 .collect();
             let amd64 = images.iter().find(|c| {
                 c.platform().as_ref().is_some_and(|p| {
@@ -335,8 +363,9 @@ fn docker_manifest(store: &BlobStore, entries: &[Descriptor]) -> Result<Vec<u8>>
                 what: format!("manifest {}", manifest.digest()),
                 reason: e.to_string(),
             })?;
-        let tags: Vec<String> = entry_key(entry)
-            .filter(|name| name.contains(':') && name.contains('/'))
+        let tags: Vec<String> = resolve::entry_name(entry)
+            .filter(|name| name.tag().is_some() && name.digest().is_none())
+            .map(|name| name.to_string())
             .into_iter()
             .collect();
         records.push(serde_json::json!({
@@ -353,4 +382,3 @@ fn docker_manifest(store: &BlobStore, entries: &[Descriptor]) -> Result<Vec<u8>>
 fn is_image_manifest(media_type: &str) -> bool {
     media_type == graph::OCI_MANIFEST || media_type == graph::DOCKER_MANIFEST
 }
-

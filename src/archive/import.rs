@@ -167,7 +167,7 @@ impl Session<'_> {
             reason: reason.to_string(),
         };
         let path = std::str::from_utf8(&member.path).map_err(|_| refuse("not UTF-8"))?;
-        let parts = safe_components(path).map_err(|r| refuse(r))?;
+        let parts = safe_components(path).map_err(&refuse)?;
         match member.kind {
             Kind::Regular => {}
             Kind::Directory => return Ok(()),
@@ -243,9 +243,8 @@ impl Session<'_> {
     /// After the stream: the archive must be a layout whose entries' closures are complete; then the
     /// entries are merged into `index.json` under the index lock.
     fn finish(&mut self) -> Result<()> {
-        let not_layout = |what: &str| {
-            Error::ArchiveRefused(format!("not an OCI image layout: {what}"))
-        };
+        let not_layout =
+            |what: &str| Error::ArchiveRefused(format!("not an OCI image layout: {what}"));
         let marker = self
             .oci_layout
             .as_deref()
@@ -279,7 +278,7 @@ fn check_closure(layout: &Layout, entries: &[Descriptor]) -> Result<()> {
     for node in &graph.nodes {
         let d = node.descriptor.digest();
         let size = node.descriptor.size();
-        if graph::is_manifest_like(&node.descriptor.media_type().to_string())
+        if graph::is_manifest_like(node.descriptor.media_type().as_ref())
             && size > graph::MANIFEST_LIMIT
         {
             return Err(Error::TooLarge {
@@ -325,8 +324,8 @@ fn merge(index: &mut ImageIndex, incoming: &[Descriptor]) -> Vec<Moved> {
                 if old.digest() != entry.digest() {
                     moved.push(Moved {
                         name: name.clone(),
-                        from: old.digest().clone(),
-                        to: entry.digest().clone(),
+                        from: old.digest().to_string(),
+                        to: entry.digest().to_string(),
                     });
                 }
                 slot.get_or_insert(i);
@@ -384,7 +383,12 @@ fn read_small(content: &mut dyn Read, member: &Member, limit: u64, shown: &str) 
 }
 
 /// Copies a member's content, telling a broken archive apart from a failing write.
-fn copy(reader: &mut dyn Read, writer: &mut dyn io::Write, shown: &str, dest: &Path) -> Result<u64> {
+fn copy(
+    reader: &mut dyn Read,
+    writer: &mut dyn io::Write,
+    shown: &str,
+    dest: &Path,
+) -> Result<u64> {
     let mut buf = vec![0u8; COPY_BUFFER];
     let mut total = 0;
     loop {
@@ -396,7 +400,9 @@ fn copy(reader: &mut dyn Read, writer: &mut dyn io::Write, shown: &str, dest: &P
                 return Err(Error::ArchiveRefused(format!("cannot read {shown:?}: {e}")));
             }
         };
-        writer.write_all(&buf[..n]).map_err(|e| Error::io(dest, e))?;
+        writer
+            .write_all(&buf[..n])
+            .map_err(|e| Error::io(dest, e))?;
         total += n as u64;
     }
 }

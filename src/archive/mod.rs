@@ -8,20 +8,17 @@ mod export;
 mod import;
 mod tar_reader;
 
-use oci_spec::image::{Descriptor, Digest};
+use oci_spec::image::Descriptor;
 
-pub use export::{export, export_to_path};
+pub use export::{export, export_to_path, select_entries};
 pub use import::import;
 
 use crate::layout::Layout;
+use crate::resolve::{self, REF_NAME};
+pub use crate::tag::Moved;
 
 /// `index.json` read from an archive is refused above this size: it comes from an untrusted source.
 pub const INDEX_LIMIT: u64 = 64 << 20;
-
-/// The `io.containerd.image.name` annotation: the canonical full name of an entry.
-const CONTAINERD_NAME: &str = "io.containerd.image.name";
-/// The `org.opencontainers.image.ref.name` annotation.
-const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// Bytes moved through one buffer while streaming blobs.
 const COPY_BUFFER: usize = 1 << 20;
@@ -79,14 +76,6 @@ pub struct ExportReport {
 #[non_exhaustive]
 pub struct ImportOptions {}
 
-/// A name that an import moved from one digest to another.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Moved {
-    pub name: String,
-    pub from: Digest,
-    pub to: Digest,
-}
-
 /// What an import did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {
@@ -104,13 +93,11 @@ pub struct ImportReport {
     pub moved: Vec<Moved>,
 }
 
-/// The name that identifies an index entry when entries are merged: the canonical name from
-/// `io.containerd.image.name`, else the `ref.name` as written (a full reference or a bare tag).
+/// The name that identifies an index entry when entries are merged: its canonical name (SPEC §2
+/// reading rules), else its `ref.name` as a bare tag.
 fn entry_key(d: &Descriptor) -> Option<String> {
-    let annotations = d.annotations().as_ref()?;
-    annotations
-        .get(CONTAINERD_NAME)
-        .or_else(|| annotations.get(REF_NAME))
-        .cloned()
+    if let Some(name) = resolve::entry_name(d) {
+        return Some(name.to_string());
+    }
+    d.annotations().as_ref()?.get(REF_NAME).cloned()
 }
-

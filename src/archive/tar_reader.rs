@@ -145,7 +145,9 @@ impl<R: Read> TarReader<R> {
 
     fn end(&self, dangling: bool) -> Result<Option<Member>> {
         if dangling {
-            return Err(malformed("a long-name or pax record is not followed by a member"));
+            return Err(malformed(
+                "a long-name or pax record is not followed by a member",
+            ));
         }
         Ok(None)
     }
@@ -169,8 +171,8 @@ impl<R: Read> TarReader<R> {
     fn skip_rest(&mut self) -> Result<()> {
         let skip = self.remaining + self.padding;
         if skip > 0 {
-            let copied = io::copy(&mut (&mut self.inner).take(skip), &mut io::sink())
-                .map_err(read_error)?;
+            let copied =
+                io::copy(&mut (&mut self.inner).take(skip), &mut io::sink()).map_err(read_error)?;
             if copied != skip {
                 return Err(malformed("truncated member"));
             }
@@ -202,7 +204,9 @@ impl<R: Read> Read for TarReader<R> {
         if self.remaining == 0 || buf.is_empty() {
             return Ok(0);
         }
-        let want = buf.len().min(self.remaining.min(usize::MAX as u64) as usize);
+        let want = buf
+            .len()
+            .min(self.remaining.min(usize::MAX as u64) as usize);
         let n = self.inner.read(&mut buf[..want])?;
         if n == 0 {
             return Err(io::Error::new(
@@ -240,7 +244,11 @@ fn header_path(block: &[u8; BLOCK]) -> Vec<u8> {
     };
     let name = field(0..100);
     let is_ustar = &block[257..263] == b"ustar\0";
-    let prefix = if is_ustar { field(345..500) } else { Vec::new() };
+    let prefix = if is_ustar {
+        field(345..500)
+    } else {
+        Vec::new()
+    };
     if prefix.is_empty() {
         name
     } else {

@@ -2,9 +2,11 @@
 //! Each subcommand module turns its arguments into library options, makes one library call and
 //! prints the outcome, human-readable or `--json`.
 
+mod export;
 mod fsck;
 mod gc;
 mod generate;
+mod import;
 mod init;
 mod ls;
 mod output;
@@ -58,6 +60,10 @@ pub enum Command {
     Gc(gc::Args),
     /// Check every reachable blob's presence, size, digest and media type.
     Fsck(fsck::Args),
+    /// Write a layout, or the closure of chosen references, to one tar archive.
+    Export(export::Args),
+    /// Merge an archive into a layout (created if needed); refused as a whole if anything is wrong.
+    Import(import::Args),
     /// Write man pages or shell completions.
     #[command(hide = true)]
     Generate(generate::Args),
@@ -95,6 +101,8 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<u8> {
         Command::Untag(a) => untag::run(a, global),
         Command::Gc(a) => gc::run(a, global),
         Command::Fsck(a) => fsck::run(a, global),
+        Command::Export(a) => export::run(a, global),
+        Command::Import(a) => import::run(a, global),
         Command::Generate(a) => generate::run(a, global),
     }
 }
