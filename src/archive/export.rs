@@ -331,30 +331,11 @@ struct ImageManifest {
 }
 
 /// The `manifest.json` that `docker load` reads: one record per entry that is (or indexes) an image
-/// manifest; for an index, the linux/amd64 manifest, else the first.
+/// manifest; through indexes (nested ones too), the linux/amd64 manifest, else the first.
 fn docker_manifest(store: &BlobStore, entries: &[Descriptor]) -> Result<Vec<u8>> {
     let mut records = Vec::new();
     for entry in entries {
-        let media_type = entry.media_type().to_string();
-        let manifest = if graph::is_index(&media_type) {
-            let bytes = store.read_verified(entry.digest(), graph::LOCAL_MANIFEST_LIMIT)?;
-            let children = graph::parse_children(&bytes)?.children;
-            let images: Vec<&Descriptor> = children
-                .iter()
-                .filter(|c| is_image_manifest(c.media_type().as_ref()))
-                .collect();
-            let amd64 = images.iter().find(|c| {
-                c.platform().as_ref().is_some_and(|p| {
-                    p.os().to_string() == "linux" && p.architecture().to_string() == "amd64"
-                })
-            });
-            match amd64.or(images.first()) {
-                Some(c) => (*c).clone(),
-                None => continue,
-            }
-        } else if is_image_manifest(&media_type) {
-            entry.clone()
-        } else {
+        let Some(manifest) = image_manifest_of(store, entry)? else {
             continue;
         };
         let bytes = store.read_verified(manifest.digest(), graph::LOCAL_MANIFEST_LIMIT)?;
@@ -377,6 +358,48 @@ fn docker_manifest(store: &BlobStore, entries: &[Descriptor]) -> Result<Vec<u8>>
     let mut bytes = serde_json::to_vec(&records).expect("a JSON value serializes");
     bytes.push(b'\n');
     Ok(bytes)
+}
+
+/// The image manifest an entry stands for: itself, or through indexes the linux/amd64 manifest, else
+/// the first image manifest, else the first nested index descended in turn.
+fn image_manifest_of(store: &BlobStore, entry: &Descriptor) -> Result<Option<Descriptor>> {
+    let mut current = entry.clone();
+    // Bounded: each step goes one index deeper.
+    for _ in 0..16 {
+        let media_type = current.media_type().to_string();
+        if is_image_manifest(&media_type) {
+            return Ok(Some(current));
+        }
+        if !graph::is_index(&media_type) {
+            return Ok(None);
+        }
+        let bytes = store.read_verified(current.digest(), graph::LOCAL_MANIFEST_LIMIT)?;
+        let children = graph::parse_children(&bytes)?.children;
+        let is_amd64 = |c: &&Descriptor| {
+            c.platform().as_ref().is_some_and(|p| {
+                p.os().to_string() == "linux" && p.architecture().to_string() == "amd64"
+            })
+        };
+        let images: Vec<&Descriptor> = children
+            .iter()
+            .filter(|c| is_image_manifest(c.media_type().as_ref()))
+            .collect();
+        let next = images
+            .iter()
+            .copied()
+            .find(is_amd64)
+            .or(images.first().copied())
+            .or_else(|| {
+                children
+                    .iter()
+                    .find(|c| graph::is_index(c.media_type().as_ref()))
+            });
+        match next {
+            Some(c) => current = c.clone(),
+            None => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 fn is_image_manifest(media_type: &str) -> bool {
