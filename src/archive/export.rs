@@ -63,10 +63,10 @@ pub fn export_to_path(layout: &Layout, path: &Path, opts: &ExportOptions) -> Res
             .at(&tmp)?;
         let mut out = BufWriter::with_capacity(COPY_BUFFER, file);
         let report = export_labelled(layout, &mut out, path, opts)?;
-        let file = out
-            .into_inner()
+        // Not fsynced, like `tar cf`: the rename only keeps a failed export from leaving a partial
+        // archive under the final name. Layout durability (SPEC §3) is the importer's business.
+        out.into_inner()
             .map_err(|e| Error::io(path, e.into_error()))?;
-        file.sync_all().at(path)?;
         fs::rename(&tmp, path).at(path)?;
         Ok(report)
     })();

@@ -319,3 +319,89 @@ fn parse_pax(mut data: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(name: &[u8], flag: u8, size: u64) -> [u8; BLOCK] {
+        let mut h = [0u8; BLOCK];
+        h[..name.len()].copy_from_slice(name);
+        h[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+        h[156] = flag;
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u64 = h.iter().map(|&b| u64::from(b)).sum();
+        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        h
+    }
+
+    fn member(name: &[u8], flag: u8, data: &[u8]) -> Vec<u8> {
+        let mut out = header(name, flag, data.len() as u64).to_vec();
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
+        out
+    }
+
+    fn read_all(bytes: &[u8]) -> Result<Vec<(String, Kind, Vec<u8>)>> {
+        let mut r = TarReader::new(bytes);
+        let mut out = Vec::new();
+        while let Some(m) = r.next_member()? {
+            let mut data = Vec::new();
+            r.read_to_end(&mut data).map_err(read_error)?;
+            out.push((String::from_utf8_lossy(&m.path).into_owned(), m.kind, data));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn reads_ustar_long_names_and_pax() {
+        let long = format!("blobs/sha512/{}", "a".repeat(128));
+        let mut bytes = member(b"oci-layout", b'0', b"{}");
+        bytes.extend(member(
+            b"././@LongLink",
+            b'L',
+            format!("{long}\0").as_bytes(),
+        ));
+        bytes.extend(member(b"truncated", b'0', b"long"));
+        bytes.extend(member(b"PaxHeader", b'x', b"21 path=from-pax/x.y\n"));
+        bytes.extend(member(b"ignored", b'0', b"pax"));
+        bytes.extend(member(b"blobs/", b'5', b""));
+        bytes.extend([0u8; 2 * BLOCK]);
+        let got = read_all(&bytes).unwrap();
+        let names: Vec<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["oci-layout", long.as_str(), "from-pax/x.y", "blobs/"]
+        );
+        assert_eq!(got[1].2, b"long");
+        assert_eq!(got[3].1, Kind::Directory);
+    }
+
+    #[test]
+    fn refuses_what_could_exhaust_or_mislead() {
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                header(b"././@LongLink", b'L', 1 << 32).to_vec(),
+                "over the limit",
+            ),
+            (
+                header(b"PaxHeader", b'x', 1 << 30).to_vec(),
+                "over the limit",
+            ),
+            (member(b"PaxHeader", b'x', b"99 path=x\n"), "malformed pax"),
+            (
+                member(b"././@LongLink", b'L', b"dangling\0"),
+                "not followed by a member",
+            ),
+            (header(b"a", b'0', 10).to_vec(), "ends inside a member"),
+        ];
+        for (bytes, want) in cases {
+            let err = read_all(&bytes).unwrap_err().to_string();
+            assert!(err.contains(want), "{want}: {err}");
+        }
+        let mut bad = header(b"a", b'0', 0);
+        bad[0] = b'b';
+        assert!(read_all(&bad).unwrap_err().to_string().contains("checksum"));
+    }
+}
