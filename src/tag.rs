@@ -145,21 +145,9 @@ pub fn untag(layout: &Layout, refs: &[&str]) -> Result<Vec<Untagged>> {
     layout.update_index(|index| {
         let mut doomed = std::collections::BTreeSet::new();
         for r in refs {
-            let hits = resolve::find_entries(index, r)?;
-            if hits.is_empty() {
-                return Err(Error::NotFound {
-                    input: r.to_string(),
-                    layout: layout.root().to_path_buf(),
-                });
-            }
-            let digests: std::collections::BTreeSet<&str> = hits
-                .iter()
-                .map(|&i| index.manifests()[i].digest().as_ref())
-                .collect();
-            if digests.len() > 1 {
-                // Same message as resolve's: list every candidate.
-                resolve::resolve_in(layout, index, r)?;
-            }
+            let hits = resolve::find_entries(index.manifests(), r)?;
+            // Unknown or ambiguous: the same error resolve gives, listing every candidate.
+            resolve::choose(layout, index.manifests(), &hits, r)?;
             doomed.extend(hits);
         }
         let mut removed = Vec::new();

@@ -22,7 +22,10 @@ impl Global {
     }
 
     /// Whether to draw progress bars: on a terminal, unless `--quiet` or `--no-progress`.
-    #[expect(dead_code, reason = "drawn by the transfer commands (pull, push, import)")]
+    #[expect(
+        dead_code,
+        reason = "drawn by the transfer commands (pull, push, import)"
+    )]
     pub fn progress_bars(&self) -> bool {
         use std::io::IsTerminal;
         !self.quiet && !self.no_progress && io::stderr().is_terminal()
