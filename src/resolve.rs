@@ -402,3 +402,59 @@ pub fn resolve_url(url: &str, platform: Option<&Platform>) -> Result<(Layout, De
     let d = resolve(&layout, &input, platform)?;
     Ok((layout, d))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_urls_take_the_longest_layout_prefix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = tmp.path().join("st:ore");
+        Layout::init(&store).unwrap();
+        Layout::init(store.join("nested")).unwrap();
+        let base = store.display().to_string();
+        let d = "sha256:d72195534bcc2ebf9df34eec4f3c3adec4ae0b09d22bb40644397823c06fe290";
+        let cases: Vec<(String, PathBuf, Option<String>)> = vec![
+            (base.clone(), store.clone(), None),
+            (format!("{base}:3.16"), store.clone(), Some("3.16".into())),
+            (format!("{base}@{d}"), store.clone(), Some(d.into())),
+            (
+                format!("{base}/alpine:3.16"),
+                store.clone(),
+                Some("alpine:3.16".into()),
+            ),
+            (
+                format!("{base}/alpine:3.16@{d}"),
+                store.clone(),
+                Some(d.into()),
+            ),
+            (
+                format!("{base}/library/alpine"),
+                store.clone(),
+                Some("library/alpine".into()),
+            ),
+            (
+                format!("{base}/nested/x:1"),
+                store.join("nested"),
+                Some("x:1".into()),
+            ),
+            (format!("{base}/nested"), store.join("nested"), None),
+        ];
+        for (rest, layout, reference) in cases {
+            let url = format!("oci-layout://{rest}");
+            assert_eq!(
+                parse_layout_url(&url).unwrap(),
+                LayoutUrl { layout, reference },
+                "{url}"
+            );
+        }
+        for bad in [
+            "oci-layout:///nonexistent/x:1".to_string(),
+            format!("oci-layout://{base}@sha256:../../x"),
+            format!("{base}:1"),
+        ] {
+            assert!(parse_layout_url(&bad).is_err(), "{bad}");
+        }
+    }
+}
