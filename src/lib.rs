@@ -3,6 +3,7 @@
 //! over it.
 #![doc = include_str!("../README.md")]
 
+pub mod auth;
 pub mod digest;
 pub mod error;
 pub mod fsck;

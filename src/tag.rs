@@ -208,7 +208,9 @@ mod tests {
         )
         .is_empty());
         // Tagging again with the same name and digest changes nothing.
-        assert!(apply_names(&mut index, &desc('a'), std::slice::from_ref(&alpine), &opts).is_empty());
+        assert!(
+            apply_names(&mut index, &desc('a'), std::slice::from_ref(&alpine), &opts).is_empty()
+        );
         assert_eq!(index.manifests().len(), 2);
         // The name moves to another digest and is reported.
         let moved = apply_names(&mut index, &desc('b'), std::slice::from_ref(&alpine), &opts);
