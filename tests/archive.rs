@@ -195,13 +195,10 @@ fn export_of_chosen_refs_holds_exactly_their_closure() {
             .into_iter()
             .filter(|e| {
                 refs.iter().any(|r| {
-                    ocilayout::resolve::find_entries(
-                        &Layout::open(&src).unwrap().read_index().unwrap(),
-                        r,
-                    )
-                    .unwrap()
-                    .iter()
-                    .any(|&j| &entries(&src)[j] == e)
+                    ocilayout::resolve::find_entries(&entries(&src), r)
+                        .unwrap()
+                        .iter()
+                        .any(|&j| &entries(&src)[j] == e)
                 })
             })
             .collect();
@@ -418,7 +415,7 @@ fn import_reports_a_name_that_moves() {
     let named: Vec<_> = entries(&dest)
         .iter()
         .filter(|e| {
-            ocilayout::resolve::entry_name(e).map(|n| n.to_string())
+            ocilayout::resolve::entry_name(*e).map(|n| n.to_string())
                 == Some("docker.io/library/alpine:3.16".into())
         })
         .cloned()

@@ -31,7 +31,7 @@ pub fn select_entries(layout: &Layout, inputs: &[&str]) -> Result<Vec<Descriptor
     let index = layout.read_index()?;
     let mut entries = Vec::new();
     for input in inputs {
-        let hits = resolve::find_entries(&index, input)?;
+        let hits = resolve::find_entries(index.manifests(), input)?;
         let one_digest = hits
             .windows(2)
             .all(|w| index.manifests()[w[0]].digest() == index.manifests()[w[1]].digest());
