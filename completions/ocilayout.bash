@@ -16,6 +16,9 @@ _ocilayout() {
             ",$1")
                 cmd="ocilayout"
                 ;;
+            ocilayout,export)
+                cmd="ocilayout__subcmd__export"
+                ;;
             ocilayout,fsck)
                 cmd="ocilayout__subcmd__fsck"
                 ;;
@@ -27,6 +30,9 @@ _ocilayout() {
                 ;;
             ocilayout,help)
                 cmd="ocilayout__subcmd__help"
+                ;;
+            ocilayout,import)
+                cmd="ocilayout__subcmd__import"
                 ;;
             ocilayout,init)
                 cmd="ocilayout__subcmd__init"
@@ -61,6 +67,9 @@ _ocilayout() {
             ocilayout__subcmd__generate__subcmd__help,man)
                 cmd="ocilayout__subcmd__generate__subcmd__help__subcmd__man"
                 ;;
+            ocilayout__subcmd__help,export)
+                cmd="ocilayout__subcmd__help__subcmd__export"
+                ;;
             ocilayout__subcmd__help,fsck)
                 cmd="ocilayout__subcmd__help__subcmd__fsck"
                 ;;
@@ -72,6 +81,9 @@ _ocilayout() {
                 ;;
             ocilayout__subcmd__help,help)
                 cmd="ocilayout__subcmd__help__subcmd__help"
+                ;;
+            ocilayout__subcmd__help,import)
+                cmd="ocilayout__subcmd__help__subcmd__import"
                 ;;
             ocilayout__subcmd__help,init)
                 cmd="ocilayout__subcmd__help__subcmd__init"
@@ -101,12 +113,30 @@ _ocilayout() {
 
     case "${cmd}" in
         ocilayout)
-            opts="-v -q -h -V --verbose --quiet --no-progress --help --version init ls resolve tag untag gc fsck generate help"
+            opts="-v -q -h -V --verbose --quiet --no-progress --help --version init ls resolve tag untag gc fsck export import generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__export)
+            opts="-v -q -h --gzip --base --docker-manifest --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -241,8 +271,22 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__help)
-            opts="init ls resolve tag untag gc fsck generate help"
+            opts="init ls resolve tag untag gc fsck export import generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -338,6 +382,20 @@ _ocilayout() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ocilayout__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ocilayout__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -397,6 +455,20 @@ _ocilayout() {
         ocilayout__subcmd__help__subcmd__untag)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__import)
+            opts="-v -q -h --json --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
