@@ -27,7 +27,9 @@ const OCI_LAYOUT_LIMIT: u64 = 4096;
 pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<ImportReport> {
     let before = Target::inspect(dir)?;
     let layout = match before {
-        Target::Layout => Layout::open(dir)?,
+        // A directory an interrupted import left half-initialized is resumed by init; any other
+        // directory without an oci-layout file is refused by it.
+        Target::Layout => Layout::open(dir).or_else(|_| Layout::init(dir))?,
         Target::Missing | Target::EmptyDir => match Layout::init(dir) {
             Ok(l) => l,
             Err(e) => {
@@ -58,9 +60,7 @@ pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<Im
     match result {
         Ok(()) => Ok(session.report),
         Err(e) => {
-            for d in &session.created {
-                let _ = layout.blobs().remove(d);
-            }
+            remove_unreferenced(&layout, &session.created);
             for (alg, existed) in [Algorithm::Sha256, Algorithm::Sha512]
                 .iter()
                 .zip(alg_dirs_before)
@@ -72,6 +72,31 @@ pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<Im
             before.undo(dir);
             Err(e)
         }
+    }
+}
+
+/// Removes the blobs a refused import added, except any that an entry reaches by now: another writer
+/// (a concurrent import or pull) may have stored the same blob and named it. Waiting for the exclusive
+/// writer lock means no writer is between storing and naming; when the index cannot be read, nothing
+/// is removed (leftovers are gc's to collect, never a loss).
+fn remove_unreferenced(layout: &Layout, created: &[Digest]) {
+    if created.is_empty() {
+        return;
+    }
+    let Ok(_writers) = layout.lock_writers_exclusive() else {
+        return;
+    };
+    let Ok(_index) = layout.lock_index() else {
+        return;
+    };
+    let Ok(graph) = layout
+        .read_index()
+        .and_then(|index| graph::walk(layout.blobs(), index.manifests()))
+    else {
+        return;
+    };
+    for d in created.iter().filter(|d| !graph.contains(d)) {
+        let _ = layout.blobs().remove(d);
     }
 }
 
