@@ -78,6 +78,14 @@ pub enum Error {
     #[error("{url}: {message}")]
     Http { url: String, message: String },
 
+    /// An archive member that is refused: an unsafe path or type, or content that is not its name.
+    #[error("archive member {member:?} refused: {reason}")]
+    ArchiveMember { member: String, reason: String },
+
+    /// An archive refused as a whole (not an OCI layout, an incomplete closure, a manifest over limit).
+    #[error("archive refused: {0}")]
+    ArchiveRefused(String),
+
     /// An operation refused because the layout is damaged.
     #[error("{0}")]
     Damaged(String),

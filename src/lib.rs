@@ -1,8 +1,10 @@
 //! ocilayout: read, write, resolve, garbage-collect, check, archive and sync OCI image-layout
-//! directories.
-//!
-//! The library is the table of contents below; the `ocilayout` binary is a thin layer over it.
+//! directories. The library is the table of contents below; the `ocilayout` binary is a thin layer
+//! over it.
+#![doc = include_str!("../README.md")]
 
+pub mod archive;
+pub mod auth;
 pub mod digest;
 pub mod error;
 pub mod fsck;

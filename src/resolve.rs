@@ -2,13 +2,16 @@
 //! canonical name, or a bare tag, in that order; ambiguity is an error listing every candidate;
 //! `--platform` then descends through image indexes. Also `oci-layout://` URLs.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, ImageIndex, MediaType};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::graph::{self, LOCAL_MANIFEST_LIMIT};
 use crate::layout::Layout;
 use crate::reference::{self, Reference};
@@ -30,13 +33,62 @@ pub struct EntryName {
     pub tag: Option<String>,
 }
 
+/// What resolution needs of an index entry: its digest and its two name annotations. Implemented for
+/// full descriptors and for the borrowed, allocation-free entries [`resolve`] scans large indexes with.
+pub trait IndexEntry {
+    fn digest_str(&self) -> &str;
+    fn annotation(&self, key: &str) -> Option<&str>;
+}
+
+impl IndexEntry for Descriptor {
+    fn digest_str(&self) -> &str {
+        self.digest().as_ref()
+    }
+    fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations()
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .map(String::as_str)
+    }
+}
+
+/// An index entry as resolution reads it: borrowed from the `index.json` bytes; other fields skipped.
+#[derive(Deserialize)]
+struct LeanEntry<'a> {
+    #[serde(borrow)]
+    digest: Cow<'a, str>,
+    #[serde(borrow, default)]
+    annotations: Option<LeanAnnotations<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LeanAnnotations<'a> {
+    #[serde(borrow, rename = "io.containerd.image.name")]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "org.opencontainers.image.ref.name")]
+    ref_name: Option<Cow<'a, str>>,
+}
+
+impl IndexEntry for LeanEntry<'_> {
+    fn digest_str(&self) -> &str {
+        &self.digest
+    }
+    fn annotation(&self, key: &str) -> Option<&str> {
+        let a = self.annotations.as_ref()?;
+        match key {
+            CONTAINERD_NAME => a.name.as_deref(),
+            REF_NAME => a.ref_name.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// Reads an entry's name: `io.containerd.image.name` wins; else a `ref.name` that parses as a
 /// reference with a repository is canonicalized; else `ref.name` is a bare tag.
-pub fn entry_names(d: &Descriptor) -> EntryName {
-    let annotations = d.annotations().as_ref();
-    let get = |k: &str| annotations.and_then(|a| a.get(k)).map(String::as_str);
-    let ref_name = get(REF_NAME);
-    let name = get(CONTAINERD_NAME)
+pub fn entry_names(d: &impl IndexEntry) -> EntryName {
+    let ref_name = d.annotation(REF_NAME);
+    let name = d
+        .annotation(CONTAINERD_NAME)
         .and_then(|n| Reference::parse(n).ok())
         .or_else(|| ref_name.and_then(reference::ref_name_as_reference));
     let tag = match &name {
@@ -51,57 +103,61 @@ pub fn entry_names(d: &Descriptor) -> EntryName {
 }
 
 /// The canonical name an index entry carries, if any.
-pub fn entry_name(d: &Descriptor) -> Option<Reference> {
+pub fn entry_name(d: &impl IndexEntry) -> Option<Reference> {
     entry_names(d).name
 }
 
 /// How an entry is shown to a user: its canonical name, else its `ref.name`, else its digest.
-pub fn display_name(d: &Descriptor) -> String {
+pub fn display_name(d: &impl IndexEntry) -> String {
     let n = entry_names(d);
     match (n.name, n.tag) {
         (Some(name), _) => name.to_string(),
         (None, Some(tag)) => tag,
-        (None, None) => d.digest().to_string(),
+        (None, None) => d.digest_str().to_string(),
     }
 }
 
-/// Finds the index entries what the user typed names, by the first of SPEC §2's steps that matches
-/// anything. Returns their positions in `index.manifests()`; an empty result means no step matched.
-/// Entries of the deciding step may still point at different digests (see [`resolve`]).
-pub fn find_entries(index: &ImageIndex, input: &str) -> Result<Vec<usize>> {
-    let entries = index.manifests();
+/// Finds the entries what the user typed names, by the first of SPEC §2's steps that matches
+/// anything, and returns their positions; an empty result means no step matched. Entries of the
+/// deciding step may still point at different digests (see [`choose`]).
+pub fn find_entries<E: IndexEntry>(entries: &[E], input: &str) -> Result<Vec<usize>> {
     // 1. A digest.
     if digest::looks_like_digest(input) {
         let d = digest::parse(input)?;
-        return Ok(positions(entries, |_, e| e.digest() == &d));
+        return Ok(positions(entries, |e| e.digest_str() == d.as_ref()));
     }
     // 2. The exact ref.name string.
-    let exact = positions(entries, |_, e| {
-        e.annotations()
-            .as_ref()
-            .and_then(|a| a.get(REF_NAME))
-            .is_some_and(|r| r == input)
-    });
+    let exact = positions(entries, |e| e.annotation(REF_NAME) == Some(input));
     if !exact.is_empty() {
         return Ok(exact);
     }
-    // 3. The canonical form against every entry's canonical name.
+    // 3. The canonical form against every entry's canonical name. A stored name can only
+    // canonicalize to the wanted one if it contains the last path component verbatim (domains and
+    // `library/` vary, components do not), so only those are parsed.
     if let Ok(wanted) = Reference::parse(input) {
-        let names: Vec<Option<Reference>> = entries.iter().map(entry_name).collect();
-        let by_name = positions(entries, |i, e| {
-            names[i].as_ref().is_some_and(|n| match wanted.digest() {
+        let last = wanted.path().rsplit('/').next().unwrap_or_default();
+        let may_match = |s: Option<&str>| s.is_some_and(|s| s.contains(last));
+        let by_name = positions(entries, |e| {
+            if !may_match(e.annotation(CONTAINERD_NAME)) && !may_match(e.annotation(REF_NAME)) {
+                return false;
+            }
+            entry_name(e).is_some_and(|n| match wanted.digest() {
                 // name@digest: the repository, and that digest.
-                Some(d) => n.repository() == wanted.repository() && e.digest() == d,
-                None => n == &wanted,
+                Some(d) => n.repository() == wanted.repository() && e.digest_str() == d.as_ref(),
+                None => n == wanted,
             })
         });
         if !by_name.is_empty() {
             return Ok(by_name);
         }
     }
-    // 4. A bare tag against the tag part of named entries.
+    // 4. A bare tag against the tag part of named entries (a tag ends the name it belongs to).
     if reference::is_valid_tag(input) {
-        return Ok(positions(entries, |_, e| {
+        return Ok(positions(entries, |e| {
+            let ends = |s: Option<&str>| s.is_some_and(|s| s.ends_with(input));
+            if !ends(e.annotation(CONTAINERD_NAME)) && !ends(e.annotation(REF_NAME)) {
+                return false;
+            }
             let n = entry_names(e);
             n.name.is_some() && n.tag.as_deref() == Some(input)
         }));
@@ -109,47 +165,40 @@ pub fn find_entries(index: &ImageIndex, input: &str) -> Result<Vec<usize>> {
     Ok(Vec::new())
 }
 
-fn positions(
-    entries: &[Descriptor],
-    mut pred: impl FnMut(usize, &Descriptor) -> bool,
-) -> Vec<usize> {
+fn positions<E>(entries: &[E], mut pred: impl FnMut(&E) -> bool) -> Vec<usize> {
     entries
         .iter()
         .enumerate()
-        .filter(|(i, e)| pred(*i, e))
+        .filter(|(_, e)| pred(e))
         .map(|(i, _)| i)
         .collect()
 }
 
-/// Resolves what a user typed to one descriptor, then, with a platform, descends through image
-/// indexes to the manifest for it.
-pub fn resolve(layout: &Layout, input: &str, platform: Option<&Platform>) -> Result<Descriptor> {
-    let index = layout.read_index()?;
-    let found = resolve_in(layout, &index, input)?;
-    match platform {
-        Some(p) => select_platform(layout, found, p),
-        None => Ok(found),
-    }
-}
-
-/// Resolves within an already-read index (see [`resolve`]); no platform descent.
-pub fn resolve_in(layout: &Layout, index: &ImageIndex, input: &str) -> Result<Descriptor> {
-    let hits = find_entries(index, input)?;
-    let entries = index.manifests();
-    if hits.is_empty() {
-        if digest::looks_like_digest(input) {
-            return manifest_blob(layout, input);
-        }
+/// Picks the one entry among `hits` (from [`find_entries`]): they must all share one digest, or the
+/// answer is an error listing every candidate by full name.
+pub fn choose<E: IndexEntry>(
+    layout: &Layout,
+    entries: &[E],
+    hits: &[usize],
+    input: &str,
+) -> Result<usize> {
+    let Some(&first) = hits.first() else {
         return Err(Error::NotFound {
             input: input.to_string(),
             layout: layout.root().to_path_buf(),
         });
-    }
-    let digests: BTreeSet<&str> = hits.iter().map(|&i| entries[i].digest().as_ref()).collect();
+    };
+    let digests: BTreeSet<&str> = hits.iter().map(|&i| entries[i].digest_str()).collect();
     if digests.len() > 1 {
         let mut candidates: Vec<String> = hits
             .iter()
-            .map(|&i| format!("{} ({})", display_name(&entries[i]), entries[i].digest()))
+            .map(|&i| {
+                format!(
+                    "{} ({})",
+                    display_name(&entries[i]),
+                    entries[i].digest_str()
+                )
+            })
             .collect();
         candidates.sort();
         candidates.dedup();
@@ -159,7 +208,63 @@ pub fn resolve_in(layout: &Layout, index: &ImageIndex, input: &str) -> Result<De
             candidates,
         });
     }
-    Ok(entries[hits[0]].clone())
+    Ok(first)
+}
+
+/// Resolves what a user typed to one descriptor, then, with a platform, descends through image
+/// indexes to the manifest for it.
+///
+/// `index.json` is scanned with borrowed entries (no allocation per entry); only the entry chosen is
+/// parsed in full, so resolving in a 100,000-entry index stays fast.
+pub fn resolve(layout: &Layout, input: &str, platform: Option<&Platform>) -> Result<Descriptor> {
+    let path = layout.root().join("index.json");
+    let bytes = std::fs::read(&path).at(&path)?;
+    let malformed = |reason: String| Error::Malformed {
+        what: path.display().to_string(),
+        reason,
+    };
+    let raw: RawIndex = serde_json::from_slice(&bytes)
+        .map_err(|e| malformed(format!("not a valid image index: {e}")))?;
+    let entries = raw
+        .manifests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            serde_json::from_str::<LeanEntry>(r.get())
+                .map_err(|e| malformed(format!("manifests[{i}]: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let found = match find_entries(&entries, input)? {
+        hits if hits.is_empty() && digest::looks_like_digest(input) => {
+            manifest_blob(layout, input)?
+        }
+        hits => {
+            let i = choose(layout, &entries, &hits, input)?;
+            let d: Descriptor = serde_json::from_str(raw.manifests[i].get())
+                .map_err(|e| malformed(format!("manifests[{i}]: {e}")))?;
+            digest::validate(d.digest()).map_err(|e| malformed(format!("manifests[{i}]: {e}")))?;
+            d
+        }
+    };
+    match platform {
+        Some(p) => select_platform(layout, found, p),
+        None => Ok(found),
+    }
+}
+
+#[derive(Deserialize)]
+struct RawIndex<'a> {
+    #[serde(borrow)]
+    manifests: Vec<&'a RawValue>,
+}
+
+/// Resolves within an already-read index (see [`resolve`]); no platform descent.
+pub fn resolve_in(layout: &Layout, index: &ImageIndex, input: &str) -> Result<Descriptor> {
+    let entries = index.manifests();
+    match find_entries(entries, input)? {
+        hits if hits.is_empty() && digest::looks_like_digest(input) => manifest_blob(layout, input),
+        hits => Ok(entries[choose(layout, entries, &hits, input)?].clone()),
+    }
 }
 
 /// A manifest or index blob named by digest but by no entry: its descriptor is made from the blob.
@@ -296,4 +401,60 @@ pub fn resolve_url(url: &str, platform: Option<&Platform>) -> Result<(Layout, De
     };
     let d = resolve(&layout, &input, platform)?;
     Ok((layout, d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_urls_take_the_longest_layout_prefix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = tmp.path().join("st:ore");
+        Layout::init(&store).unwrap();
+        Layout::init(store.join("nested")).unwrap();
+        let base = store.display().to_string();
+        let d = "sha256:d72195534bcc2ebf9df34eec4f3c3adec4ae0b09d22bb40644397823c06fe290";
+        let cases: Vec<(String, PathBuf, Option<String>)> = vec![
+            (base.clone(), store.clone(), None),
+            (format!("{base}:3.16"), store.clone(), Some("3.16".into())),
+            (format!("{base}@{d}"), store.clone(), Some(d.into())),
+            (
+                format!("{base}/alpine:3.16"),
+                store.clone(),
+                Some("alpine:3.16".into()),
+            ),
+            (
+                format!("{base}/alpine:3.16@{d}"),
+                store.clone(),
+                Some(d.into()),
+            ),
+            (
+                format!("{base}/library/alpine"),
+                store.clone(),
+                Some("library/alpine".into()),
+            ),
+            (
+                format!("{base}/nested/x:1"),
+                store.join("nested"),
+                Some("x:1".into()),
+            ),
+            (format!("{base}/nested"), store.join("nested"), None),
+        ];
+        for (rest, layout, reference) in cases {
+            let url = format!("oci-layout://{rest}");
+            assert_eq!(
+                parse_layout_url(&url).unwrap(),
+                LayoutUrl { layout, reference },
+                "{url}"
+            );
+        }
+        for bad in [
+            "oci-layout:///nonexistent/x:1".to_string(),
+            format!("oci-layout://{base}@sha256:../../x"),
+            format!("{base}:1"),
+        ] {
+            assert!(parse_layout_url(&bad).is_err(), "{bad}");
+        }
+    }
 }

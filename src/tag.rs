@@ -145,21 +145,9 @@ pub fn untag(layout: &Layout, refs: &[&str]) -> Result<Vec<Untagged>> {
     layout.update_index(|index| {
         let mut doomed = std::collections::BTreeSet::new();
         for r in refs {
-            let hits = resolve::find_entries(index, r)?;
-            if hits.is_empty() {
-                return Err(Error::NotFound {
-                    input: r.to_string(),
-                    layout: layout.root().to_path_buf(),
-                });
-            }
-            let digests: std::collections::BTreeSet<&str> = hits
-                .iter()
-                .map(|&i| index.manifests()[i].digest().as_ref())
-                .collect();
-            if digests.len() > 1 {
-                // Same message as resolve's: list every candidate.
-                resolve::resolve_in(layout, index, r)?;
-            }
+            let hits = resolve::find_entries(index.manifests(), r)?;
+            // Unknown or ambiguous: the same error resolve gives, listing every candidate.
+            resolve::choose(layout, index.manifests(), &hits, r)?;
             doomed.extend(hits);
         }
         let mut removed = Vec::new();
@@ -179,4 +167,124 @@ pub fn untag(layout: &Layout, refs: &[&str]) -> Result<Vec<Untagged>> {
         });
         Ok(removed)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::empty_index;
+    use oci_spec::image::MediaType;
+
+    fn desc(hex: char) -> Descriptor {
+        let d = crate::digest::parse(&format!("sha256:{}", hex.to_string().repeat(64))).unwrap();
+        Descriptor::new(MediaType::ImageManifest, 10, d)
+    }
+
+    fn names(index: &ImageIndex) -> Vec<(String, String, Option<String>)> {
+        index
+            .manifests()
+            .iter()
+            .map(|e| {
+                (
+                    resolve::display_name(e),
+                    e.digest().to_string()[7..8].to_string(),
+                    resolve::IndexEntry::annotation(e, REF_NAME).map(str::to_string),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_name_labels_one_entry_and_moves() {
+        let mut index = empty_index();
+        let opts = NameOptions::default();
+        let alpine = Reference::parse("alpine:3.16").unwrap();
+        let tool = Reference::parse("ghcr.io/acme/tool:1.0").unwrap();
+        assert!(apply_names(
+            &mut index,
+            &desc('a'),
+            &[alpine.clone(), tool.clone()],
+            &opts
+        )
+        .is_empty());
+        // Tagging again with the same name and digest changes nothing.
+        assert!(
+            apply_names(&mut index, &desc('a'), std::slice::from_ref(&alpine), &opts).is_empty()
+        );
+        assert_eq!(index.manifests().len(), 2);
+        // The name moves to another digest and is reported.
+        let moved = apply_names(&mut index, &desc('b'), std::slice::from_ref(&alpine), &opts);
+        assert_eq!(
+            moved,
+            vec![Moved {
+                name: "docker.io/library/alpine:3.16".into(),
+                from: desc('a').digest().to_string(),
+                to: desc('b').digest().to_string(),
+            }]
+        );
+        assert_eq!(
+            names(&index),
+            vec![
+                (
+                    "ghcr.io/acme/tool:1.0".into(),
+                    "a".into(),
+                    Some("1.0".into())
+                ),
+                (
+                    "docker.io/library/alpine:3.16".into(),
+                    "b".into(),
+                    Some("3.16".into())
+                ),
+            ]
+        );
+        // With the full-name option ref.name holds the whole name.
+        let full = NameOptions {
+            full_ref_name: true,
+        };
+        apply_names(&mut index, &desc('c'), &[tool], &full);
+        assert_eq!(
+            names(&index)[1],
+            (
+                "ghcr.io/acme/tool:1.0".into(),
+                "c".into(),
+                Some("ghcr.io/acme/tool:1.0".into())
+            )
+        );
+    }
+
+    #[test]
+    fn a_name_written_by_another_tool_moves_too() {
+        let mut index = empty_index();
+        // skopeo-style: the full name in ref.name only.
+        let mut skopeo = desc('a');
+        skopeo.set_annotations(Some(
+            [(
+                REF_NAME.to_string(),
+                "docker.io/library/alpine:3.16".to_string(),
+            )]
+            .into(),
+        ));
+        // umoci-style bare tag: a different thing, untouched.
+        let mut umoci = desc('a');
+        umoci.set_annotations(Some([(REF_NAME.to_string(), "3.16".to_string())].into()));
+        index.set_manifests(vec![skopeo, umoci]);
+        let moved = apply_names(
+            &mut index,
+            &desc('b'),
+            &[Reference::parse("alpine:3.16").unwrap()],
+            &NameOptions::default(),
+        );
+        assert_eq!(moved.len(), 1);
+        assert_eq!(
+            names(&index),
+            vec![
+                ("3.16".into(), "a".into(), Some("3.16".into())),
+                (
+                    "docker.io/library/alpine:3.16".into(),
+                    "b".into(),
+                    Some("3.16".into())
+                ),
+            ]
+        );
+    }
 }

@@ -17,13 +17,20 @@ use ocilayout::registry::{Client, ClientConfig};
 use ocilayout::sync::{self, PullOptions, PushOptions};
 use ocilayout::{Layout, Reference};
 use registry_support::{make_image, sha256, skopeo_copy, skopeo_raw, temp_files, Registry};
-use support::{fixtures, run, snapshot};
+use support::{fixture_copy, fixtures, run, snapshot};
 
 const MULTI: &str = "sha256:ecb24d58728d9afb00088439a373386121d3974de5869af043fd1759253a28c5";
 const SBOM: &str = "sha256:031c4fc35866b31f10dfb586940a3ef1c4cc02b9b326ff5ef75b7a5e870bb4f6";
 
+/// A fixture layout, read in place (only skopeo and read-only commands get these paths).
 fn fixture(name: &str) -> String {
     fixtures().join(name).display().to_string()
+}
+
+/// A private copy of a fixture layout, for commands that take locks in the layout they read.
+fn fixture_dir(name: &str) -> (tempfile::TempDir, String) {
+    let (tmp, path) = fixture_copy(name);
+    (tmp, path.display().to_string())
 }
 
 fn resolve(dir: &Path, name: &str) -> String {
@@ -182,10 +189,12 @@ fn sync_to_a_mirror_prefix_with_referrers() {
     let dest = reg.at("mirror");
     // ghcr.io/acme/tool:1.0 and quay.io/acme/tool:1.0 both map to mirror/acme/tool:1.0: the
     // second is refused rather than overwriting the first; everything else goes.
-    let out = run(["sync", "--plain-http", &fixture("containerd"), &dest]);
+    let (_c, containerd) = fixture_dir("containerd");
+    let (_a, artifact) = fixture_dir("artifact");
+    let out = run(["sync", "--plain-http", &containerd, &dest]);
     out.fails(1, "quay.io/acme/tool:1.0");
     assert!(out.stderr.contains("not overwriting"), "{out:#?}");
-    run(["sync", "--plain-http", &fixture("artifact"), &dest]).ok();
+    run(["sync", "--plain-http", &artifact, &dest]).ok();
     let cases = [
         ("mirror/library/alpine:3.16", "d72195534bcc"),
         ("mirror/acme/tool:1.0", "fe406964010a"),
@@ -223,7 +232,7 @@ fn sync_to_a_mirror_prefix_with_referrers() {
     assert!(dir.join("blobs/sha256").join(&SBOM[7..]).exists());
     run(["fsck", d]).ok();
     // A second sync changes nothing.
-    let again = run(["sync", "--plain-http", &fixture("artifact"), &dest]);
+    let again = run(["sync", "--plain-http", &artifact, &dest]);
     assert!(again.stdout.contains("up to date"), "{again:#?}");
 }
 
@@ -337,7 +346,8 @@ fn chunked_upload_round_trips() {
 #[test]
 fn sync_mounts_shared_blobs_across_repositories() {
     let Some(reg) = Registry::start() else { return };
-    let out = run(["sync", "--plain-http", &fixture("multiarch"), &reg.at("m")]);
+    let (_m, multiarch) = fixture_dir("multiarch");
+    let out = run(["sync", "--plain-http", &multiarch, &reg.at("m")]);
     out.ok();
     assert!(out.stdout.contains("mounted"), "{out:#?}");
 }

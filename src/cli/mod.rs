@@ -2,9 +2,11 @@
 //! Each subcommand module turns its arguments into library options, makes one library call and
 //! prints the outcome, human-readable or `--json`.
 
+mod export;
 mod fsck;
 mod gc;
 mod generate;
+mod import;
 mod init;
 mod ls;
 mod output;
@@ -68,6 +70,10 @@ pub enum Command {
     Push(push::Args),
     /// Push every named image of a layout to a registry under a prefix.
     Sync(sync::Args),
+    /// Write a layout, or the closure of chosen references, to one tar archive.
+    Export(export::Args),
+    /// Merge an archive into a layout (created if needed); refused as a whole if anything is wrong.
+    Import(import::Args),
     /// Write man pages or shell completions.
     #[command(hide = true)]
     Generate(generate::Args),
@@ -108,6 +114,8 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<u8> {
         Command::Pull(a) => pull::run(a, global),
         Command::Push(a) => push::run(a, global),
         Command::Sync(a) => sync::run(a, global),
+        Command::Export(a) => export::run(a, global),
+        Command::Import(a) => import::run(a, global),
         Command::Generate(a) => generate::run(a, global),
     }
 }

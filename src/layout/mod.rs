@@ -49,8 +49,15 @@ impl Layout {
             return Ok(layout);
         }
         match fs::read_dir(root) {
-            Ok(mut entries) => {
-                if entries.next().is_some() {
+            Ok(entries) => {
+                // Only what an interrupted init of ours leaves behind may be there already.
+                let foreign = entries.flatten().any(|e| {
+                    !matches!(
+                        e.file_name().to_str(),
+                        Some("blobs" | "index.json" | crate::store::STATE_DIR)
+                    )
+                });
+                if foreign {
                     return Err(Error::NotALayout {
                         path: root.to_path_buf(),
                         reason: "the directory is not empty and has no oci-layout file".into(),
@@ -137,10 +144,14 @@ impl Layout {
     /// Replaces `index.json` atomically: temp file, fsync, rename, directory fsync. The caller holds the
     /// index lock (see [`Layout::update_index`]).
     pub fn write_index(&self, index: &ImageIndex) -> Result<()> {
-        let mut bytes = serde_json::to_vec(index).map_err(|e| Error::Malformed {
-            what: "index.json".into(),
-            reason: e.to_string(),
-        })?;
+        // Through a `Value` (whose maps are sorted) so that the same index is always the same bytes,
+        // whatever order the annotation hash maps hold their keys in.
+        let mut bytes = serde_json::to_value(index)
+            .and_then(|v| serde_json::to_vec(&v))
+            .map_err(|e| Error::Malformed {
+                what: "index.json".into(),
+                reason: e.to_string(),
+            })?;
         bytes.push(b'\n');
         atomic_write(&self.root, "index.json", &bytes)
     }
@@ -259,6 +270,48 @@ mod tests {
         .unwrap();
         let err = Layout::open(&other).unwrap_err().to_string();
         assert!(err.contains("unsupported imageLayoutVersion"), "{err}");
+    }
+
+    #[test]
+    fn an_interrupted_init_is_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("l");
+        // What a kill between index.json and oci-layout leaves.
+        fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+        fs::create_dir_all(root.join(".ocilayout/tmp")).unwrap();
+        fs::write(
+            root.join("index.json"),
+            "{\"schemaVersion\":2,\"manifests\":[]}",
+        )
+        .unwrap();
+        let l = Layout::init(&root).unwrap();
+        assert_eq!(l.read_index().unwrap().manifests().len(), 0);
+        assert!(root.join("oci-layout").is_file());
+    }
+
+    #[test]
+    fn index_bytes_are_deterministic() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::init(dir.path()).unwrap();
+        let d = crate::digest::sha256(b"x");
+        let mut entry = Descriptor::new(MediaType::ImageManifest, 1, d);
+        entry.set_annotations(Some(
+            (0..20)
+                .map(|i| (format!("k{i}"), format!("v{i}")))
+                .collect(),
+        ));
+        let mut index = empty_index();
+        index.set_manifests(vec![entry]);
+        l.write_index(&index).unwrap();
+        let text = fs::read_to_string(dir.path().join("index.json")).unwrap();
+        // Keys appear in lexicographic order (k0, k1, k10, ..., k19, k2, ...), whatever the map held.
+        let mut names: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+        names.sort();
+        let positions: Vec<usize> = names
+            .iter()
+            .map(|n| text.find(&format!("\"{n}\"")).unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub(crate) fn unnamed_entries(index: &ImageIndex) -> impl Iterator<Item = &Descr
     index
         .manifests()
         .iter()
-        .filter(|d| resolve::entry_names(d) == resolve::EntryName::default())
+        .filter(|d| resolve::entry_names(*d) == resolve::EntryName::default())
 }
 
 /// Adds `d` to `index` as an entry without a name, unless an unnamed entry with its digest is there.

@@ -1,0 +1,164 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_ocilayout_global_optspecs
+    string join \n v/verbose q/quiet no-progress h/help V/version
+end
+
+function __fish_ocilayout_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_ocilayout_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_ocilayout_using_subcommand
+    set -l cmd (__fish_ocilayout_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -s V -l version -d 'Print version'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "init" -d 'Create an empty layout (does nothing to an existing one)'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "ls" -d 'List the entries of index.json with their names'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "resolve" -d 'Print the digest a reference resolves to'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "tag" -d 'Give an image more names; a name already in use moves to it'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "untag" -d 'Remove names from index.json (blobs stay until gc)'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "gc" -d 'Remove blobs no index.json entry reaches'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "fsck" -d 'Check every reachable blob\'s presence, size, digest and media type'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "pull" -d 'Copy images from registries into a layout (default: every platform of each index)'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "push" -d 'Copy one image of a layout to a registry'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "sync" -d 'Push every named image of a layout to a registry under a prefix'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "export" -d 'Write a layout, or the closure of chosen references, to one tar archive'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "import" -d 'Merge an archive into a layout (created if needed); refused as a whole if anything is wrong'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "generate" -d 'Write man pages or shell completions'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -l json -d 'Print a JSON array of entries'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l platform -d 'Descend through image indexes to the manifest for os/arch[/variant]' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l json -d 'Print the whole descriptor as JSON'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -l full-ref-name -d 'Also write the full name into org.opencontainers.image.ref.name (default: the tag alone)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -l dry-run -d 'Report exactly what would be removed, and remove nothing'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -l json -d 'Print a JSON summary'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -l json -d 'Print a JSON report'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l platform -d 'Pull only the manifest for os/arch[/variant] (default: the whole index, every platform)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l cacert -d 'Trust the CA certificates in this PEM file' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l auth-file -d 'Read credentials from this auth file (containers auth.json format)' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l jobs -d 'Blobs transferred at once' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l full-ref-name -d 'Also write the full name into org.opencontainers.image.ref.name (default: the tag alone)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l no-referrers -d 'Do not bring along referrers (signatures, SBOMs)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l plain-http -d 'Speak plain HTTP instead of HTTPS'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l insecure -d 'Skip TLS certificate verification'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l password-stdin -d 'Read the password from standard input'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l cacert -d 'Trust the CA certificates in this PEM file' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l auth-file -d 'Read credentials from this auth file (containers auth.json format)' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l jobs -d 'Blobs transferred at once' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l no-referrers -d 'Do not push the layout\'s referrers (signatures, SBOMs) of the image'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l plain-http -d 'Speak plain HTTP instead of HTTPS'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l insecure -d 'Skip TLS certificate verification'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l password-stdin -d 'Read the password from standard input'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l cacert -d 'Trust the CA certificates in this PEM file' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l auth-file -d 'Read credentials from this auth file (containers auth.json format)' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l jobs -d 'Blobs transferred at once' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l no-referrers -d 'Do not push referrers (signatures, SBOMs)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l plain-http -d 'Speak plain HTTP instead of HTTPS'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l insecure -d 'Skip TLS certificate verification'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l password-stdin -d 'Read the password from standard input'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l base -d 'A layout the receiving side already holds: its blobs are left out (incremental update)' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l gzip -d 'Compress with gzip (implied by a `.tar.gz` or `.tgz` archive name)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l docker-manifest -d 'Also write the manifest.json that `docker load` reads'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l json -d 'Print a JSON summary'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "man" -d 'Write ocilayout.1 and ocilayout-<command>.1 into DIR'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "completions" -d 'Write the completion script for SHELL into DIR'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from man" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from man" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from completions" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from completions" -l no-progress -d 'Never draw progress bars'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write ocilayout.1 and ocilayout-<command>.1 into DIR'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Write the completion script for SHELL into DIR'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "init" -d 'Create an empty layout (does nothing to an existing one)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "ls" -d 'List the entries of index.json with their names'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "resolve" -d 'Print the digest a reference resolves to'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "tag" -d 'Give an image more names; a name already in use moves to it'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "untag" -d 'Remove names from index.json (blobs stay until gc)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "gc" -d 'Remove blobs no index.json entry reaches'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "fsck" -d 'Check every reachable blob\'s presence, size, digest and media type'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "pull" -d 'Copy images from registries into a layout (default: every platform of each index)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "push" -d 'Copy one image of a layout to a registry'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "sync" -d 'Push every named image of a layout to a registry under a prefix'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "export" -d 'Write a layout, or the closure of chosen references, to one tar archive'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "import" -d 'Merge an archive into a layout (created if needed); refused as a whole if anything is wrong'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "generate" -d 'Write man pages or shell completions'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and not __fish_seen_subcommand_from init ls resolve tag untag gc fsck pull push sync export import generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "man" -d 'Write ocilayout.1 and ocilayout-<command>.1 into DIR'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Write the completion script for SHELL into DIR'

@@ -1,0 +1,463 @@
+//! Import: an archive streamed into a layout, trusting nothing it reads. Every blob is hashed as it
+//! streams into the blob store and named only if it hashes to its member name; unsafe members are
+//! refused; the closure of every entry must be complete before `index.json` changes. A refused import
+//! leaves the target exactly as it was.
+
+use std::fs;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+use oci_spec::image::{Descriptor, Digest, ImageIndex};
+
+use super::tar_reader::{Kind, Member, TarReader};
+use super::{entry_key, ImportOptions, ImportReport, Moved, COPY_BUFFER, INDEX_LIMIT};
+use crate::digest::{self, Algorithm, HashingReader};
+use crate::error::{Error, Result};
+use crate::graph::{self, Problem};
+use crate::layout::{self, Layout};
+
+/// The `oci-layout` member is refused above this size.
+const OCI_LAYOUT_LIMIT: u64 = 4096;
+
+/// Imports the archive read from `source` into the layout at `dir`, creating it when needed, and
+/// merges the archive's entries into its `index.json` (an entry whose name is already taken replaces
+/// that entry; the move is reported). On any error, blobs this import added are removed again, and a
+/// directory it created is removed.
+pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<ImportReport> {
+    let before = Target::inspect(dir)?;
+    let layout = match before {
+        // A directory an interrupted import left half-initialized is resumed by init; any other
+        // directory without an oci-layout file is refused by it.
+        Target::Layout => Layout::open(dir).or_else(|_| Layout::init(dir))?,
+        Target::Missing | Target::EmptyDir => match Layout::init(dir) {
+            Ok(l) => l,
+            Err(e) => {
+                before.undo(dir);
+                return Err(e);
+            }
+        },
+    };
+    let alg_dirs_before: Vec<bool> = [Algorithm::Sha256, Algorithm::Sha512]
+        .iter()
+        .map(|a| dir.join("blobs").join(a.as_str()).is_dir())
+        .collect();
+    let mut session = Session {
+        layout: &layout,
+        created: Vec::new(),
+        report: ImportReport::default(),
+        oci_layout: None,
+        index: None,
+    };
+    let result = {
+        // Held for the whole import: gc must not sweep blobs that the index does not name yet.
+        let guard = layout.lock_writers();
+        guard.and_then(|_guard| {
+            session.read_stream(source)?;
+            session.finish()
+        })
+    };
+    match result {
+        Ok(()) => Ok(session.report),
+        Err(e) => {
+            remove_unreferenced(&layout, &session.created);
+            for (alg, existed) in [Algorithm::Sha256, Algorithm::Sha512]
+                .iter()
+                .zip(alg_dirs_before)
+            {
+                if !existed {
+                    let _ = fs::remove_dir(dir.join("blobs").join(alg.as_str()));
+                }
+            }
+            before.undo(dir);
+            Err(e)
+        }
+    }
+}
+
+/// Removes the blobs a refused import added, except any that an entry reaches by now: another writer
+/// (a concurrent import or pull) may have stored the same blob and named it. Waiting for the exclusive
+/// writer lock means no writer is between storing and naming; when the index cannot be read, nothing
+/// is removed (leftovers are gc's to collect, never a loss).
+fn remove_unreferenced(layout: &Layout, created: &[Digest]) {
+    if created.is_empty() {
+        return;
+    }
+    let Ok(_writers) = layout.lock_writers_exclusive() else {
+        return;
+    };
+    let Ok(_index) = layout.lock_index() else {
+        return;
+    };
+    let Ok(graph) = layout
+        .read_index()
+        .and_then(|index| graph::walk(layout.blobs(), index.manifests()))
+    else {
+        return;
+    };
+    for d in created.iter().filter(|d| !graph.contains(d)) {
+        let _ = layout.blobs().remove(d);
+    }
+}
+
+/// What the target directory was before the import, so that a refused import can restore it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Missing,
+    EmptyDir,
+    Layout,
+}
+
+impl Target {
+    fn inspect(dir: &Path) -> Result<Target> {
+        match fs::read_dir(dir) {
+            Ok(mut entries) => Ok(if entries.next().is_none() {
+                Target::EmptyDir
+            } else {
+                Target::Layout
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Target::Missing),
+            Err(_) => Layout::open(dir).map(|_| Target::Layout),
+        }
+    }
+
+    /// Removes what the import created around the blobs: the whole directory when there was none, its
+    /// content when it was empty.
+    fn undo(self, dir: &Path) {
+        match self {
+            Target::Layout => {}
+            Target::Missing => {
+                let _ = fs::remove_dir_all(dir);
+            }
+            Target::EmptyDir => {
+                if let Ok(entries) = fs::read_dir(dir) {
+                    for entry in entries.flatten() {
+                        let path = entry.path();
+                        let _ = if path.is_dir() {
+                            fs::remove_dir_all(&path)
+                        } else {
+                            fs::remove_file(&path)
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One import in progress.
+struct Session<'a> {
+    layout: &'a Layout,
+    /// Blobs this import added to the store (not there before): removed again on refusal.
+    created: Vec<Digest>,
+    report: ImportReport,
+    oci_layout: Option<Vec<u8>>,
+    index: Option<Vec<u8>>,
+}
+
+impl Session<'_> {
+    /// Reads every member, storing blobs as they stream by and keeping the two small documents.
+    fn read_stream(&mut self, source: impl Read) -> Result<()> {
+        let mut source = BufReader::with_capacity(COPY_BUFFER, source);
+        let mut magic = [0u8; 2];
+        let mut filled = 0;
+        while filled < 2 {
+            match source.read(&mut magic[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::ArchiveRefused(format!("cannot read: {e}"))),
+            }
+        }
+        let stream = (&magic[..filled]).chain(source);
+        let stream: Box<dyn Read> = if magic[..filled] == [0x1f, 0x8b] {
+            Box::new(BufReader::with_capacity(
+                COPY_BUFFER,
+                MultiGzDecoder::new(stream),
+            ))
+        } else {
+            Box::new(stream)
+        };
+        let mut tar = TarReader::new(stream);
+        while let Some(member) = tar.next_member()? {
+            self.member(&member, &mut tar)?;
+        }
+        Ok(())
+    }
+
+    fn member(&mut self, member: &Member, content: &mut dyn Read) -> Result<()> {
+        let shown = String::from_utf8_lossy(&member.path).into_owned();
+        let refuse = |reason: &str| Error::ArchiveMember {
+            member: shown.clone(),
+            reason: reason.to_string(),
+        };
+        let path = std::str::from_utf8(&member.path).map_err(|_| refuse("not UTF-8"))?;
+        let parts = safe_components(path).map_err(&refuse)?;
+        match member.kind {
+            Kind::Regular => {}
+            Kind::Directory => return Ok(()),
+            Kind::Symlink => return Err(refuse("symbolic links are not allowed")),
+            Kind::HardLink => return Err(refuse("hard links are not allowed")),
+            Kind::Device => return Err(refuse("device files are not allowed")),
+            Kind::Fifo => return Err(refuse("FIFOs are not allowed")),
+            Kind::Other(flag) => {
+                return Err(refuse(&format!(
+                    "unsupported member type {:?}",
+                    char::from(flag)
+                )))
+            }
+        }
+        match parts.as_slice() {
+            ["oci-layout"] => {
+                let bytes = read_small(content, member, OCI_LAYOUT_LIMIT, &shown)?;
+                if self.oci_layout.replace(bytes).is_some() {
+                    return Err(refuse("appears twice"));
+                }
+            }
+            ["index.json"] => {
+                let bytes = read_small(content, member, INDEX_LIMIT, &shown)?;
+                if self.index.replace(bytes).is_some() {
+                    return Err(refuse("appears twice"));
+                }
+            }
+            ["blobs", alg, hex] => {
+                let d = digest::parse(&format!("{alg}:{hex}"))
+                    .map_err(|e| refuse(&format!("not a blob name: {e}")))?;
+                self.blob(&d, member.size, content, &shown)?;
+            }
+            _ => self.report.ignored += 1,
+        }
+        Ok(())
+    }
+
+    /// Streams one blob member into the store, named only if its content hashes to `d`. A blob the
+    /// store already holds is still read and checked, but not written again.
+    fn blob(&mut self, d: &Digest, size: u64, content: &mut dyn Read, shown: &str) -> Result<()> {
+        let store = self.layout.blobs();
+        let mismatch = |found: &dyn std::fmt::Display| Error::ArchiveMember {
+            member: shown.to_string(),
+            reason: format!("content hashes to {found}, not to its name"),
+        };
+        if store.has(d, size)? {
+            let mut hashing = HashingReader::new(content, Algorithm::of(d)?);
+            copy(&mut hashing, &mut io::sink(), shown, Path::new("-"))?;
+            let (found, _) = hashing.finish();
+            if &found != d {
+                return Err(mismatch(&found));
+            }
+            self.report.blobs_skipped += 1;
+            return Ok(());
+        }
+        let existed = store.size(d)?.is_some();
+        let mut writer = store.writer(Algorithm::of(d)?)?;
+        let tmp = writer.temp_path().to_path_buf();
+        copy(content, &mut writer, shown, &tmp)?;
+        match writer.commit_verified(d, Some(size)) {
+            Ok(_) => {}
+            Err(Error::DigestMismatch { found, .. }) => return Err(mismatch(&found)),
+            Err(e) => return Err(e),
+        }
+        if !existed {
+            self.created.push(d.clone());
+        }
+        self.report.blobs_written += 1;
+        self.report.bytes += size;
+        Ok(())
+    }
+
+    /// After the stream: the archive must be a layout whose entries' closures are complete; then the
+    /// entries are merged into `index.json` under the index lock.
+    fn finish(&mut self) -> Result<()> {
+        let not_layout =
+            |what: &str| Error::ArchiveRefused(format!("not an OCI image layout: {what}"));
+        let marker = self
+            .oci_layout
+            .as_deref()
+            .ok_or_else(|| not_layout("no oci-layout member"))?;
+        let version = serde_json::from_slice::<serde_json::Value>(marker)
+            .ok()
+            .and_then(|v| v.get("imageLayoutVersion")?.as_str().map(str::to_string))
+            .ok_or_else(|| not_layout("oci-layout has no imageLayoutVersion"))?;
+        if !version.starts_with("1.") {
+            return Err(not_layout(&format!(
+                "unsupported imageLayoutVersion {version:?}"
+            )));
+        }
+        let bytes = self
+            .index
+            .as_deref()
+            .ok_or_else(|| not_layout("no index.json member"))?;
+        let index = layout::parse_index(bytes, Path::new("index.json in the archive"))?;
+        let entries = index.manifests().clone();
+        check_closure(self.layout, &entries)?;
+        self.report.moved = self.layout.update_index(|idx| Ok(merge(idx, &entries)))?;
+        self.report.images = entries.len();
+        Ok(())
+    }
+}
+
+/// Refuses unless every blob reachable from `entries` is now in the store, sound, and every manifest
+/// is within the size limit for manifests from an archive.
+fn check_closure(layout: &Layout, entries: &[Descriptor]) -> Result<()> {
+    let graph = graph::walk(layout.blobs(), entries)?;
+    for node in &graph.nodes {
+        let d = node.descriptor.digest();
+        let size = node.descriptor.size();
+        if graph::is_manifest_like(node.descriptor.media_type().as_ref())
+            && size > graph::MANIFEST_LIMIT
+        {
+            return Err(Error::TooLarge {
+                what: format!("manifest {d}"),
+                size,
+                limit: graph::MANIFEST_LIMIT,
+            });
+        }
+        match &node.problem {
+            None => {}
+            Some(Problem::Missing) => {
+                return Err(Error::ArchiveRefused(format!(
+                    "blob {d} is neither in the archive nor in {}",
+                    layout.root().display()
+                )))
+            }
+            Some(problem) => {
+                return Err(Error::ArchiveRefused(format!("blob {d} is {problem}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Merges archive entries into an index: an entry whose name (see [`entry_key`]) is already taken
+/// replaces every entry with that name, and a name that now labels another digest is reported; an
+/// unnamed entry is added unless an identical one is there.
+fn merge(index: &mut ImageIndex, incoming: &[Descriptor]) -> Vec<Moved> {
+    let mut manifests = index.manifests().clone();
+    let mut moved = Vec::new();
+    for entry in incoming {
+        let Some(name) = entry_key(entry) else {
+            if !manifests.contains(entry) {
+                manifests.push(entry.clone());
+            }
+            continue;
+        };
+        let mut slot = None;
+        let mut i = 0;
+        while i < manifests.len() {
+            if entry_key(&manifests[i]).as_deref() == Some(name.as_str()) {
+                let old = manifests.remove(i);
+                if old.digest() != entry.digest() {
+                    moved.push(Moved {
+                        name: name.clone(),
+                        from: old.digest().to_string(),
+                        to: entry.digest().to_string(),
+                    });
+                }
+                slot.get_or_insert(i);
+            } else {
+                i += 1;
+            }
+        }
+        manifests.insert(slot.unwrap_or(manifests.len()), entry.clone());
+    }
+    index.set_manifests(manifests);
+    moved
+}
+
+/// The components of a member path, refusing anything that could leave the layout: absolute paths,
+/// `..`, and empty or `.` components (a leading `./` is accepted, as `tar -C dir .` writes it).
+fn safe_components(path: &str) -> std::result::Result<Vec<&str>, &'static str> {
+    if path.starts_with('/') {
+        return Err("absolute paths are not allowed");
+    }
+    let mut rest = path;
+    while let Some(r) = rest.strip_prefix("./") {
+        rest = r;
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() || rest == "." {
+        return Ok(Vec::new());
+    }
+    let parts: Vec<&str> = rest.split('/').collect();
+    for p in &parts {
+        match *p {
+            ".." => return Err("\"..\" is not allowed in a path"),
+            "" | "." => return Err("not a normalized path"),
+            p if p.contains('\\') => return Err("backslashes are not allowed in a path"),
+            _ => {}
+        }
+    }
+    Ok(parts)
+}
+
+/// Reads a small member whole, refusing one over `limit`.
+fn read_small(content: &mut dyn Read, member: &Member, limit: u64, shown: &str) -> Result<Vec<u8>> {
+    if member.size > limit {
+        return Err(Error::TooLarge {
+            what: format!("archive member {shown:?}"),
+            size: member.size,
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(member.size as usize);
+    content
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::ArchiveRefused(format!("cannot read {shown:?}: {e}")))?;
+    Ok(bytes)
+}
+
+/// Copies a member's content, telling a broken archive apart from a failing write.
+fn copy(
+    reader: &mut dyn Read,
+    writer: &mut dyn io::Write,
+    shown: &str,
+    dest: &Path,
+) -> Result<u64> {
+    let mut buf = vec![0u8; COPY_BUFFER];
+    let mut total = 0;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::ArchiveRefused(format!("cannot read {shown:?}: {e}")));
+            }
+        };
+        writer
+            .write_all(&buf[..n])
+            .map_err(|e| Error::io(dest, e))?;
+        total += n as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_paths_are_checked() {
+        let ok = [
+            ("oci-layout", vec!["oci-layout"]),
+            ("./index.json", vec!["index.json"]),
+            ("blobs/sha256/", vec!["blobs", "sha256"]),
+            ("./", vec![]),
+        ];
+        for (path, want) in ok {
+            assert_eq!(safe_components(path).unwrap(), want, "{path}");
+        }
+        let bad = [
+            "/etc/passwd",
+            "../x",
+            "blobs/../../x",
+            "blobs/sha256/..",
+            "blobs//sha256",
+            "a/./b",
+            "..\\x",
+        ];
+        for path in bad {
+            assert!(safe_components(path).is_err(), "{path}");
+        }
+    }
+}

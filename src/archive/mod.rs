@@ -1,0 +1,103 @@
+//! Archives (SPEC §6): a whole layout, or the closure of chosen entries, as one tar stream (optionally
+//! gzip-compressed), and the verified, all-or-nothing import of such a stream into a layout.
+//!
+//! Members are `oci-layout`, `index.json`, optionally `manifest.json` (for `docker load`), and
+//! `blobs/<alg>/<hex>`. Export is deterministic: fixed member order, mtime 0, owner 0:0, fixed modes.
+
+mod export;
+mod import;
+mod tar_reader;
+
+use oci_spec::image::Descriptor;
+
+pub use export::{export, export_to_path, select_entries};
+pub use import::import;
+
+use crate::layout::Layout;
+use crate::resolve::{self, REF_NAME};
+pub use crate::tag::Moved;
+
+/// `index.json` read from an archive is refused above this size: it comes from an untrusted source.
+pub const INDEX_LIMIT: u64 = 64 << 20;
+
+/// Bytes moved through one buffer while streaming blobs.
+const COPY_BUFFER: usize = 1 << 20;
+
+/// How an exported archive is compressed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// A plain tar stream.
+    #[default]
+    None,
+    /// A gzip-compressed tar stream (`.tar.gz`, `.tgz`).
+    Gzip,
+}
+
+impl Compression {
+    /// The compression an archive's file name asks for: gzip for `.tar.gz` and `.tgz`.
+    pub fn for_path(path: &std::path::Path) -> Compression {
+        let name = path.to_string_lossy();
+        if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+            Compression::Gzip
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// What to export and how.
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    /// The index entries to export; `None` exports the layout's whole `index.json` as it is.
+    pub entries: Option<Vec<Descriptor>>,
+    /// A layout the receiving side already holds: blobs present in it are left out of the archive.
+    pub base: Option<Layout>,
+    /// Also write the `manifest.json` that `docker load` reads.
+    pub docker_manifest: bool,
+    /// Compression of the tar stream.
+    pub compression: Compression,
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Entries in the archive's `index.json`.
+    pub images: usize,
+    /// Blobs written into the archive.
+    pub blobs_written: usize,
+    /// Blobs of the closure left out because the base layout has them.
+    pub blobs_skipped: usize,
+    /// Blob bytes written (before compression).
+    pub bytes: u64,
+}
+
+/// Options for an import (none yet; here so that options can be added without breaking callers).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ImportOptions {}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Entries of the archive's `index.json` merged into the layout.
+    pub images: usize,
+    /// Blobs the import added to the store.
+    pub blobs_written: usize,
+    /// Blobs of the archive the store already held (their content was still verified).
+    pub blobs_skipped: usize,
+    /// Bytes of blob content read from the archive.
+    pub bytes: u64,
+    /// Archive members that are not part of an OCI layout (for example `manifest.json`), not stored.
+    pub ignored: usize,
+    /// Names that now label a different digest than before.
+    pub moved: Vec<Moved>,
+}
+
+/// The name that identifies an index entry when entries are merged: its canonical name (SPEC §2
+/// reading rules), else its `ref.name` as a bare tag.
+fn entry_key(d: &Descriptor) -> Option<String> {
+    if let Some(name) = resolve::entry_name(d) {
+        return Some(name.to_string());
+    }
+    d.annotations().as_ref()?.get(REF_NAME).cloned()
+}

@@ -1,0 +1,457 @@
+//! Where registry credentials come from, first match wins: `--username` with `--password-stdin`;
+//! `--auth-file`; `REGISTRY_AUTH_FILE`; `${XDG_RUNTIME_DIR}/containers/auth.json`;
+//! `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` (`auths` with `auth` or `identitytoken`,
+//! `credHelpers` and `credsStore` through `docker-credential-<name> get`). Secrets never reach a
+//! message: `Debug` redacts them and parse errors name only the file and position.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Docker Hub's historic key in config files and the server URL its credential helpers know.
+pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+
+/// A credential for one registry.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A user name and password (or personal access token), for Basic auth or a token request.
+    Basic { username: String, password: String },
+    /// An OAuth2 refresh token ("identity token"), exchanged at the token endpoint.
+    IdentityToken { username: String, token: String },
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &"<redacted>")
+                .finish(),
+            Credential::IdentityToken { username, .. } => f
+                .debug_struct("IdentityToken")
+                .field("username", username)
+                .field("token", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+/// The environment the lookup reads, captured once (and replaceable in tests).
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    pub registry_auth_file: Option<PathBuf>,
+    pub xdg_runtime_dir: Option<PathBuf>,
+    pub docker_config: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+}
+
+impl Environment {
+    /// The process environment.
+    pub fn from_process() -> Self {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        Environment {
+            registry_auth_file: var("REGISTRY_AUTH_FILE"),
+            xdg_runtime_dir: var("XDG_RUNTIME_DIR"),
+            docker_config: var("DOCKER_CONFIG"),
+            home: var("HOME"),
+        }
+    }
+}
+
+/// Every source of credentials, in the order they are consulted.
+#[derive(Clone, Default)]
+pub struct CredentialSources {
+    /// `--username` with `--password-stdin`: used for every registry the command talks to.
+    pub explicit: Option<Credential>,
+    /// `--auth-file`: must exist when given.
+    pub auth_file: Option<PathBuf>,
+    pub env: Environment,
+}
+
+impl fmt::Debug for CredentialSources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialSources")
+            .field("explicit", &self.explicit)
+            .field("auth_file", &self.auth_file)
+            .field("env", &self.env)
+            .finish()
+    }
+}
+
+/// A containers `auth.json` or a docker `config.json`: the same shape where it matters.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ConfigFile {
+    #[serde(default)]
+    auths: HashMap<String, AuthEntry>,
+    #[serde(default)]
+    cred_helpers: HashMap<String, String>,
+    #[serde(default)]
+    creds_store: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    identitytoken: Option<String>,
+}
+
+impl CredentialSources {
+    /// The configuration files to consult, in order, and whether each must exist.
+    fn files(&self) -> Vec<(PathBuf, bool)> {
+        let mut files = Vec::new();
+        if let Some(f) = &self.auth_file {
+            files.push((f.clone(), true));
+        }
+        if let Some(f) = &self.env.registry_auth_file {
+            files.push((f.clone(), false));
+        }
+        if let Some(d) = &self.env.xdg_runtime_dir {
+            files.push((d.join("containers/auth.json"), false));
+        }
+        match (&self.env.docker_config, &self.env.home) {
+            (Some(d), _) => files.push((d.join("config.json"), false)),
+            (None, Some(h)) => files.push((h.join(".docker/config.json"), false)),
+            (None, None) => {}
+        }
+        files
+    }
+
+    /// The credential for `registry` (a reference's domain, e.g. `docker.io` or `host:5000`) and,
+    /// when known, the repository path (`library/alpine`), whose longer keys win within a file.
+    pub fn lookup(&self, registry: &str, repository: Option<&str>) -> Result<Option<Credential>> {
+        if let Some(c) = &self.explicit {
+            return Ok(Some(c.clone()));
+        }
+        let host = normalize_host(registry);
+        for (path, required) in self.files() {
+            let Some(config) = read_config(&path, required)? else {
+                continue;
+            };
+            if let Some(c) = lookup_in(&config, &path, &host, repository)? {
+                return Ok(Some(c));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn read_config(path: &Path, required: bool) -> Result<Option<ConfigFile>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    // serde_json's messages can quote the offending value, which may be a secret: name the place only.
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::Malformed {
+            what: path.display().to_string(),
+            reason: format!(
+                "not a valid auth file (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        })
+}
+
+/// `docker.io`, `index.docker.io`, `registry-1.docker.io` and `https://index.docker.io/v1/` are one
+/// registry; other keys lose their scheme and any `/v1/` or `/v2/` suffix.
+fn normalize_host(key: &str) -> String {
+    let k = key
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let k = k
+        .strip_suffix("/v1")
+        .or_else(|| k.strip_suffix("/v2"))
+        .unwrap_or(k);
+    let (host, path) = k.split_once('/').unwrap_or((k, ""));
+    let host = match host {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io",
+        h => h,
+    };
+    if path.is_empty() {
+        host.to_string()
+    } else {
+        format!("{host}/{path}")
+    }
+}
+
+fn lookup_in(
+    config: &ConfigFile,
+    path: &Path,
+    host: &str,
+    repository: Option<&str>,
+) -> Result<Option<Credential>> {
+    // Keys from most to least specific: host/ns/repo, host/ns, host.
+    let mut wanted = Vec::new();
+    if let Some(repo) = repository {
+        let parts: Vec<&str> = repo.split('/').collect();
+        for n in (1..=parts.len()).rev() {
+            wanted.push(format!("{host}/{}", parts[..n].join("/")));
+        }
+    }
+    wanted.push(host.to_string());
+
+    let helpers: HashMap<String, &String> = config
+        .cred_helpers
+        .iter()
+        .map(|(k, v)| (normalize_host(k), v))
+        .collect();
+    if let Some(helper) = helpers.get(host) {
+        return run_helper(helper, host, true);
+    }
+    let auths: HashMap<String, &AuthEntry> = config
+        .auths
+        .iter()
+        .map(|(k, v)| (normalize_host(k), v))
+        .collect();
+    if let Some(store) = &config.creds_store {
+        // A default store whose helper is not installed must not break registries that need no
+        // credentials: it counts as "nothing stored". A helper named for this host is required.
+        if let Some(c) = run_helper(store, host, false)? {
+            return Ok(Some(c));
+        }
+    }
+    for key in &wanted {
+        if let Some(entry) = auths.get(key) {
+            if let Some(c) = entry_credential(entry, path, key)? {
+                return Ok(Some(c));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn entry_credential(entry: &AuthEntry, path: &Path, key: &str) -> Result<Option<Credential>> {
+    let malformed = |what: &str| Error::Malformed {
+        what: path.display().to_string(),
+        reason: format!("auths[{key:?}]: {what}"),
+    };
+    let (mut username, mut password) = (entry.username.clone(), entry.password.clone());
+    if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(auth.trim())
+            .map_err(|_| malformed("\"auth\" is not base64"))?;
+        let decoded = String::from_utf8(decoded).map_err(|_| malformed("\"auth\" is not UTF-8"))?;
+        let (u, p) = decoded
+            .split_once(':')
+            .ok_or_else(|| malformed("\"auth\" is not user:password"))?;
+        username = Some(u.to_string());
+        password = Some(p.to_string());
+    }
+    if let Some(token) = entry.identitytoken.clone().filter(|t| !t.is_empty()) {
+        return Ok(Some(Credential::IdentityToken {
+            username: username.unwrap_or_default(),
+            token,
+        }));
+    }
+    Ok(match (username, password) {
+        (Some(username), Some(password)) if !username.is_empty() => {
+            Some(Credential::Basic { username, password })
+        }
+        _ => None,
+    })
+}
+
+/// What a credential helper prints for `get`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HelperOutput {
+    username: String,
+    secret: String,
+}
+
+/// Runs `docker-credential-<name> get` with the server URL on stdin. "Not found" is `None`; so is a
+/// helper that is not installed, unless it is `required`.
+fn run_helper(name: &str, host: &str, required: bool) -> Result<Option<Credential>> {
+    let program = format!("docker-credential-{name}");
+    let server = if host == "docker.io" {
+        DOCKER_HUB_KEY.to_string()
+    } else {
+        host.to_string()
+    };
+    let failed = |why: String| {
+        Error::Invalid(format!(
+            "credential helper {program} failed for {host}: {why}"
+        ))
+    };
+    let mut child = match Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(failed("not found on PATH".into()))
+        }
+        Err(e) => return Err(failed(e.to_string())),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| failed(e.to_string()))?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        if said.to_ascii_lowercase().contains("not found") {
+            return Ok(None);
+        }
+        let first = said.lines().next().unwrap_or("").trim().to_string();
+        return Err(failed(format!("exit status {}: {first}", out.status)));
+    }
+    let parsed: HelperOutput = serde_json::from_slice(&out.stdout)
+        .map_err(|_| failed("its output is not the expected JSON".into()))?;
+    Ok(Some(if parsed.username == "<token>" {
+        Credential::IdentityToken {
+            username: String::new(),
+            token: parsed.secret,
+        }
+    } else {
+        Credential::Basic {
+            username: parsed.username,
+            password: parsed.secret,
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    fn basic(u: &str, p: &str) -> Option<Credential> {
+        Some(Credential::Basic {
+            username: u.into(),
+            password: p.into(),
+        })
+    }
+
+    #[test]
+    fn first_source_wins_and_docker_hub_keys_match() {
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |rel: &str, json: String| {
+            let p = tmp.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, json).unwrap();
+            p
+        };
+        let explicit_file = write(
+            "explicit.json",
+            format!(
+                r#"{{"auths":{{"a.example":{{"auth":"{}"}}}}}}"#,
+                b64("file:1")
+            ),
+        );
+        let env_file = write(
+            "env.json",
+            format!(
+                r#"{{"auths":{{"a.example":{{"auth":"{}"}},"b.example":{{"auth":"{}"}}}}}}"#,
+                b64("env:2"),
+                b64("env:3")
+            ),
+        );
+        write(
+            "run/containers/auth.json",
+            format!(
+                r#"{{"auths":{{"c.example:5000":{{"auth":"{}"}},"c.example:5000/team/app":{{"auth":"{}"}}}}}}"#,
+                b64("xdg:4"),
+                b64("xdg:repo")
+            ),
+        );
+        write(
+            "docker/config.json",
+            format!(
+                r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{}"}},"d.example":{{"identitytoken":"refresh-me"}}}}}}"#,
+                b64("hub:5")
+            ),
+        );
+        let sources = CredentialSources {
+            explicit: None,
+            auth_file: Some(explicit_file),
+            env: Environment {
+                registry_auth_file: Some(env_file),
+                xdg_runtime_dir: Some(tmp.path().join("run")),
+                docker_config: Some(tmp.path().join("docker")),
+                home: None,
+            },
+        };
+        let cases = [
+            ("a.example", None, basic("file", "1")),
+            ("b.example", None, basic("env", "3")),
+            ("c.example:5000", None, basic("xdg", "4")),
+            ("c.example:5000", Some("team/app"), basic("xdg", "repo")),
+            ("c.example:5000", Some("team/other"), basic("xdg", "4")),
+            ("docker.io", Some("library/alpine"), basic("hub", "5")),
+            ("index.docker.io", None, basic("hub", "5")),
+            (
+                "d.example",
+                None,
+                Some(Credential::IdentityToken {
+                    username: String::new(),
+                    token: "refresh-me".into(),
+                }),
+            ),
+            ("nowhere.example", None, None),
+        ];
+        for (host, repo, want) in cases {
+            assert_eq!(sources.lookup(host, repo).unwrap(), want, "{host} {repo:?}");
+        }
+        let explicit = CredentialSources {
+            explicit: basic("cli", "pw"),
+            ..sources.clone()
+        };
+        assert_eq!(
+            explicit.lookup("a.example", None).unwrap(),
+            basic("cli", "pw")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_never_the_secret() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("auth.json");
+        std::fs::write(&p, r#"{"auths":{"a.example":{"auth":["hunter2-secret"]}}}"#).unwrap();
+        let sources = CredentialSources {
+            auth_file: Some(p.clone()),
+            ..Default::default()
+        };
+        let err = sources.lookup("a.example", None).unwrap_err().to_string();
+        assert!(err.contains("auth.json"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let missing = CredentialSources {
+            auth_file: Some(tmp.path().join("missing.json")),
+            ..Default::default()
+        };
+        assert!(missing.lookup("a.example", None).is_err());
+        let c = basic("u", "hunter2").unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

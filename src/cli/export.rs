@@ -1,0 +1,75 @@
+//! `ocilayout export DIR ARCHIVE|- [REF...]`: a layout, or the closure of chosen references, as one
+//! tar (gzip for `.tar.gz`, `.tgz` or `--gzip`).
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::bail;
+use ocilayout::archive::{self, Compression, ExportOptions};
+use ocilayout::Layout;
+
+use super::Global;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The layout directory.
+    pub dir: PathBuf,
+    /// The archive to write, or `-` for standard output.
+    pub archive: PathBuf,
+    /// Export only these references and their closure (default: every entry of index.json).
+    pub refs: Vec<String>,
+    /// Compress with gzip (implied by a `.tar.gz` or `.tgz` archive name).
+    #[arg(long)]
+    pub gzip: bool,
+    /// A layout the receiving side already holds: its blobs are left out (incremental update).
+    #[arg(long, value_name = "LAYOUT")]
+    pub base: Option<PathBuf>,
+    /// Also write the manifest.json that `docker load` reads.
+    #[arg(long)]
+    pub docker_manifest: bool,
+}
+
+pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    let layout = Layout::open(&args.dir)?;
+    let to_stdout = args.archive.as_os_str() == "-";
+    let compression = if args.gzip {
+        Compression::Gzip
+    } else {
+        Compression::for_path(&args.archive)
+    };
+    let refs: Vec<&str> = args.refs.iter().map(String::as_str).collect();
+    let opts = ExportOptions {
+        entries: if refs.is_empty() {
+            None
+        } else {
+            Some(archive::select_entries(&layout, &refs)?)
+        },
+        base: args.base.as_deref().map(Layout::open).transpose()?,
+        docker_manifest: args.docker_manifest,
+        compression,
+    };
+    let report = if to_stdout {
+        let stdout = io::stdout();
+        if stdout.is_terminal() {
+            bail!("refusing to write an archive to a terminal; redirect standard output");
+        }
+        let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+        let report = archive::export(&layout, &mut out, &opts)?;
+        out.flush()?;
+        report
+    } else {
+        archive::export_to_path(&layout, &args.archive, &opts)?
+    };
+    global.info(format_args!(
+        "exported {} images: {} blobs ({} bytes){}",
+        report.images,
+        report.blobs_written,
+        report.bytes,
+        if report.blobs_skipped > 0 {
+            format!(", {} left out (in the base layout)", report.blobs_skipped)
+        } else {
+            String::new()
+        }
+    ));
+    Ok(super::EXIT_OK)
+}

@@ -1,0 +1,63 @@
+//! `ocilayout import ARCHIVE|- DIR`: merge an archive into a layout, creating it if needed.
+
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+
+use ocilayout::archive::{self, ImportOptions, Moved};
+use ocilayout::Error;
+use serde::Serialize;
+
+use super::output::print_json;
+use super::Global;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The archive to read (plain or gzip-compressed tar), or `-` for standard input.
+    pub archive: PathBuf,
+    /// The layout directory to merge into; created when it does not exist.
+    pub dir: PathBuf,
+    /// Print a JSON summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `import --json` (fields may be added, never renamed).
+#[derive(Serialize)]
+struct Summary<'a> {
+    images: usize,
+    blobs_written: usize,
+    blobs_skipped: usize,
+    bytes: u64,
+    ignored: usize,
+    moved: &'a [Moved],
+}
+
+pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    let opts = ImportOptions::default();
+    let report = if args.archive.as_os_str() == "-" {
+        archive::import(io::stdin().lock(), &args.dir, &opts)?
+    } else {
+        let file = File::open(&args.archive).map_err(|e| Error::io(&args.archive, e))?;
+        archive::import(file, &args.dir, &opts)?
+    };
+    for m in &report.moved {
+        global.info(format_args!("moved {} from {} to {}", m.name, m.from, m.to));
+    }
+    if args.json {
+        print_json(&Summary {
+            images: report.images,
+            blobs_written: report.blobs_written,
+            blobs_skipped: report.blobs_skipped,
+            bytes: report.bytes,
+            ignored: report.ignored,
+            moved: &report.moved,
+        })?;
+    } else {
+        global.info(format_args!(
+            "imported {} images: {} blobs written ({} bytes), {} already present",
+            report.images, report.blobs_written, report.bytes, report.blobs_skipped
+        ));
+    }
+    Ok(super::EXIT_OK)
+}
