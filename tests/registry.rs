@@ -17,7 +17,7 @@ use ocilayout::registry::{Client, ClientConfig};
 use ocilayout::sync::{self, PullOptions, PushOptions};
 use ocilayout::{Layout, Reference};
 use registry_support::{make_image, sha256, skopeo_copy, skopeo_raw, temp_files, Registry};
-use support::{fixture_copy, fixtures, run, snapshot};
+use support::{fixture_copy, fixtures, run, run_with_stdin, snapshot};
 
 const MULTI: &str = "sha256:ecb24d58728d9afb00088439a373386121d3974de5869af043fd1759253a28c5";
 const SBOM: &str = "sha256:031c4fc35866b31f10dfb586940a3ef1c4cc02b9b326ff5ef75b7a5e870bb4f6";
@@ -450,4 +450,88 @@ fn bad_manifests_are_refused() {
     out.fails(1, "digest mismatch");
     let (_s, _tmp, out) = pull_bad(Fault::HugeManifest);
     out.fails(1, "over the limit");
+    let (_s, _tmp, out) = pull_bad(Fault::Schema1);
+    out.fails(1, "schema 1");
+}
+
+/// Credentials answer the registry's Basic challenge, and a blob redirected to another host is
+/// fetched there without them.
+#[test]
+fn redirects_do_not_carry_credentials_to_another_host() {
+    let server = badserver::start(Fault::RedirectWithAuth);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    let out = run_with_stdin(
+        [
+            "pull",
+            "--plain-http",
+            "--username",
+            "joe",
+            "--password-stdin",
+            &server.image(),
+            dir.to_str().unwrap(),
+        ],
+        b"s3cret\n",
+    );
+    out.ok();
+    assert!(!out.stdout.contains("s3cret") && !out.stderr.contains("s3cret"));
+    let log = server.log();
+    let storage: Vec<_> = log
+        .iter()
+        .filter(|s| s.path.starts_with("/storage/"))
+        .collect();
+    assert_eq!(storage.len(), 1, "{log:?}");
+    assert_eq!(
+        storage[0].authorization, None,
+        "credentials went to another host"
+    );
+    let blob = log
+        .iter()
+        .find(|s| s.method == "GET" && s.path.ends_with(&server.layer))
+        .unwrap();
+    // base64("joe:s3cret")
+    assert_eq!(
+        blob.authorization.as_deref(),
+        Some("Basic am9lOnMzY3JldA==")
+    );
+    run(["fsck", dir.to_str().unwrap()]).ok();
+}
+
+/// The tags list follows Link pagination on the real registry.
+#[test]
+fn tags_list_follows_pagination() {
+    let Some(reg) = Registry::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Layout::init(tmp.path().join("src")).unwrap();
+    let root = make_image(&src, "docker.io/library/tagged:1", 4, &[10]);
+    let client = Client::new(ClientConfig {
+        plain_http: true,
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    client.ping(&reg.addr).unwrap();
+    let mut want = Vec::new();
+    for t in ["a", "b", "c", "d", "e"] {
+        let dest = Reference::parse(&reg.at(&format!("paged:{t}"))).unwrap();
+        sync::push(
+            &client,
+            &src,
+            &root,
+            &dest,
+            &PushOptions::default(),
+            &Silent,
+        )
+        .unwrap();
+        want.push(t.to_string());
+    }
+    let repo = client.repository(&reg.addr, "paged", false);
+    let mut got = repo.tags_paged(Some(2)).unwrap();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(repo.tags().unwrap().len(), 5);
+    assert!(client
+        .repository(&reg.addr, "absent", false)
+        .tags()
+        .unwrap()
+        .is_empty());
 }

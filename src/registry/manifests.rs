@@ -153,12 +153,21 @@ impl Repository<'_> {
 
     /// Every tag of the repository, following `Link` pagination.
     pub fn tags(&self) -> Result<Vec<String>> {
+        self.tags_paged(None)
+    }
+
+    /// Every tag of the repository, asking for pages of `page_size` (`?n=`) when given, and following
+    /// `Link: <...>; rel="next"` for as long as the registry sends one.
+    pub fn tags_paged(&self, page_size: Option<usize>) -> Result<Vec<String>> {
         #[derive(serde::Deserialize)]
         struct List {
             tags: Option<Vec<String>>,
         }
         let mut out = Vec::new();
         let mut url = self.url("tags/list");
+        if let Some(n) = page_size {
+            url.push_str(&format!("?n={n}"));
+        }
         for _ in 0..10_000 {
             let resp = self
                 .transport()

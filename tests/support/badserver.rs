@@ -35,6 +35,11 @@ pub enum Fault {
     WrongManifestDigestHeader,
     /// The tag serves a manifest over 4 MiB.
     HugeManifest,
+    /// The tag serves a Docker schema 1 manifest.
+    Schema1,
+    /// Every `/v2/` request needs `Authorization` (a Basic challenge otherwise), and the layer is
+    /// redirected to `localhost:PORT/storage/...`: another host, which must not get the credentials.
+    RedirectWithAuth,
 }
 
 /// One request the server saw: method, path, `Range` header.
@@ -43,6 +48,7 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub range: Option<String>,
+    pub authorization: Option<String>,
 }
 
 /// The running server; it lives as long as the test process (the listener thread is detached).
@@ -141,6 +147,7 @@ fn serve(stream: TcpStream, c: &Content, log: &Mutex<Vec<Seen>>) {
         let method = parts.next().unwrap_or("").to_string();
         let path = parts.next().unwrap_or("").to_string();
         let mut range = None;
+        let mut authorization = None;
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).unwrap_or(0) == 0 {
@@ -154,13 +161,31 @@ fn serve(stream: TcpStream, c: &Content, log: &Mutex<Vec<Seen>>) {
                 if k.eq_ignore_ascii_case("range") {
                     range = Some(v.trim().to_string());
                 }
+                if k.eq_ignore_ascii_case("authorization") {
+                    authorization = Some(v.trim().to_string());
+                }
             }
         }
         log.lock().unwrap().push(Seen {
             method: method.clone(),
             path: path.clone(),
             range: range.clone(),
+            authorization: authorization.clone(),
         });
+        if c.fault == Fault::RedirectWithAuth && path.starts_with("/v2/") && authorization.is_none()
+        {
+            let challenge = [("WWW-Authenticate", "Basic realm=\"bad\"")];
+            if !send(
+                &mut out,
+                "401 Unauthorized",
+                &challenge,
+                b"",
+                method != "HEAD",
+            ) {
+                return;
+            }
+            continue;
+        }
         if !respond(&mut out, c, &method, &path, range.as_deref()) {
             let _ = out.shutdown(Shutdown::Both);
             return;
@@ -197,6 +222,20 @@ fn respond(
     let blob_path = "/v2/bad/img/blobs/";
     if path == "/v2/" {
         return send(out, "200 OK", &[], b"{}", !head);
+    }
+    if c.fault == Fault::Schema1 && path.starts_with(manifest_path) {
+        let body = br#"{"schemaVersion":1,"name":"bad/img","tag":"1","fsLayers":[],"history":[]}"#;
+        let ct = [(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        )];
+        return send(out, "200 OK", &ct, body, !head);
+    }
+    if let Some(digest) = path.strip_prefix("/storage/") {
+        if digest == c.layer_d {
+            return send(out, "200 OK", &[], &c.layer, !head);
+        }
+        return send(out, "404 Not Found", &[], b"", !head);
     }
     if let Some(reference) = path.strip_prefix(manifest_path) {
         let lying = c.fault == Fault::WrongManifestDigestHeader;
@@ -250,6 +289,17 @@ fn respond(
             &[("Docker-Content-Digest", &claimed)],
             &layer,
             false,
+        );
+    }
+    if c.fault == Fault::RedirectWithAuth {
+        let port = out.local_addr().unwrap().port();
+        let location = format!("http://localhost:{port}/storage/{}", c.layer_d);
+        return send(
+            out,
+            "307 Temporary Redirect",
+            &[("Location", &location)],
+            b"",
+            true,
         );
     }
     let first = c.layer_gets.fetch_add(1, Ordering::SeqCst) == 0;
