@@ -15,6 +15,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$here/target}
 IMAGES=${IMAGES:-8}
 JOBS=${JOBS:-8}
 REPS=${REPS:-3}
+BIG_MIB=${BIG_MIB:-1024}
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -210,6 +211,49 @@ prep_latency_skopeo() { rm -rf "$work/pull-skopeo-slow"; }
 cmd_latency_skopeo() { skopeo_loop "docker://$slow/bench/img\$i:1" "oci:$work/pull-skopeo-slow:img\$i"; }
 run_case latency_skopeo
 
+# One image with a single BIG_MIB layer: memory must not grow with the blob (pull and push, once).
+if [ "$BIG_MIB" -gt 0 ]; then
+    echo "one ${BIG_MIB} MiB blob..." >&2
+    python3 - "$work/big" "$BIG_MIB" <<'EOF'
+import hashlib, json, os, sys, zlib
+root, mib = sys.argv[1], int(sys.argv[2])
+os.makedirs(f"{root}/blobs/sha256", exist_ok=True)
+tmp = f"{root}/layer.tmp"
+h = hashlib.sha256()
+c = zlib.compressobj(0, zlib.DEFLATED, 31)
+with open(tmp, "wb") as f:
+    for _ in range(mib):
+        b = c.compress(os.urandom(1 << 20))
+        h.update(b); f.write(b)
+    b = c.flush(); h.update(b); f.write(b)
+size = os.path.getsize(tmp)
+os.rename(tmp, f"{root}/blobs/sha256/{h.hexdigest()}")
+def put(b):
+    d = hashlib.sha256(b).hexdigest()
+    open(f"{root}/blobs/sha256/{d}", "wb").write(b)
+    return {"digest": f"sha256:{d}", "size": len(b)}
+layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": f"sha256:{h.hexdigest()}", "size": size}
+config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).encode()
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put(config)},
+                       "layers": [layer]}).encode()
+entry = {"mediaType": "application/vnd.oci.image.manifest.v1+json", **put(manifest),
+         "annotations": {"io.containerd.image.name": "docker.io/bench/big:1", "org.opencontainers.image.ref.name": "1"}}
+json.dump({"schemaVersion": 2, "manifests": [entry]}, open(f"{root}/index.json", "w"))
+open(f"{root}/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+EOF
+    saved_reps=$REPS
+    REPS=1
+    prep_big_push_ocilayout() { start_registry big-registry; breg=$addr; }
+    cmd_big_push_ocilayout() { echo "$bin sync -q --plain-http --jobs $JOBS $work/big $breg"; }
+    run_case big_push_ocilayout
+    prep_big_pull_ocilayout() { rm -rf "$work/big-pull"; }
+    cmd_big_pull_ocilayout() { echo "$bin pull -q --plain-http --jobs $JOBS $breg/bench/big:1 $work/big-pull"; }
+    run_case big_pull_ocilayout
+    REPS=$saved_reps
+    rm -rf "$work/big" "$work/big-pull" "$work/big-registry/data"
+fi
+
 get() { awk -v l="$1" -v f="$2" '$1 == l {print $f}' "$work/results"; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 mib=$((total >> 20))
@@ -217,7 +261,9 @@ echo
 echo "data: $IMAGES images, $((IMAGES * 8)) layers, $mib MiB; jobs=$JOBS; $(nproc) cores; median of $REPS runs"
 printf '%-20s %9s %9s %9s  %s\n' case seconds MiB/s "RSS MB" "all runs"
 while read -r label secs rss rest; do
-    printf '%-20s %9.2f %9.0f %9s  %s\n' "$label" "$secs" "$(echo "$mib / $secs" | bc -l)" "$rss" "$rest"
+    size=$mib
+    case $label in big_*) size=$BIG_MIB ;; esac
+    printf '%-20s %9.2f %9.0f %9s  %s\n' "$label" "$secs" "$(echo "$size / $secs" | bc -l)" "$rss" "$rest"
 done <"$work/results"
 echo
 echo "pull: ocilayout / skopeo = $(ratio "$(get pull_ocilayout 2)" "$(get pull_skopeo 2)") (goal <= 1.0)"
@@ -225,3 +271,6 @@ echo "pull: ocilayout / dd     = $(ratio "$(get pull_ocilayout 2)" "$(get dd 2)"
 echo "push: ocilayout / skopeo = $(ratio "$(get push_ocilayout 2)" "$(get push_skopeo 2)")"
 echo "20 ms proxy pull: skopeo / ocilayout = $(ratio "$(get latency_skopeo 2)" "$(get latency_ocilayout 2)") (goal >= 2)"
 echo "peak RSS: pull $(get pull_ocilayout 3) MB, push $(get push_ocilayout 3) MB (goal <= 150)"
+if [ "$BIG_MIB" -gt 0 ]; then
+    echo "peak RSS with one $BIG_MIB MiB blob: pull $(get big_pull_ocilayout 3) MB, push $(get big_push_ocilayout 3) MB (goal <= 150)"
+fi
