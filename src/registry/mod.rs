@@ -1,7 +1,8 @@
 //! The registry client (OCI distribution-spec v1.1): a [`Client`] per configuration, a [`Repository`]
 //! handle per `registry/name`, and the operations grouped by concept: manifests, blobs, uploads and
-//! referrers. HTTP, retries and the authentication seam live in [`transport`].
+//! referrers. HTTP and retries live in [`transport`], the authentication seam in [`Auth`].
 
+mod auth;
 mod blobs;
 mod manifests;
 pub mod referrers;
@@ -12,8 +13,9 @@ use ureq::http::{Method, StatusCode};
 
 use crate::error::Result;
 
+pub use auth::{Auth, Credentials, Scope};
 pub use manifests::{Manifest, ACCEPT};
-pub use transport::{Auth, ClientConfig, Credentials, Scope};
+pub use transport::ClientConfig;
 use transport::{Request, Transport};
 pub use upload::{Open, Pushed};
 
