@@ -535,3 +535,25 @@ fn tags_list_follows_pagination() {
         .unwrap()
         .is_empty());
 }
+
+/// gc racing a pull never deletes what the pull is about to name: the config arrives long before the
+/// slow layer, unnamed meanwhile, and a gc started in between waits for the pull instead of sweeping it.
+#[test]
+fn gc_racing_a_pull_deletes_nothing_it_needs() {
+    let server = badserver::start(Fault::SlowLayer);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    let d = dir.to_str().unwrap().to_string();
+    run(["init", &d]).ok();
+    let image = server.image();
+    let pull = {
+        let d = d.clone();
+        std::thread::spawn(move || run(["pull", "--plain-http", &image, &d]))
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    let gc = run(["gc", &d]);
+    gc.ok();
+    pull.join().unwrap().ok();
+    run(["fsck", &d]).ok();
+    assert_eq!(resolve(&dir, &server.image()), server.manifest);
+}

@@ -40,6 +40,8 @@ pub enum Fault {
     /// Every `/v2/` request needs `Authorization` (a Basic challenge otherwise), and the layer is
     /// redirected to `localhost:PORT/storage/...`: another host, which must not get the credentials.
     RedirectWithAuth,
+    /// The layer is sent after a pause of 1.5 s (the rest is quick).
+    SlowLayer,
 }
 
 /// One request the server saw: method, path, `Range` header.
@@ -301,6 +303,9 @@ fn respond(
             b"",
             true,
         );
+    }
+    if c.fault == Fault::SlowLayer {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
     }
     let first = c.layer_gets.fetch_add(1, Ordering::SeqCst) == 0;
     let breaks = match c.fault {
