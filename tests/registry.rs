@@ -104,6 +104,11 @@ fn pulls_multiarch_index_and_docker_schema2_byte_for_byte() {
         fs::read(dir.join("blobs/sha256").join(&MULTI[7..])).unwrap(),
         multi_raw
     );
+    // By digest: stored under the name with the digest, nothing fetched twice.
+    let by_digest = format!("{}@{MULTI}", reg.at("multi"));
+    let out = run(["pull", "--plain-http", &by_digest, d]);
+    assert!(out.ok().contains("0 blobs transferred"), "{out:#?}");
+    assert_eq!(resolve(&dir, &by_digest), MULTI);
 }
 
 /// `--platform` stores the one manifest for that platform under the name.
