@@ -221,7 +221,14 @@ impl BlobWriter {
         self.finish(Some(expected), size).map(|(_, n)| n)
     }
 
-    fn finish(mut self, expected: Option<&Digest>, size: Option<u64>) -> Result<(Digest, u64)> {
+    fn finish(self, expected: Option<&Digest>, size: Option<u64>) -> Result<(Digest, u64)> {
+        self.verify(expected, size)?.persist()
+    }
+
+    /// Checks what was written against `expected` and `size` (the digest was computed while the bytes
+    /// streamed) without naming it yet: [`VerifiedBlob::persist`] does the durable part, so a caller
+    /// can overlap it with writing the next blob.
+    pub fn verify(mut self, expected: Option<&Digest>, size: Option<u64>) -> Result<VerifiedBlob> {
         let out = self.out.take().expect("a writer is finished once");
         let (file, found, len) = out.finish();
         if let Some(expected) = expected {
@@ -241,14 +248,50 @@ impl BlobWriter {
                 });
             }
         }
+        Ok(VerifiedBlob {
+            store: self.store.clone(),
+            file: Some(file),
+            tmp: std::mem::take(&mut self.tmp),
+            digest: found,
+            len,
+        })
+    }
+}
+
+/// A blob whose content was verified but is not named yet; dropping it removes the temporary file.
+pub struct VerifiedBlob {
+    store: BlobStore,
+    file: Option<File>,
+    tmp: PathBuf,
+    digest: Digest,
+    len: u64,
+}
+
+impl VerifiedBlob {
+    /// The blob's digest.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+
+    /// Names the blob durably: fsync, rename into `blobs/<alg>/`, fsync of that directory.
+    pub fn persist(mut self) -> Result<(Digest, u64)> {
+        let file = self.file.take().expect("persisted once");
         file.sync_all().at(&self.tmp)?;
         drop(file);
-        let dest = self.store.path(&found)?;
+        let dest = self.store.path(&self.digest)?;
         let dir = dest.parent().expect("a blob path has a parent");
         fs::create_dir_all(dir).at(dir)?;
         fs::rename(&self.tmp, &dest).at(&dest)?;
         sync_dir(dir)?;
-        Ok((found, len))
+        Ok((self.digest.clone(), self.len))
+    }
+}
+
+impl Drop for VerifiedBlob {
+    fn drop(&mut self) {
+        // Not persisted (or persisting failed): the temporary file must not outlive it. After a
+        // rename this removes nothing.
+        let _ = fs::remove_file(&self.tmp);
     }
 }
 
@@ -267,9 +310,11 @@ impl Write for BlobWriter {
 
 impl Drop for BlobWriter {
     fn drop(&mut self) {
-        // Uncommitted or failed: the temporary file must not outlive the writer. After a successful
-        // commit the file was renamed and this removes nothing.
-        let _ = fs::remove_file(&self.tmp);
+        // Uncommitted or failed: the temporary file must not outlive the writer. After `verify` the
+        // path moved to the `VerifiedBlob` and this is empty.
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
     }
 }
 

@@ -150,3 +150,34 @@ fn index_rewrite_on_a_full_disk_keeps_the_old_index() {
     let entries: serde_json::Value = serde_json::from_str(ls.ok()).unwrap();
     assert_eq!(entries.as_array().unwrap().len(), 5 + 400);
 }
+
+#[test]
+fn import_on_a_full_disk_is_refused_and_changes_nothing() {
+    let Some(small) = SmallFs::mount("1m") else {
+        return;
+    };
+    // The multi-arch fixture exported: eight blobs, each taking at least a 4 KiB page on tmpfs,
+    // more than the 8 KiB left.
+    let outside = tempfile::tempdir().unwrap();
+    let src = outside.path().join("src");
+    support::copy_dir(&support::fixtures().join("multiarch"), &src);
+    let archive = outside.path().join("a.tar");
+    support::run(["export", src.to_str().unwrap(), archive.to_str().unwrap()]).ok();
+    let root = small.path.join("layout");
+    support::copy_dir(&support::fixtures().join("umoci"), &root);
+    let before = support::snapshot(&root);
+    small.fill(8 * 1024);
+
+    let run = support::run(["import", archive.to_str().unwrap(), root.to_str().unwrap()]);
+    run.fails(1, "No space left on device");
+    assert_eq!(
+        support::snapshot(&root),
+        before,
+        "the layout is exactly as before"
+    );
+    assert_eq!(
+        temp_files(&root),
+        Vec::<PathBuf>::new(),
+        "temp files cleaned"
+    );
+}

@@ -6,6 +6,7 @@
 use std::fs;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
+use std::sync::mpsc;
 
 use flate2::read::MultiGzDecoder;
 use oci_spec::image::{Descriptor, Digest, ImageIndex};
@@ -16,6 +17,10 @@ use crate::digest::{self, Algorithm, HashingReader};
 use crate::error::{Error, Result};
 use crate::graph::{self, Problem};
 use crate::layout::{self, Layout};
+use crate::store::VerifiedBlob;
+
+/// Verified blobs waiting to be persisted while the next ones stream in.
+const PERSIST_QUEUE: usize = 4;
 
 /// The `oci-layout` member is refused above this size.
 const OCI_LAYOUT_LIMIT: u64 = 4096;
@@ -48,6 +53,7 @@ pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<Im
         report: ImportReport::default(),
         oci_layout: None,
         index: None,
+        persist: None,
     };
     let result = {
         // Held for the whole import: gc must not sweep blobs that the index does not name yet.
@@ -153,6 +159,8 @@ struct Session<'a> {
     report: ImportReport,
     oci_layout: Option<Vec<u8>>,
     index: Option<Vec<u8>>,
+    /// Hands verified blobs to the thread that persists them (set while the stream is read).
+    persist: Option<mpsc::SyncSender<VerifiedBlob>>,
 }
 
 impl Session<'_> {
@@ -179,10 +187,30 @@ impl Session<'_> {
             Box::new(stream)
         };
         let mut tar = TarReader::new(stream);
-        while let Some(member) = tar.next_member()? {
-            self.member(&member, &mut tar)?;
-        }
-        Ok(())
+        // Durability off the reading path: while blob N is fsynced and renamed on this thread, blob
+        // N+1 streams in. Every blob is persisted before `finish` writes the index that names it.
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<VerifiedBlob>(PERSIST_QUEUE);
+            let persister = scope.spawn(move || -> Result<()> {
+                for blob in rx {
+                    blob.persist()?;
+                }
+                Ok(())
+            });
+            self.persist = Some(tx);
+            let read = (|| {
+                while let Some(member) = tar.next_member()? {
+                    self.member(&member, &mut tar)?;
+                }
+                Ok(())
+            })();
+            self.persist = None;
+            let persisted = persister
+                .join()
+                .unwrap_or_else(|_| Err(Error::Damaged("the blob persister panicked".into())));
+            // The persister's error is the cause when reading stopped because it did.
+            persisted.and(read)
+        })
     }
 
     fn member(&mut self, member: &Member, content: &mut dyn Read) -> Result<()> {
@@ -252,11 +280,16 @@ impl Session<'_> {
         let mut writer = store.writer(Algorithm::of(d)?)?;
         let tmp = writer.temp_path().to_path_buf();
         copy(content, &mut writer, shown, &tmp)?;
-        match writer.commit_verified(d, Some(size)) {
-            Ok(_) => {}
+        let verified = match writer.verify(Some(d), Some(size)) {
+            Ok(v) => v,
             Err(Error::DigestMismatch { found, .. }) => return Err(mismatch(&found)),
             Err(e) => return Err(e),
-        }
+        };
+        self.persist
+            .as_ref()
+            .expect("blobs are read inside read_stream")
+            .send(verified)
+            .map_err(|_| Error::Damaged("the blob persister stopped".into()))?;
         if !existed {
             self.created.push(d.clone());
         }
