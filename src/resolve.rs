@@ -295,9 +295,24 @@ fn manifest_blob(layout: &Layout, input: &str) -> Result<Descriptor> {
     ))
 }
 
-/// Descends from `d` through image indexes (nested ones too) to the one manifest for `platform`.
-/// A manifest is returned as it is.
+/// Descends from `d` through image indexes (nested ones too) to the one manifest for `platform`, in
+/// this layout. A manifest is returned as it is.
 pub fn select_platform(layout: &Layout, d: Descriptor, platform: &Platform) -> Result<Descriptor> {
+    descend_to_platform(d, platform, |index| {
+        layout
+            .blobs()
+            .read_verified(index.digest(), LOCAL_MANIFEST_LIMIT)
+    })
+}
+
+/// Descends from `d` through image indexes to the one manifest for `platform`, reading each index's
+/// bytes (verified) with `read`, so the same rule serves a layout and a registry: in each index the
+/// first child whose platform matches, else the first nested index without a platform.
+pub fn descend_to_platform(
+    d: Descriptor,
+    platform: &Platform,
+    mut read: impl FnMut(&Descriptor) -> Result<Vec<u8>>,
+) -> Result<Descriptor> {
     let root = d.digest().to_string();
     let mut current = d;
     // Each step goes one index deeper; a cycle of digests is impossible, but bound the depth anyway.
@@ -305,25 +320,20 @@ pub fn select_platform(layout: &Layout, d: Descriptor, platform: &Platform) -> R
         if !graph::is_index(current.media_type().as_ref()) {
             return Ok(current);
         }
-        let bytes = layout
-            .blobs()
-            .read_verified(current.digest(), LOCAL_MANIFEST_LIMIT)?;
-        let children = graph::parse_children(&bytes)?.children;
+        let children = graph::parse_children(&read(&current)?)?.children;
         let matching = children
             .iter()
             .find(|c| c.platform().as_ref().is_some_and(|p| platform.matches(p)));
         let nested = children
             .iter()
             .find(|c| c.platform().is_none() && graph::is_index(c.media_type().as_ref()));
-        current = match matching.or(nested) {
-            Some(c) => c.clone(),
-            None => {
-                return Err(Error::NoPlatform {
-                    digest: root,
-                    platform: platform.to_string(),
-                })
-            }
-        };
+        current = matching
+            .or(nested)
+            .cloned()
+            .ok_or_else(|| Error::NoPlatform {
+                digest: root.clone(),
+                platform: platform.to_string(),
+            })?;
     }
     Err(Error::Damaged(format!(
         "{root}: image indexes nested too deeply"

@@ -7,10 +7,10 @@ mod push;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use oci_spec::image::{Descriptor, ImageIndex};
+use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
-use crate::error::Error;
-use crate::progress::Summary;
+use crate::error::{Error, Result};
+use crate::progress::{Event, Progress, Summary};
 use crate::resolve;
 
 pub use pull::{pull, PullOptions};
@@ -27,6 +27,30 @@ impl Report {
     /// Whether every image made it.
     pub fn ok(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// Reports one image's outcome (its digest and whether nothing changed, or the error) to
+    /// `progress`, keeping the error for the caller.
+    pub(crate) fn record(
+        &mut self,
+        progress: &dyn Progress,
+        image: String,
+        outcome: Result<(Digest, bool)>,
+    ) {
+        match outcome {
+            Ok((digest, unchanged)) => progress.event(&Event::ImageDone {
+                image: &image,
+                digest: &digest,
+                unchanged,
+            }),
+            Err(e) => {
+                progress.event(&Event::ImageFailed {
+                    image: &image,
+                    error: &e,
+                });
+                self.failures.push((image, e));
+            }
+        }
     }
 }
 

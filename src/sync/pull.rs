@@ -18,6 +18,7 @@ use crate::platform::Platform;
 use crate::progress::{Event, Outcome, Progress, Tally};
 use crate::reference::Reference;
 use crate::registry::{Client, Manifest, Repository};
+use crate::resolve;
 use crate::tag::{self, NameOptions};
 
 /// How to pull.
@@ -127,20 +128,7 @@ pub fn pull(
             }
             commit(layout, &p, opts, &tally).map(|unchanged| (p.root.digest().clone(), unchanged))
         });
-        match outcome {
-            Ok((digest, unchanged)) => tally.event(&Event::ImageDone {
-                image: &shown,
-                digest: &digest,
-                unchanged,
-            }),
-            Err(e) => {
-                tally.event(&Event::ImageFailed {
-                    image: &shown,
-                    error: &e,
-                });
-                report.failures.push((shown, e));
-            }
-        }
+        report.record(&tally, shown, outcome);
     }
     report.summary = tally.summary();
     Ok(report)
@@ -330,31 +318,10 @@ impl Walk<'_> {
         Ok(m)
     }
 
-    /// Descends from an index to the one manifest for `platform` (a manifest is returned as it is).
-    fn select_platform(&self, mut current: Descriptor, platform: &Platform) -> Result<Descriptor> {
-        let root = current.digest().to_string();
-        for _ in 0..MAX_DEPTH {
-            if !graph::is_index(current.media_type().as_ref()) {
-                return Ok(current);
-            }
-            let children = graph::parse_children(&self.bytes(&current)?)?.children;
-            let matching = children
-                .iter()
-                .find(|c| c.platform().as_ref().is_some_and(|p| platform.matches(p)));
-            let nested = children
-                .iter()
-                .find(|c| c.platform().is_none() && graph::is_index(c.media_type().as_ref()));
-            current = matching
-                .or(nested)
-                .cloned()
-                .ok_or_else(|| Error::NoPlatform {
-                    digest: root.clone(),
-                    platform: platform.to_string(),
-                })?;
-        }
-        Err(Error::Invalid(format!(
-            "{root}: image indexes nested too deeply"
-        )))
+    /// Descends from an index to the one manifest for `platform` (a manifest is returned as it is),
+    /// by the same rule as in a layout.
+    fn select_platform(&self, current: Descriptor, platform: &Platform) -> Result<Descriptor> {
+        resolve::descend_to_platform(current, platform, |index| self.bytes(index))
     }
 }
 

@@ -108,20 +108,11 @@ pub fn sync(
                 }
             }
         });
-        match outcome {
-            Ok(unchanged) => tally.event(&Event::ImageDone {
-                image: &shown,
-                digest: entry.digest(),
-                unchanged,
-            }),
-            Err(e) => {
-                tally.event(&Event::ImageFailed {
-                    image: &shown,
-                    error: &e,
-                });
-                report.failures.push((shown, e));
-            }
-        }
+        report.record(
+            &tally,
+            shown,
+            outcome.map(|unchanged| (entry.digest().clone(), unchanged)),
+        );
     }
     report.summary = tally.summary();
     Ok(report)
