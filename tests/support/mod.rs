@@ -34,7 +34,10 @@ impl Run {
     #[track_caller]
     pub fn fails(&self, code: i32, needle: &str) -> &str {
         assert_eq!(self.code, code, "expected exit {code}, got {self:#?}");
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}: {self:#?}");
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}: {self:#?}"
+        );
         let lines = self.stderr.trim_end().lines().count();
         assert!(
             (1..=2).contains(&lines),
