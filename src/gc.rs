@@ -54,12 +54,12 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
         dry_run: opts.dry_run,
         ..GcReport::default()
     };
-    let mut all = layout.blobs().list()?;
-    all.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
-    for (d, size) in all {
+    let mut all = layout.blobs().digests()?;
+    all.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+    for d in all {
         if graph.contains(&d) {
             report.kept += 1;
-        } else {
+        } else if let Some(size) = layout.blobs().size(&d)? {
             report.freed_bytes += size;
             report.removed.push((d, size));
         }

@@ -230,8 +230,11 @@ pub fn resolve(layout: &Layout, input: &str, platform: Option<&Platform>) -> Res
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            serde_json::from_str::<LeanEntry>(r.get())
-                .map_err(|e| malformed(format!("manifests[{i}]: {e}")))
+            let entry = serde_json::from_str::<LeanEntry>(r.get())
+                .map_err(|e| malformed(format!("manifests[{i}]: {e}")))?;
+            // Every digest, as `Layout::read_index` does, without allocating.
+            digest::check(&entry.digest).map_err(|e| malformed(format!("manifests[{i}]: {e}")))?;
+            Ok(entry)
         })
         .collect::<Result<Vec<_>>>()?;
     let found = match find_entries(&entries, input)? {
@@ -465,6 +468,48 @@ mod tests {
             format!("{base}:1"),
         ] {
             assert!(parse_layout_url(&bad).is_err(), "{bad}");
+        }
+    }
+
+    /// `resolve` reads index.json borrowed, `resolve_in` from parsed descriptors: they must agree on
+    /// every answer and every error.
+    #[test]
+    fn fast_and_full_paths_agree() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let inputs = [
+            "v1",
+            "latest",
+            "1",
+            "1.0",
+            "3.16",
+            "dev",
+            "alpine:3.16",
+            "docker.io/library/alpine:3.16",
+            "alpine-like",
+            "multi:1",
+            "mystery",
+            "nope",
+            "Bad:Name",
+            "sha256:d72195534bcc2ebf9df34eec4f3c3adec4ae0b09d22bb40644397823c06fe290",
+            "sha256:daaa8dd99642fbb59637d0d850de2dfe66273e2b77e1f4d63f5a8de44b5921c4",
+            "alpine@sha256:d72195534bcc2ebf9df34eec4f3c3adec4ae0b09d22bb40644397823c06fe290",
+            "sha256:../../x",
+        ];
+        for f in [
+            "umoci",
+            "skopeo",
+            "containerd",
+            "multiarch",
+            "docker",
+            "artifact",
+        ] {
+            let layout = Layout::open(fixtures.join(f)).unwrap();
+            let index = layout.read_index().unwrap();
+            for input in inputs {
+                let fast = resolve(&layout, input, None).map_err(|e| e.to_string());
+                let full = resolve_in(&layout, &index, input).map_err(|e| e.to_string());
+                assert_eq!(fast, full, "{f} {input}");
+            }
         }
     }
 }

@@ -141,6 +141,16 @@ impl BlobStore {
 
     /// Every blob in the store with its size. Files whose names are not valid digests are skipped.
     pub fn list(&self) -> Result<Vec<(Digest, u64)>> {
+        self.digests()?
+            .into_iter()
+            .filter_map(|d| self.size(&d).transpose().map(|n| n.map(|n| (d, n))))
+            .collect()
+    }
+
+    /// Every blob in the store, by digest, without a `stat` per file (the directory listing's file
+    /// types suffice): gc sizes only what it removes. Files whose names are not valid digests are
+    /// skipped.
+    pub fn digests(&self) -> Result<Vec<Digest>> {
         let mut out = Vec::new();
         for alg in [Algorithm::Sha256, Algorithm::Sha512] {
             let dir = self.root.join("blobs").join(alg.as_str());
@@ -156,9 +166,8 @@ impl BlobStore {
                 let Ok(d) = digest::parse(&format!("{}:{name}", alg.as_str())) else {
                     continue;
                 };
-                let meta = entry.metadata().at(entry.path())?;
-                if meta.is_file() {
-                    out.push((d, meta.len()));
+                if entry.file_type().at(entry.path())?.is_file() {
+                    out.push(d);
                 }
             }
         }

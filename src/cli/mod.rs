@@ -84,16 +84,29 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Bare `ocilayout`: the whole help, as a usage error.
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(e) if e.use_stderr() => {
+            output::print_usage_error(&e.render().to_string());
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(e) => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::from(EXIT_OK);
         }
     };
     let global = Global::from_cli(&cli);
     match run(cli.command, &global) {
         Ok(code) => ExitCode::from(code),
         Err(e) if output::is_broken_pipe(&e) => ExitCode::from(EXIT_OK),
+        Err(e) if e.is::<output::UsageError>() => {
+            output::print_error(&e);
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(e) => {
             output::print_error(&e);
             ExitCode::from(EXIT_FAILURE)

@@ -37,9 +37,12 @@ impl Global {
 
 /// Prints a value as pretty JSON on stdout, followed by a newline.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    // Serialized first: a write error (a closed pipe) then reaches the caller as an io::Error that
+    // `is_broken_pipe` recognizes, not wrapped in a serde_json::Error.
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
     let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    out.write_all(&bytes)?;
     out.flush()?;
     Ok(())
 }
@@ -76,5 +79,40 @@ pub fn print_error(e: &anyhow::Error) {
     }
     // One or two lines, whatever the error carried.
     let msg: String = msg.lines().take(2).collect::<Vec<_>>().join("\n  ");
+    let _ = writeln!(io::stderr(), "{msg}");
+}
+
+/// A command line that parses but asks for something impossible (exit status 2, like clap's errors).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Prints a clap usage error in two lines: what is wrong (clap's message, its continuation lines
+/// joined), then the usage line of the subcommand when clap gives one.
+pub fn print_usage_error(rendered: &str) {
+    let mut what = Vec::new();
+    let mut usage = None;
+    for line in rendered.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with("For more information") || line.starts_with("tip:") {
+            continue;
+        }
+        if line.starts_with("Usage:") {
+            usage.get_or_insert(line);
+        } else if usage.is_none() {
+            what.push(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    let mut msg = format!("ocilayout: {}", what.join(" "));
+    if let Some(u) = usage {
+        msg.push('\n');
+        msg.push_str(u);
+    }
     let _ = writeln!(io::stderr(), "{msg}");
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use ocilayout::resolve::{self, Platform};
 use ocilayout::Layout;
 
-use super::output::{print_json, print_lines};
+use super::output::{print_json, print_lines, UsageError};
 use super::Global;
 
 #[derive(clap::Args, Debug)]
@@ -30,12 +30,17 @@ pub fn run(args: Args, _global: &Global) -> anyhow::Result<u8> {
     let dir = args.dir.to_string_lossy();
     let descriptor = if dir.starts_with("oci-layout://") {
         if let Some(r) = &args.reference {
-            anyhow::bail!("a URL names its reference itself; unexpected {r:?}");
+            return Err(UsageError(format!(
+                "a URL names its reference itself; unexpected {r:?}"
+            ))
+            .into());
         }
         resolve::resolve_url(&dir, args.platform.as_ref())?.1
     } else {
         let Some(reference) = &args.reference else {
-            anyhow::bail!("give a REF to resolve in {}", args.dir.display());
+            return Err(
+                UsageError(format!("give a REF to resolve in {}", args.dir.display())).into(),
+            );
         };
         let layout = Layout::open(&args.dir)?;
         resolve::resolve(&layout, reference, args.platform.as_ref())?

@@ -94,7 +94,8 @@ impl Layout {
         let marker = root.join("oci-layout");
         let bytes = match fs::read(&marker) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // A plain file at `root` gives ENOTDIR, not ENOENT: the same clear message.
+            Err(e) if e.kind() == io::ErrorKind::NotFound || !root.is_dir() => {
                 let reason = if root.is_dir() {
                     "no oci-layout file".to_string()
                 } else if root.exists() {
