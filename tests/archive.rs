@@ -12,16 +12,7 @@ use std::process::{Command, Stdio};
 use ocilayout::oci_spec::image::Descriptor;
 use ocilayout::{digest, graph, Layout};
 use serde_json::{json, Value};
-use support::{fixture_copy, fixtures, have, run, run_with_stdin, snapshot};
-
-const FIXTURES: [&str; 6] = [
-    "umoci",
-    "skopeo",
-    "containerd",
-    "multiarch",
-    "docker",
-    "artifact",
-];
+use support::{fixture_copy, fixtures, have, run, run_with_stdin, snapshot, FIXTURES};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

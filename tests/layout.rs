@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{fixture_copy, run, snapshot, Run};
+use support::{fixture_copy, run, snapshot, Run, FIXTURES};
 
 // The digests of fixtures/README.md.
 const D1: &str = "sha256:d72195534bcc2ebf9df34eec4f3c3adec4ae0b09d22bb40644397823c06fe290";
@@ -37,15 +37,6 @@ const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+j
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
-
-const FIXTURES: [&str; 6] = [
-    "umoci",
-    "skopeo",
-    "containerd",
-    "multiarch",
-    "docker",
-    "artifact",
-];
 
 /// Runs `ocilayout SUBCOMMAND DIR ARGS...`.
 fn ol(subcommand: &str, dir: &Path, args: &[&str]) -> Run {

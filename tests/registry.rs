@@ -33,6 +33,15 @@ fn fixture_dir(name: &str) -> (tempfile::TempDir, String) {
     (tmp, path.display().to_string())
 }
 
+/// Puts the multi-arch fixture (index and both platforms) on the registry as `multi:1`, byte for byte.
+fn push_multiarch(reg: &Registry) {
+    skopeo_copy(
+        &["--all", "--preserve-digests"],
+        &format!("oci:{}:1", fixture("multiarch")),
+        &format!("docker://{}", reg.at("multi:1")),
+    );
+}
+
 fn resolve(dir: &Path, name: &str) -> String {
     run(["resolve", dir.to_str().unwrap(), name])
         .ok()
@@ -49,11 +58,7 @@ fn index_json(dir: &Path) -> serde_json::Value {
 #[test]
 fn pulls_multiarch_index_and_docker_schema2_byte_for_byte() {
     let Some(reg) = Registry::start() else { return };
-    skopeo_copy(
-        &["--all", "--preserve-digests"],
-        &format!("oci:{}:1", fixture("multiarch")),
-        &format!("docker://{}", reg.at("multi:1")),
-    );
+    push_multiarch(&reg);
     skopeo_copy(
         &["--format", "v2s2"],
         &format!("oci:{}:v1", fixture("umoci")),
@@ -115,11 +120,7 @@ fn pulls_multiarch_index_and_docker_schema2_byte_for_byte() {
 #[test]
 fn pull_platform_picks_one_manifest() {
     let Some(reg) = Registry::start() else { return };
-    skopeo_copy(
-        &["--all", "--preserve-digests"],
-        &format!("oci:{}:1", fixture("multiarch")),
-        &format!("docker://{}", reg.at("multi:1")),
-    );
+    push_multiarch(&reg);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("arm");
     let d = dir.to_str().unwrap();
@@ -151,11 +152,7 @@ fn pull_platform_picks_one_manifest() {
 #[test]
 fn pull_then_push_elsewhere_then_skopeo_reads_it() {
     let Some(reg) = Registry::start() else { return };
-    skopeo_copy(
-        &["--all", "--preserve-digests"],
-        &format!("oci:{}:1", fixture("multiarch")),
-        &format!("docker://{}", reg.at("multi:1")),
-    );
+    push_multiarch(&reg);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("l");
     let d = dir.to_str().unwrap();

@@ -9,6 +9,16 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ocilayout"))
 }
 
+/// Every fixture layout under `fixtures/` (see fixtures/README.md).
+pub const FIXTURES: [&str; 6] = [
+    "umoci",
+    "skopeo",
+    "containerd",
+    "multiarch",
+    "docker",
+    "artifact",
+];
+
 /// The repository's `fixtures/` directory.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
