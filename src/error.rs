@@ -78,6 +78,15 @@ pub enum Error {
     #[error("{url}: {message}")]
     Http { url: String, message: String },
 
+    /// A registry refused to authenticate us, or a token could not be had. The reason names the user
+    /// and where the credentials came from, never a secret.
+    #[error("authentication to {registry} failed: {reason}")]
+    Auth { registry: String, reason: String },
+
+    /// A registry wants credentials and none of the sources has any for it.
+    #[error("no credentials found for {registry} (looked in: {looked_in})")]
+    NoCredentials { registry: String, looked_in: String },
+
     /// An archive member that is refused: an unsafe path or type, or content that is not its name.
     #[error("archive member {member:?} refused: {reason}")]
     ArchiveMember { member: String, reason: String },

@@ -4,7 +4,6 @@
 #![doc = include_str!("../README.md")]
 
 pub mod archive;
-pub mod auth;
 pub mod digest;
 pub mod error;
 pub mod fsck;

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ocilayout::progress::{Event, Progress, Summary};
-use ocilayout::registry::{ClientConfig, Credentials};
+use ocilayout::registry::auth::{Credential, CredentialSources, Environment};
+use ocilayout::registry::{ClientConfig, RegistryAuth};
 
 use super::Global;
 
@@ -18,10 +19,10 @@ pub struct RegistryArgs {
     /// Speak plain HTTP instead of HTTPS.
     #[arg(long)]
     pub plain_http: bool,
-    /// Skip TLS certificate verification.
+    /// Skip TLS certificate verification (a warning says so).
     #[arg(long)]
     pub insecure: bool,
-    /// Trust the CA certificates in this PEM file.
+    /// Also trust the CA certificates in this PEM file (besides the system's; repeatable).
     #[arg(long, value_name = "FILE")]
     pub cacert: Vec<PathBuf>,
     /// User name for the registry (the password comes from --password-stdin).
@@ -30,7 +31,8 @@ pub struct RegistryArgs {
     /// Read the password from standard input.
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
-    /// Read credentials from this auth file (containers auth.json format).
+    /// Read credentials from this auth file (containers auth.json format), before REGISTRY_AUTH_FILE,
+    /// ${XDG_RUNTIME_DIR}/containers/auth.json and the docker config.
     #[arg(long, value_name = "FILE")]
     pub auth_file: Option<PathBuf>,
     /// Blobs transferred at once.
@@ -39,12 +41,10 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    /// The library configuration these flags describe.
+    /// The library configuration these flags describe. Credentials come from the flags, then the
+    /// auth files and docker config the environment points at.
     pub fn config(&self) -> anyhow::Result<ClientConfig> {
-        if self.auth_file.is_some() {
-            anyhow::bail!("--auth-file is not supported yet; use --username and --password-stdin");
-        }
-        let auth = match &self.username {
+        let explicit = match &self.username {
             Some(username) => {
                 let mut password = String::new();
                 if self.password_stdin {
@@ -52,18 +52,29 @@ impl RegistryArgs {
                         .read_to_string(&mut password)
                         .context("reading the password from standard input")?;
                 }
-                Credentials::Basic {
+                Some(Credential::Basic {
                     username: username.clone(),
                     password: password.trim_end_matches(['\n', '\r']).to_string(),
-                }
+                })
             }
-            None => Credentials::Anonymous,
+            None => None,
+        };
+        if let Some(f) = &self.auth_file {
+            std::fs::metadata(f).with_context(|| format!("--auth-file {}", f.display()))?;
+        }
+        if self.insecure {
+            eprintln!("ocilayout: warning: --insecure: TLS certificates are not verified");
+        }
+        let sources = CredentialSources {
+            explicit,
+            auth_file: self.auth_file.clone(),
+            env: Environment::from_process(),
         };
         Ok(ClientConfig {
             plain_http: self.plain_http,
             insecure: self.insecure,
             ca_certs: self.cacert.clone(),
-            auth: Arc::new(auth),
+            auth: Arc::new(RegistryAuth::new(sources)),
             jobs: usize::from(self.jobs),
             ..ClientConfig::default()
         })

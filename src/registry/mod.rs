@@ -1,8 +1,9 @@
 //! The registry client (OCI distribution-spec v1.1): a [`Client`] per configuration, a [`Repository`]
 //! handle per `registry/name`, and the operations grouped by concept: manifests, blobs, uploads and
-//! referrers. HTTP and retries live in [`transport`], the authentication seam in [`Auth`].
+//! referrers. HTTP, TLS and retries live in [`transport`], authentication in [`auth`].
 
-mod auth;
+mod agent;
+pub mod auth;
 mod blobs;
 mod manifests;
 pub mod referrers;
@@ -13,7 +14,7 @@ use ureq::http::{Method, StatusCode};
 
 use crate::error::Result;
 
-pub use auth::{Auth, Credentials, Scope};
+pub use auth::{Auth, RegistryAuth, Scope};
 pub use manifests::{Manifest, ACCEPT};
 pub use transport::ClientConfig;
 use transport::{Request, Transport};
@@ -46,6 +47,7 @@ impl Client {
             scope: Scope {
                 repository: name.to_string(),
                 push,
+                mount_from: None,
             },
         }
     }
@@ -54,13 +56,10 @@ impl Client {
     /// wants credentials).
     pub fn ping(&self, registry: &str) -> Result<()> {
         let url = format!("{}://{registry}/v2/", self.transport.scheme());
-        let scope = Scope {
-            repository: String::new(),
-            push: false,
-        };
+        let scope = Scope::default();
         let resp = self
             .transport
-            .send(&Request::new(Method::GET, url.clone(), &scope))?;
+            .send(&Request::new(Method::GET, url.clone(), &scope).anonymous())?;
         match resp.status() {
             s if s.is_success() || s == StatusCode::UNAUTHORIZED => Ok(()),
             _ => Err(transport::status_error(&url, resp)),

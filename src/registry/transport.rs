@@ -1,6 +1,7 @@
 //! HTTP for the registry client: one blocking `ureq` agent with rustls, requests retried with bounded
 //! backoff on 429, 5xx and broken connections (honouring `Retry-After`), redirects followed by hand so
-//! credentials never travel to another host, and `401` challenges handed to the [`Auth`] seam.
+//! credentials never travel to another host, and `401` challenges handed to the [`Auth`] seam. The
+//! agent itself (TLS roots, proxy) is built in `agent`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use ureq::http::{self, HeaderMap, Method, StatusCode};
 use ureq::{Agent, Body, SendBody};
 
-use super::auth::{Auth, Credentials, Scope};
+use super::auth::{Auth, RegistryAuth, Scope};
 use crate::error::{Error, Result};
 
 /// A response from the registry.
@@ -24,10 +25,11 @@ pub struct ClientConfig {
     pub plain_http: bool,
     /// Skip TLS certificate verification (`--insecure`).
     pub insecure: bool,
-    /// PEM files with CA certificates to trust (`--cacert`). When given, they replace the built-in
-    /// web PKI roots for now; adding them to the system roots comes with the TLS work.
+    /// PEM files with CA certificates to trust besides the system roots (`--cacert`); a file may
+    /// hold several certificates.
     pub ca_certs: Vec<PathBuf>,
-    /// Answers authentication challenges. Anonymous by default.
+    /// Answers authentication challenges. By default [`RegistryAuth`] with no credentials:
+    /// anonymous, including anonymous Bearer tokens.
     pub auth: Arc<dyn Auth>,
     /// Blobs transferred at once (`--jobs`).
     pub jobs: usize,
@@ -53,7 +55,7 @@ impl Default for ClientConfig {
             plain_http: false,
             insecure: false,
             ca_certs: Vec::new(),
-            auth: Arc::new(Credentials::Anonymous),
+            auth: Arc::new(RegistryAuth::default()),
             jobs: 4,
             max_attempts: 5,
             backoff: Duration::from_millis(200),
@@ -73,6 +75,8 @@ pub(crate) struct Request<'a> {
     pub headers: Vec<(&'static str, String)>,
     pub body: &'a [u8],
     pub scope: &'a Scope,
+    /// Never authenticate (a ping, where a `401` is an answer).
+    pub anonymous: bool,
 }
 
 impl<'a> Request<'a> {
@@ -83,7 +87,13 @@ impl<'a> Request<'a> {
             headers: Vec::new(),
             body: &[],
             scope,
+            anonymous: false,
         }
+    }
+
+    pub fn anonymous(mut self) -> Self {
+        self.anonymous = true;
+        self
     }
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -97,50 +107,19 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The HTTP side of a client: the agent, the configuration and the cached authorization headers.
+/// The HTTP side of a client: the agent and the configuration (whose [`Auth`] keeps the
+/// credentials and tokens).
 #[derive(Debug)]
 pub struct Transport {
     agent: Agent,
     config: ClientConfig,
-    /// The last `Authorization` value that worked, per host and scope.
-    granted: std::sync::Mutex<std::collections::HashMap<(String, Scope), String>>,
 }
 
 impl Transport {
-    /// Builds the agent: no automatic redirects, statuses returned rather than turned into errors,
-    /// no content decoding (copies keep the exact bytes).
     pub fn new(config: ClientConfig) -> Result<Transport> {
-        let mut roots = Vec::new();
-        for path in &config.ca_certs {
-            let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            for item in ureq::tls::parse_pem(&pem) {
-                if let ureq::tls::PemItem::Certificate(c) =
-                    item.map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?
-                {
-                    roots.push(c);
-                }
-            }
-        }
-        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(config.insecure);
-        if !roots.is_empty() {
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
-        }
-        let agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .accept_encoding("identity")
-            .user_agent(config.user_agent.as_str())
-            .timeout_connect(Some(config.connect_timeout))
-            .timeout_per_read(Some(config.io_timeout))
-            .timeout_per_write(Some(config.io_timeout))
-            .max_idle_connections_per_host(config.jobs.max(1) * 2)
-            .tls_config(tls.build())
-            .build()
-            .new_agent();
         Ok(Transport {
-            agent,
+            agent: super::agent::agent(&config)?,
             config,
-            granted: Default::default(),
         })
     }
 
@@ -207,41 +186,46 @@ impl Transport {
         }))
     }
 
-    /// One request to `url`; credentials only when `url` is on the registry's own host.
+    /// One request to `url`; credentials only when `url` is on the registry's own host. A `401` is
+    /// answered once through [`Auth`] (a new token when the one sent was refused or has expired); a
+    /// `401` to that answer is an authentication error.
     fn send_authorized(
         &self,
         req: &Request,
         url: &str,
-        with_auth: bool,
+        same_host: bool,
     ) -> Result<Response, Failure> {
+        let with_auth = same_host && !req.anonymous;
         let host = host_of(url).to_string();
-        let key = (host.clone(), req.scope.clone());
-        let mut auth = None;
-        if with_auth {
-            auth = self.granted.lock().unwrap().get(&key).cloned();
-            if auth.is_none() {
-                auth = self.config.auth.authorization(&host, req.scope);
-            }
-        }
-        let resp = self.once(req, url, auth.as_deref())?;
+        let auth = &self.config.auth;
+        let sent = if with_auth {
+            auth.authorization(&host, req.scope, &self.agent)
+                .map_err(Failure::Fatal)?
+        } else {
+            None
+        };
+        let resp = self.once(req, url, sent.as_deref())?;
         if resp.status() != StatusCode::UNAUTHORIZED || !with_auth {
             return Ok(resp);
         }
-        let Some(challenge) = header(resp.headers(), "www-authenticate") else {
+        let Some(challenge) = header(resp.headers(), "www-authenticate").map(str::to_string) else {
             return Ok(resp);
         };
-        let answer = self
-            .config
-            .auth
-            .challenge(&host, req.scope, challenge)
+        let answer = auth
+            .challenge(&host, req.scope, &challenge, sent.as_deref(), &self.agent)
             .map_err(Failure::Fatal)?;
-        match answer {
-            Some(value) if Some(&value) != auth.as_ref() => {
-                self.granted.lock().unwrap().insert(key, value.clone());
-                self.once(req, url, Some(&value))
-            }
-            _ => Ok(resp),
+        let Some(answer) = answer else {
+            return Ok(resp);
+        };
+        if Some(&answer) == sent.as_ref() {
+            return Err(Failure::Fatal(auth.refused(&host, req.scope, &challenge)));
         }
+        let resp = self.once(req, url, Some(&answer))?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            let challenge = header(resp.headers(), "www-authenticate").unwrap_or(&challenge);
+            return Err(Failure::Fatal(auth.refused(&host, req.scope, challenge)));
+        }
+        Ok(resp)
     }
 
     fn once(&self, req: &Request, url: &str, auth: Option<&str>) -> Result<Response, Failure> {
@@ -265,7 +249,9 @@ impl Transport {
         self.agent.run(built).map_err(|e| classify(url, e))
     }
 
-    /// Sends a streamed body of `len` bytes once (no retry: the caller restarts the transfer).
+    /// Sends a streamed body of `len` bytes once (no retry: the caller restarts the transfer). A
+    /// `401` renews the authorization for the next attempt and fails this one as a broken transfer
+    /// (a `401` to a renewed authorization is an authentication error).
     pub(crate) fn send_stream(
         &self,
         req: &Request,
@@ -273,13 +259,8 @@ impl Transport {
         len: u64,
     ) -> Result<Response> {
         let host = host_of(&req.url).to_string();
-        let auth = self
-            .granted
-            .lock()
-            .unwrap()
-            .get(&(host.clone(), req.scope.clone()))
-            .cloned()
-            .or_else(|| self.config.auth.authorization(&host, req.scope));
+        let auth = &self.config.auth;
+        let sent = auth.authorization(&host, req.scope, &self.agent)?;
         let mut b = http::Request::builder()
             .method(req.method.clone())
             .uri(req.url.as_str())
@@ -287,8 +268,8 @@ impl Transport {
         for (k, v) in &req.headers {
             b = b.header(*k, v.as_str());
         }
-        if let Some(a) = auth {
-            b = b.header("authorization", a);
+        if let Some(a) = &sent {
+            b = b.header("authorization", a.as_str());
         }
         let built = b
             .body(SendBody::from_reader(body))
@@ -296,9 +277,24 @@ impl Transport {
                 url: redact(&req.url),
                 message: e.to_string(),
             })?;
-        self.agent
+        let resp = self
+            .agent
             .run(built)
-            .map_err(|e| classify(&req.url, e).into_error())
+            .map_err(|e| classify(&req.url, e).into_error())?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        let Some(challenge) = header(resp.headers(), "www-authenticate").map(str::to_string) else {
+            return Ok(resp);
+        };
+        match auth.challenge(&host, req.scope, &challenge, sent.as_deref(), &self.agent)? {
+            Some(answer) if Some(&answer) != sent.as_ref() => Err(Error::Http {
+                url: redact(&req.url),
+                message: "the registry asked to authenticate again during the upload".into(),
+            }),
+            Some(_) => Err(auth.refused(&host, req.scope, &challenge)),
+            None => Ok(resp),
+        }
     }
 }
 
@@ -319,9 +315,19 @@ impl Failure {
 }
 
 fn classify(url: &str, e: ureq::Error) -> Failure {
+    let message = e.to_string();
+    if matches!(e, ureq::Error::Rustls(_)) || message.contains("certificate") {
+        // Trying again cannot make a certificate trusted.
+        return Failure::Fatal(Error::Http {
+            url: redact(url),
+            message: format!(
+                "TLS: {message} (to trust the registry's certificate, pass its CA with --cacert FILE)"
+            ),
+        });
+    }
     let err = Error::Http {
         url: redact(url),
-        message: e.to_string(),
+        message,
     };
     match e {
         ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::Protocol(_) => {
@@ -406,7 +412,7 @@ pub(crate) fn status_error(url: &str, resp: Response) -> Error {
     }
 }
 
-fn distribution_message(body: &[u8]) -> Option<String> {
+pub(crate) fn distribution_message(body: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Errors {
         errors: Vec<Item>,

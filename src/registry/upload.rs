@@ -8,7 +8,7 @@ use std::io::{self, Read};
 use oci_spec::image::{Descriptor, Digest};
 use ureq::http::{Method, StatusCode};
 
-use super::transport::{self, header, resolve_location, status_error};
+use super::transport::{self, header, resolve_location, status_error, Request};
 use super::Repository;
 use crate::error::{Error, Result};
 
@@ -58,12 +58,15 @@ impl Repository<'_> {
     ) -> Result<Pushed> {
         let d = desc.digest();
         let mut url = self.url("blobs/uploads/");
+        let mut scope = self.scope.clone();
         if let Some(from) = mount_from.filter(|f| *f != self.name) {
             url.push_str(&format!("?mount={}&from={from}", encode(d.as_ref())));
+            // The mount needs pull access to the source repository as well.
+            scope.mount_from = Some(from.to_string());
         }
         let resp = self
             .transport()
-            .send(&self.request(Method::POST, url.clone()))?;
+            .send(&Request::new(Method::POST, url.clone(), &scope))?;
         let location = match resp.status() {
             StatusCode::CREATED => return Ok(Pushed::Mounted),
             StatusCode::ACCEPTED => location(&url, &resp)?,

@@ -15,6 +15,14 @@ use ocilayout::{Layout, Reference};
 
 use crate::support::have;
 
+/// How to run a registry: TLS with a certificate and key (PEM paths), and an `auth:` section of the
+/// configuration (YAML, starting at `auth:`).
+#[derive(Default)]
+pub struct Setup {
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub auth: Option<String>,
+}
+
 /// A running `docker-registry`; killed on drop.
 pub struct Registry {
     /// `127.0.0.1:PORT`.
@@ -27,6 +35,11 @@ impl Registry {
     /// Starts a registry, or returns `None` (after saying so) when `docker-registry` is missing.
     /// Under `CI=true` a missing tool fails instead.
     pub fn start() -> Option<Registry> {
+        Registry::start_with(&Setup::default())
+    }
+
+    /// Starts a registry with TLS and/or authentication (see [`Setup`]).
+    pub fn start_with(setup: &Setup) -> Option<Registry> {
         if !have("docker-registry") {
             return None;
         }
@@ -42,8 +55,14 @@ impl Registry {
                 &config,
                 format!(
                     "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
-                     delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                    dir.path().join("data").display()
+                     delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{}{}",
+                    dir.path().join("data").display(),
+                    setup.tls.as_ref().map_or(String::new(), |(cert, key)| format!(
+                        "  tls:\n    certificate: {}\n    key: {}\n",
+                        cert.display(),
+                        key.display()
+                    )),
+                    setup.auth.as_deref().unwrap_or("")
                 ),
             )
             .unwrap();
@@ -109,8 +128,9 @@ fn ping(addr: &str) -> bool {
     {
         return false;
     }
+    // Any HTTP answer means it is up: 200, a 401 when it wants credentials, a 400 from a TLS port.
     let mut buf = [0u8; 12];
-    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.1 200")
+    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.")
 }
 
 /// Runs skopeo with TLS verification off for the loopback registry; panics with its stderr on failure.

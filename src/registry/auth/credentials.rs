@@ -115,21 +115,22 @@ struct AuthEntry {
 }
 
 impl CredentialSources {
-    /// The configuration files to consult, in order, and whether each must exist.
-    fn files(&self) -> Vec<(PathBuf, bool)> {
+    /// The configuration files to consult, in order: the path, whether it must exist, and how it
+    /// was chosen (for messages).
+    fn files(&self) -> Vec<(PathBuf, bool, &'static str)> {
         let mut files = Vec::new();
         if let Some(f) = &self.auth_file {
-            files.push((f.clone(), true));
+            files.push((f.clone(), true, "--auth-file"));
         }
         if let Some(f) = &self.env.registry_auth_file {
-            files.push((f.clone(), false));
+            files.push((f.clone(), false, "REGISTRY_AUTH_FILE"));
         }
         if let Some(d) = &self.env.xdg_runtime_dir {
-            files.push((d.join("containers/auth.json"), false));
+            files.push((d.join("containers/auth.json"), false, "XDG_RUNTIME_DIR"));
         }
         match (&self.env.docker_config, &self.env.home) {
-            (Some(d), _) => files.push((d.join("config.json"), false)),
-            (None, Some(h)) => files.push((h.join(".docker/config.json"), false)),
+            (Some(d), _) => files.push((d.join("config.json"), false, "DOCKER_CONFIG")),
+            (None, Some(h)) => files.push((h.join(".docker/config.json"), false, "HOME")),
             (None, None) => {}
         }
         files
@@ -138,20 +139,48 @@ impl CredentialSources {
     /// The credential for `registry` (a reference's domain, e.g. `docker.io` or `host:5000`) and,
     /// when known, the repository path (`library/alpine`), whose longer keys win within a file.
     pub fn lookup(&self, registry: &str, repository: Option<&str>) -> Result<Option<Credential>> {
+        Ok(self.find(registry, repository)?.map(|f| f.credential))
+    }
+
+    /// Like [`lookup`](Self::lookup), and says where the credential was found.
+    pub fn find(&self, registry: &str, repository: Option<&str>) -> Result<Option<Found>> {
         if let Some(c) = &self.explicit {
-            return Ok(Some(c.clone()));
+            return Ok(Some(Found {
+                credential: c.clone(),
+                source: "--username".into(),
+            }));
         }
         let host = normalize_host(registry);
-        for (path, required) in self.files() {
+        for (path, required, _) in self.files() {
             let Some(config) = read_config(&path, required)? else {
                 continue;
             };
-            if let Some(c) = lookup_in(&config, &path, &host, repository)? {
-                return Ok(Some(c));
+            if let Some(found) = lookup_in(&config, &path, &host, repository)? {
+                return Ok(Some(found));
             }
         }
         Ok(None)
     }
+
+    /// Where a lookup looks, in order, for messages: flags and paths, never contents.
+    pub fn looked_in(&self) -> String {
+        let mut places = vec!["--username".to_string()];
+        for (path, _, why) in self.files() {
+            places.push(match why {
+                "--auth-file" => format!("--auth-file {}", path.display()),
+                "HOME" => path.display().to_string(),
+                env => format!("{} (${env})", path.display()),
+            });
+        }
+        places.join(", ")
+    }
+}
+
+/// A credential and where it came from (a flag, a file, a helper): never the secret itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub credential: Credential,
+    pub source: String,
 }
 
 fn read_config(path: &Path, required: bool) -> Result<Option<ConfigFile>> {
@@ -201,7 +230,7 @@ fn lookup_in(
     path: &Path,
     host: &str,
     repository: Option<&str>,
-) -> Result<Option<Credential>> {
+) -> Result<Option<Found>> {
     // Keys from most to least specific: host/ns/repo, host/ns, host.
     let mut wanted = Vec::new();
     if let Some(repo) = repository {
@@ -218,7 +247,7 @@ fn lookup_in(
         .map(|(k, v)| (normalize_host(k), v))
         .collect();
     if let Some(helper) = helpers.get(host) {
-        return run_helper(helper, host, true);
+        return Ok(run_helper(helper, host, true)?.map(|c| helper_found(c, helper)));
     }
     let auths: HashMap<String, &AuthEntry> = config
         .auths
@@ -229,17 +258,27 @@ fn lookup_in(
         // A default store whose helper is not installed must not break registries that need no
         // credentials: it counts as "nothing stored". A helper named for this host is required.
         if let Some(c) = run_helper(store, host, false)? {
-            return Ok(Some(c));
+            return Ok(Some(helper_found(c, store)));
         }
     }
     for key in &wanted {
         if let Some(entry) = auths.get(key) {
-            if let Some(c) = entry_credential(entry, path, key)? {
-                return Ok(Some(c));
+            if let Some(credential) = entry_credential(entry, path, key)? {
+                return Ok(Some(Found {
+                    credential,
+                    source: path.display().to_string(),
+                }));
             }
         }
     }
     Ok(None)
+}
+
+fn helper_found(credential: Credential, helper: &str) -> Found {
+    Found {
+        credential,
+        source: format!("docker-credential-{helper}"),
+    }
 }
 
 fn entry_credential(entry: &AuthEntry, path: &Path, key: &str) -> Result<Option<Credential>> {

@@ -1,0 +1,137 @@
+//! The one HTTP agent a client uses, for registry and token requests alike: rustls trusting the
+//! system roots plus `--cacert` files (or nothing, with `--insecure`), and the proxy from
+//! `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` with `NO_PROXY`.
+
+use std::path::PathBuf;
+
+use ureq::Agent;
+
+use super::ClientConfig;
+use crate::error::{Error, Result};
+
+/// The one way an agent is built, for registry requests and token requests alike: rustls trusting
+/// the system roots (Mozilla's when the system has none) plus `ca_certs`, or nothing verified when
+/// `insecure`; the proxy for the scheme in use; no automatic redirects; statuses returned rather
+/// than turned into errors; no content decoding (copies keep the exact bytes).
+pub fn agent(config: &ClientConfig) -> Result<Agent> {
+    let mut tls = ureq::tls::TlsConfig::builder().disable_verification(config.insecure);
+    if !config.insecure {
+        tls = tls.root_certs(roots(&config.ca_certs)?);
+    }
+    Ok(Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .accept_encoding("identity")
+        .user_agent(config.user_agent.as_str())
+        .timeout_connect(Some(config.connect_timeout))
+        .timeout_per_read(Some(config.io_timeout))
+        .timeout_per_write(Some(config.io_timeout))
+        .max_idle_connections_per_host(config.jobs.max(1) * 2)
+        .proxy(proxy_from_env(config.plain_http, &|k| {
+            std::env::var(k).ok()
+        }))
+        .tls_config(tls.build())
+        .build()
+        .new_agent())
+}
+
+/// The system's root certificates (or Mozilla's, when the system has none) and every certificate in
+/// the PEM files `extra`.
+fn roots(extra: &[PathBuf]) -> Result<ureq::tls::RootCerts> {
+    use ureq::tls::Certificate;
+    let mut certs: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .into_iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    if certs.is_empty() {
+        certs = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
+    }
+    for path in extra {
+        let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let before = certs.len();
+        for item in ureq::tls::parse_pem(&pem) {
+            let item = item.map_err(|e| Error::Malformed {
+                what: path.display().to_string(),
+                reason: format!("not a PEM file: {e}"),
+            })?;
+            if let ureq::tls::PemItem::Certificate(c) = item {
+                certs.push(c);
+            }
+        }
+        if certs.len() == before {
+            return Err(Error::Malformed {
+                what: path.display().to_string(),
+                reason: "no PEM certificate in it".into(),
+            });
+        }
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
+}
+
+/// The proxy for `http` (`HTTP_PROXY`) or `https` (`HTTPS_PROXY`), else `ALL_PROXY` (each also in
+/// lower case), with the hosts of `NO_PROXY` going direct.
+fn proxy_from_env(plain_http: bool, var: &dyn Fn(&str) -> Option<String>) -> Option<ureq::Proxy> {
+    let names: &[&str] = if plain_http {
+        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    let found = names
+        .iter()
+        .filter_map(|n| var(n))
+        .find(|v| !v.trim().is_empty())?;
+    let parsed = ureq::Proxy::new(found.trim()).ok()?;
+    let mut b = ureq::Proxy::builder(parsed.protocol())
+        .host(parsed.host())
+        .port(parsed.port());
+    if let Some(u) = parsed.username() {
+        b = b.username(u);
+    }
+    if let Some(p) = parsed.password() {
+        b = b.password(p);
+    }
+    let no_proxy = var("NO_PROXY")
+        .or_else(|| var("no_proxy"))
+        .unwrap_or_default();
+    for entry in no_proxy.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        b = b.no_proxy(entry);
+    }
+    b.build().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxies_follow_the_scheme_and_no_proxy() {
+        use ureq::http::Uri;
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let vars = env(&[
+            ("HTTPS_PROXY", "http://secure:3128"),
+            ("http_proxy", "http://plain:8080"),
+            ("NO_PROXY", "localhost, .internal"),
+        ]);
+        let https = proxy_from_env(false, &vars).unwrap();
+        assert_eq!((https.host(), https.port()), ("secure", 3128));
+        let http = proxy_from_env(true, &vars).unwrap();
+        assert_eq!((http.host(), http.port()), ("plain", 8080));
+        let uri = |u: &str| u.parse::<Uri>().unwrap();
+        assert!(https.is_no_proxy(&uri("https://localhost:5000/v2/")));
+        assert!(https.is_no_proxy(&uri("https://reg.internal/v2/")));
+        assert!(!https.is_no_proxy(&uri("https://registry.example/v2/")));
+        let all = env(&[("ALL_PROXY", "http://all:1")]);
+        assert_eq!(proxy_from_env(false, &all).unwrap().host(), "all");
+        assert!(proxy_from_env(false, &env(&[])).is_none());
+    }
+}
