@@ -1115,6 +1115,11 @@ mod cli {
                 "URL names its reference",
             ),
             (&["-q", "-v", "ls", d], "cannot be used with"),
+            // A user name without a password source would send an empty password.
+            (
+                &["pull", "--username", "joe", "example.com/x:1", d],
+                "--password-stdin",
+            ),
         ];
         for (args, needle) in cases {
             let r = run(*args);

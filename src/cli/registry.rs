@@ -26,7 +26,7 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "FILE")]
     pub cacert: Vec<PathBuf>,
     /// User name for the registry (the password comes from --password-stdin).
-    #[arg(long, value_name = "U")]
+    #[arg(long, value_name = "U", requires = "password_stdin")]
     pub username: Option<String>,
     /// Read the password from standard input.
     #[arg(long, requires = "username")]
@@ -46,12 +46,11 @@ impl RegistryArgs {
     pub fn config(&self) -> anyhow::Result<ClientConfig> {
         let explicit = match &self.username {
             Some(username) => {
+                // clap makes --username require --password-stdin.
                 let mut password = String::new();
-                if self.password_stdin {
-                    std::io::stdin()
-                        .read_to_string(&mut password)
-                        .context("reading the password from standard input")?;
-                }
+                std::io::stdin()
+                    .read_to_string(&mut password)
+                    .context("reading the password from standard input")?;
                 Some(Credential::Basic {
                     username: username.clone(),
                     password: password.trim_end_matches(['\n', '\r']).to_string(),
