@@ -16,10 +16,8 @@ use ocilayout::oci_spec::image::{Descriptor, MediaType};
 use ocilayout::tag::{named_entry, NameOptions};
 use ocilayout::{Layout, Reference};
 use serde_json::Value;
+use support::digests::*;
 use support::{fixture_copy, Run};
-
-const D1: &str = "sha256:d72195534bcc2ebf9df34eec4f3c3adec4ae0b09d22bb40644397823c06fe290";
-const D2: &str = "sha256:fe406964010afe2356f3e5b531e5037f420d4e672132e9125bb6665dddf644fe";
 
 fn spawn(args: &[&str], dir: &Path) -> Child {
     let mut cmd = Command::new(support::bin());

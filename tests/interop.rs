@@ -10,20 +10,8 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{fixture_copy, have, run, Run};
-
-const D1: &str = "sha256:d72195534bcc2ebf9df34eec4f3c3adec4ae0b09d22bb40644397823c06fe290";
-const D2: &str = "sha256:fe406964010afe2356f3e5b531e5037f420d4e672132e9125bb6665dddf644fe";
-const CONFIG1: &str = "sha256:f7f81e057ea48d7d670562694e272bb71f4ef756c6d87bba634cb98b8d672022";
-const LAYER: &str = "sha256:85750d6d70673a543a9ec0d72ab9671adb7e2d41f37459d961fb943b082e5e02";
-const SBOM: &str = "sha256:031c4fc35866b31f10dfb586940a3ef1c4cc02b9b326ff5ef75b7a5e870bb4f6";
-const V2S2: &str = "sha256:bb7a95a21428c164d3aceb7a725ee0b7af8c942fabba01800539fb2065bc8896";
-
-fn ol(subcommand: &str, dir: &Path, args: &[&str]) -> Run {
-    let mut all: Vec<std::ffi::OsString> = vec![subcommand.into(), dir.into()];
-    all.extend(args.iter().map(Into::into));
-    run(all)
-}
+use support::digests::*;
+use support::{fixture_copy, have, ol};
 
 /// Runs an external tool; returns (status, stdout bytes, stderr).
 fn tool(program: &str, args: &[&str]) -> (i32, Vec<u8>, String) {

@@ -5,31 +5,14 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{fixture_copy, run, snapshot, Run, FIXTURES};
+use support::digests::*;
+use support::{fixture_copy, ol, run, snapshot, Run, FIXTURES};
 
 // The digests of fixtures/README.md.
-const D1: &str = "sha256:d72195534bcc2ebf9df34eec4f3c3adec4ae0b09d22bb40644397823c06fe290";
-const D2: &str = "sha256:fe406964010afe2356f3e5b531e5037f420d4e672132e9125bb6665dddf644fe";
-const CONFIG1: &str = "sha256:f7f81e057ea48d7d670562694e272bb71f4ef756c6d87bba634cb98b8d672022";
-const LAYER: &str = "sha256:85750d6d70673a543a9ec0d72ab9671adb7e2d41f37459d961fb943b082e5e02";
-const CONFIG2: &str = "sha256:5bb5828b327db9dc87c863409bc129b06c22e4f001570f75340a879a2c2b5459";
-const LAYER2: &str = "sha256:62a9fa724d033b08976db9676178b11bc1b821eada2008a4a2bd27302a0deb32";
-const MULTI: &str = "sha256:ecb24d58728d9afb00088439a373386121d3974de5869af043fd1759253a28c5";
-const NESTED: &str = "sha256:8a2bd3b4d935fa04814f0f82a00a1ffa7adfd690348251f24be7450332177e14";
-const INNER: &str = "sha256:85b1e1d98e7458eee5f12fd69e7289bcce0539b8aff0429efc3d57e9fa0665e4";
-const ARM: &str = "sha256:daaa8dd99642fbb59637d0d850de2dfe66273e2b77e1f4d63f5a8de44b5921c4";
-const ARM_CONFIG: &str = "sha256:4164f677785e77e95692a13242b72b8b99eee66450a21eb1b1f63e3b9b72d066";
-const V2S2: &str = "sha256:bb7a95a21428c164d3aceb7a725ee0b7af8c942fabba01800539fb2065bc8896";
-const DLIST: &str = "sha256:f96c7d223efe548ca6b64a6344b8d9322f29c44e8cb1af04b4fc44c8aa1c28fa";
-const SBOM: &str = "sha256:031c4fc35866b31f10dfb586940a3ef1c4cc02b9b326ff5ef75b7a5e870bb4f6";
-const SBOM_LAYER: &str = "sha256:7f2d0767249b5d414cd51ee1a5ac3f86653cadaab26c6f928bd965c4c73dac7f";
-const EMPTY: &str = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
-const MYSTERY: &str = "sha256:2baba50ab3638896dd3ea654b170892c094eb7b32ac41938a13e00a8c87b1a92";
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -37,13 +20,6 @@ const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+j
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
-
-/// Runs `ocilayout SUBCOMMAND DIR ARGS...`.
-fn ol(subcommand: &str, dir: &Path, args: &[&str]) -> Run {
-    let mut all: Vec<OsString> = vec![subcommand.into(), dir.into()];
-    all.extend(args.iter().map(OsString::from));
-    run(all)
-}
 
 fn json(r: &Run) -> Value {
     serde_json::from_str(r.ok()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {r:#?}"))

@@ -17,10 +17,8 @@ use ocilayout::registry::{Client, ClientConfig};
 use ocilayout::sync::{self, PullOptions, PushOptions};
 use ocilayout::{Layout, Reference};
 use registry_support::{make_image, sha256, skopeo_copy, skopeo_raw, temp_files, Registry};
+use support::digests::*;
 use support::{fixture_copy, fixtures, run, run_with_stdin, snapshot};
-
-const MULTI: &str = "sha256:ecb24d58728d9afb00088439a373386121d3974de5869af043fd1759253a28c5";
-const SBOM: &str = "sha256:031c4fc35866b31f10dfb586940a3ef1c4cc02b9b326ff5ef75b7a5e870bb4f6";
 
 /// A fixture layout, read in place (only skopeo and read-only commands get these paths).
 fn fixture(name: &str) -> String {
