@@ -220,10 +220,6 @@ impl<W: Write> HashingWriter<W> {
     pub fn finish(self) -> (W, Digest, u64) {
         (self.inner, self.hasher.finish(), self.count)
     }
-
-    pub fn get_ref(&self) -> &W {
-        &self.inner
-    }
 }
 
 impl<W: Write> Write for HashingWriter<W> {
