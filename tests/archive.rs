@@ -415,6 +415,45 @@ fn import_reports_a_name_that_moves() {
     fsck_clean(&dest);
 }
 
+/// index.json is not capped (SPEC §3): an archive whose index.json is far over the 4 MiB manifest
+/// limit imports whole, and importing it again over itself moves nothing (merging is linear, so
+/// 20,000 names take moments, not the hours a pairwise name comparison would).
+#[test]
+fn a_large_index_imports_whole() {
+    let (_t, src) = fixture_copy("umoci");
+    let mut index: Value =
+        serde_json::from_slice(&fs::read(src.join("index.json")).unwrap()).unwrap();
+    let first = index["manifests"][0].clone();
+    let names = 20_000;
+    index["manifests"] = (0..names)
+        .map(|i| {
+            let mut e = first.clone();
+            e["annotations"] = json!({
+                "io.containerd.image.name": format!("example.com/bulk/img{i}:t{i}"),
+                "org.opencontainers.image.ref.name": format!("t{i}"),
+            });
+            e
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&index).unwrap();
+    assert!(bytes.len() > 4 << 20, "{} bytes", bytes.len());
+    fs::write(src.join("index.json"), &bytes).unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("big.tar");
+    run(["export", s(&src), s(&archive)]).ok();
+    let dest = tmp.path().join("dest");
+    run(["import", s(&archive), s(&dest)]).ok();
+    assert_eq!(entries(&dest).len(), names);
+    let again = run(["import", s(&archive), s(&dest)]);
+    again.ok();
+    assert!(!again.stderr.contains("moved"), "{again:#?}");
+    assert_eq!(entries(&dest), entries(&src));
+    let resolved = run(["resolve", s(&dest), "example.com/bulk/img19999:t19999"]);
+    assert_eq!(resolved.ok().trim(), first["digest"].as_str().unwrap());
+    fsck_clean(&dest);
+}
+
 #[test]
 fn incremental_export_against_a_base() {
     let tmp = tempfile::tempdir().unwrap();

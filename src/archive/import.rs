@@ -3,21 +3,23 @@
 //! refused; the closure of every entry must be complete before `index.json` changes. A refused import
 //! leaves the target exactly as it was.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use flate2::read::MultiGzDecoder;
 use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
 use super::tar_reader::{Kind, Member, TarReader};
-use super::{entry_key, ImportOptions, ImportReport, Moved, COPY_BUFFER, INDEX_LIMIT};
+use super::{entry_key, ImportOptions, ImportReport, Moved, COPY_BUFFER};
 use crate::digest::{self, Algorithm, HashingReader};
 use crate::error::{Error, Result};
 use crate::graph::{self, Problem};
 use crate::layout::{self, Layout};
-use crate::store::VerifiedBlob;
+use crate::store::{VerifiedBlob, TMP_DIR};
 
 /// Verified blobs waiting to be persisted while the next ones stream in.
 const PERSIST_QUEUE: usize = 4;
@@ -158,7 +160,9 @@ struct Session<'a> {
     created: Vec<Digest>,
     report: ImportReport,
     oci_layout: Option<Vec<u8>>,
-    index: Option<Vec<u8>>,
+    /// The archive's `index.json`, spooled to a temporary file: like the layout's own, it is not
+    /// capped (SPEC §3), and it is not held in memory while the blobs stream.
+    index: Option<Spooled>,
     /// Hands verified blobs to the thread that persists them (set while the stream is read).
     persist: Option<mpsc::SyncSender<VerifiedBlob>>,
 }
@@ -243,10 +247,10 @@ impl Session<'_> {
                 }
             }
             ["index.json"] => {
-                let bytes = read_small(content, member, INDEX_LIMIT, &shown)?;
-                if self.index.replace(bytes).is_some() {
+                if self.index.is_some() {
                     return Err(refuse("appears twice"));
                 }
+                self.index = Some(Spooled::write(self.layout, content, &shown)?);
             }
             ["blobs", alg, hex] => {
                 let d = digest::parse(&format!("{alg}:{hex}"))
@@ -316,11 +320,13 @@ impl Session<'_> {
                 "unsupported imageLayoutVersion {version:?}"
             )));
         }
-        let bytes = self
+        let spooled = self
             .index
-            .as_deref()
+            .as_ref()
             .ok_or_else(|| not_layout("no index.json member"))?;
-        let index = layout::parse_index(bytes, Path::new("index.json in the archive"))?;
+        let bytes = fs::read(&spooled.path).map_err(|e| Error::io(&spooled.path, e))?;
+        let index = layout::parse_index(&bytes, Path::new("index.json in the archive"))?;
+        drop(bytes);
         let entries = index.manifests().clone();
         check_closure(self.layout, &entries)?;
         self.report.moved = self.layout.update_index(|idx| Ok(merge(idx, &entries)))?;
@@ -365,35 +371,47 @@ fn check_closure(layout: &Layout, entries: &[Descriptor]) -> Result<()> {
 /// replaces every entry with that name, and a name that now labels another digest is reported; an
 /// unnamed entry is added unless an identical one is there.
 fn merge(index: &mut ImageIndex, incoming: &[Descriptor]) -> Vec<Moved> {
-    let mut manifests = index.manifests().clone();
+    // Each entry's key is computed once (it parses the name): positions by key, so merging stays
+    // linear in the size of both indexes.
+    let mut slots: Vec<Option<Descriptor>> = index.manifests().iter().cloned().map(Some).collect();
+    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, e) in index.manifests().iter().enumerate() {
+        if let Some(key) = entry_key(e) {
+            by_key.entry(key).or_default().push(i);
+        }
+    }
     let mut moved = Vec::new();
     for entry in incoming {
         let Some(name) = entry_key(entry) else {
-            if !manifests.contains(entry) {
-                manifests.push(entry.clone());
+            if !slots.iter().flatten().any(|e| e == entry) {
+                slots.push(Some(entry.clone()));
             }
             continue;
         };
-        let mut slot = None;
-        let mut i = 0;
-        while i < manifests.len() {
-            if entry_key(&manifests[i]).as_deref() == Some(name.as_str()) {
-                let old = manifests.remove(i);
-                if old.digest() != entry.digest() {
-                    moved.push(Moved {
-                        name: name.clone(),
-                        from: old.digest().to_string(),
-                        to: entry.digest().to_string(),
-                    });
+        match by_key.get_mut(&name) {
+            // Every entry with this name goes; the new one takes the first one's place.
+            Some(positions) => {
+                for &p in positions.iter() {
+                    let old = slots[p].take().expect("a position is cleared once");
+                    if old.digest() != entry.digest() {
+                        moved.push(Moved {
+                            name: name.clone(),
+                            from: old.digest().to_string(),
+                            to: entry.digest().to_string(),
+                        });
+                    }
                 }
-                slot.get_or_insert(i);
-            } else {
-                i += 1;
+                let first = positions[0];
+                slots[first] = Some(entry.clone());
+                positions.truncate(1);
+            }
+            None => {
+                by_key.insert(name, vec![slots.len()]);
+                slots.push(Some(entry.clone()));
             }
         }
-        manifests.insert(slot.unwrap_or(manifests.len()), entry.clone());
     }
-    index.set_manifests(manifests);
+    index.set_manifests(slots.into_iter().flatten().collect());
     moved
 }
 
@@ -438,6 +456,36 @@ fn read_small(content: &mut dyn Read, member: &Member, limit: u64, shown: &str) 
         .read_to_end(&mut bytes)
         .map_err(|e| Error::ArchiveRefused(format!("cannot read {shown:?}: {e}")))?;
     Ok(bytes)
+}
+
+/// A member's content in a temporary file under the layout's `.ocilayout/tmp`, removed on drop. gc
+/// clears that directory only under the exclusive writer lock, which an import keeps it from taking.
+struct Spooled {
+    path: PathBuf,
+}
+
+impl Spooled {
+    fn write(layout: &Layout, content: &mut dyn Read, shown: &str) -> Result<Spooled> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = layout.root().join(TMP_DIR);
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("import-index-{}-{n}.json", std::process::id()));
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let spooled = Spooled { path };
+        copy(content, &mut file, shown, &spooled.path)?;
+        Ok(spooled)
+    }
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
 }
 
 /// Copies a member's content, telling a broken archive apart from a failing write.

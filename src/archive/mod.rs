@@ -17,9 +17,6 @@ use crate::layout::Layout;
 use crate::resolve::{self, REF_NAME};
 pub use crate::tag::Moved;
 
-/// `index.json` read from an archive is refused above this size: it comes from an untrusted source.
-pub const INDEX_LIMIT: u64 = 64 << 20;
-
 /// Bytes moved through one buffer while streaming blobs.
 const COPY_BUFFER: usize = 1 << 20;
 
