@@ -1,6 +1,11 @@
-//! Concurrency (SPEC §3, issue #2 item 5): concurrent `tag` processes lose no tag, and `gc` racing
-//! writers never deletes a blob an entry names.
+//! Concurrency (SPEC §3, issue #2 item 5, issue #6): concurrent `tag` processes lose no tag, `gc`
+//! racing writers never deletes a blob an entry names, and many rounds of tag, untag, pull, import
+//! and gc processes racing on one layout lose nothing and leave it clean.
 
+#[path = "concurrency/race.rs"]
+mod race;
+#[path = "support/registry.rs"]
+mod registry_support;
 mod support;
 
 use std::collections::BTreeSet;
@@ -10,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use ocilayout::layout::edit_manifests;
 use ocilayout::oci_spec::image::{Descriptor, MediaType};
@@ -60,10 +66,11 @@ fn blob_path(dir: &Path, digest: &str) -> PathBuf {
     dir.join("blobs").join(alg).join(hex)
 }
 
-/// Checks, independently of the tool's own walk, that every entry's closure is present with its
-/// sizes: manifests and indexes are read and followed through config, layers, manifests and blobs.
+/// Every blob `roots` reach, read independently of the tool's own walk: manifests and indexes are
+/// read and followed through config, layers, manifests and blobs; each blob must be present with the
+/// size its descriptor gives.
 #[track_caller]
-fn assert_closures_present(dir: &Path, when: &str) {
+fn closure(dir: &Path, roots: &[Value], when: &str) -> BTreeSet<String> {
     fn visit(dir: &Path, d: &Value, seen: &mut BTreeSet<String>, when: &str) {
         let digest = d["digest"].as_str().unwrap();
         if !seen.insert(digest.to_string()) {
@@ -93,9 +100,16 @@ fn assert_closures_present(dir: &Path, when: &str) {
         }
     }
     let mut seen = BTreeSet::new();
-    for e in index(dir)["manifests"].as_array().unwrap() {
-        visit(dir, e, &mut seen, when);
+    for r in roots {
+        visit(dir, r, &mut seen, when);
     }
+    seen
+}
+
+/// Checks that every entry's closure is present with its sizes (see [`closure`]).
+#[track_caller]
+fn assert_closures_present(dir: &Path, when: &str) {
+    closure(dir, index(dir)["manifests"].as_array().unwrap(), when);
 }
 
 /// Twenty-four concurrent `tag` processes leave twenty-four tags; then twenty-four concurrent moves of
@@ -257,7 +271,7 @@ fn gc_racing_a_blob_writer() {
         let bytes = serde_json::to_vec(&manifest).unwrap();
         let m = layout.blobs().put_bytes(&bytes).unwrap();
         // Give gc every chance to run between the blobs and the name.
-        thread::sleep(std::time::Duration::from_millis(5));
+        thread::sleep(Duration::from_millis(5));
         let desc = Descriptor::new(MediaType::ImageManifest, bytes.len() as u64, m);
         let name = Reference::parse(&format!("writer/img:{i}")).unwrap();
         layout
