@@ -1,10 +1,17 @@
 //! Registry auth and TLS against the real `docker-registry`: a registry serving TLS with a certificate
 //! from a CA the test makes and htpasswd Basic auth; a registry in `auth: token` mode trusting a
 //! token server of our own; every source of credentials; the failures, each one line and exit 1;
-//! and secrets never printed.
+//! and secrets never printed. Tokens running out mid-transfer are in `auth/renewal.rs`, proxies in
+//! `auth/proxies.rs`.
 
+#[path = "auth/proxies.rs"]
+mod proxies;
+#[path = "support/proxy.rs"]
+mod proxy;
 #[path = "support/registry.rs"]
 mod registry_support;
+#[path = "auth/renewal.rs"]
+mod renewal;
 mod support;
 #[path = "support/tls.rs"]
 mod tls;
@@ -624,7 +631,8 @@ fn bearer_tokens_from_the_registrys_token_server() {
     }
 }
 
-fn client_for(password: &str) -> Client {
+/// Plain HTTP, joe with `password`.
+fn client_config(password: &str) -> ClientConfig {
     let sources = CredentialSources {
         explicit: Some(Credential::Basic {
             username: USER.into(),
@@ -632,12 +640,11 @@ fn client_for(password: &str) -> Client {
         }),
         ..Default::default()
     };
-    Client::new(ClientConfig {
+    ClientConfig {
         plain_http: true,
         auth: Arc::new(RegistryAuth::new(sources)),
         ..ClientConfig::default()
-    })
-    .unwrap()
+    }
 }
 
 /// A token the registry stops accepting while the client still holds it (it claims to last an
@@ -653,7 +660,7 @@ fn expired_tokens_are_renewed_or_fail_clearly() {
         st.lifetime = 2;
         st.expires_in = 3600;
     }
-    let client = client_for(PASSWORD);
+    let client = Client::new(client_config(PASSWORD)).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::init(tmp.path().join("src")).unwrap();
     let push = |seed: u64, tag: &str| {

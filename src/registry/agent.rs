@@ -14,6 +14,11 @@ use crate::error::{Error, Result};
 /// `insecure`; the proxy for the scheme in use; no automatic redirects; statuses returned rather
 /// than turned into errors; no content decoding (copies keep the exact bytes).
 pub fn agent(config: &ClientConfig) -> Result<Agent> {
+    agent_with_env(config, &|k| std::env::var(k).ok())
+}
+
+/// [`agent`], with the environment read through `var`.
+fn agent_with_env(config: &ClientConfig, var: &dyn Fn(&str) -> Option<String>) -> Result<Agent> {
     let mut tls = ureq::tls::TlsConfig::builder().disable_verification(config.insecure);
     if !config.insecure {
         tls = tls.root_certs(roots(&config.ca_certs)?);
@@ -27,9 +32,7 @@ pub fn agent(config: &ClientConfig) -> Result<Agent> {
         .timeout_per_read(Some(config.io_timeout))
         .timeout_per_write(Some(config.io_timeout))
         .max_idle_connections_per_host(config.jobs.max(1) * 2)
-        .proxy(proxy_from_env(config.plain_http, &|k| {
-            std::env::var(k).ok()
-        }))
+        .proxy(proxy_from_env(config.plain_http, var))
         .tls_config(tls.build())
         .build()
         .new_agent())
@@ -133,5 +136,18 @@ mod tests {
         let all = env(&[("ALL_PROXY", "http://all:1")]);
         assert_eq!(proxy_from_env(false, &all).unwrap().host(), "all");
         assert!(proxy_from_env(false, &env(&[])).is_none());
+    }
+
+    #[test]
+    fn the_proxy_password_is_not_in_debug_output() {
+        let vars = |k: &str| {
+            (k == "HTTPS_PROXY").then(|| "http://puser:proxysecret@127.0.0.1:3128".to_string())
+        };
+        let agent = agent_with_env(&ClientConfig::default(), &vars).unwrap();
+        let proxy = agent.config().proxy().unwrap();
+        assert_eq!(proxy.password(), Some("proxysecret"));
+        let shown = format!("{agent:?} {proxy:?}");
+        assert!(shown.contains("127.0.0.1:3128"), "{shown}");
+        assert!(!shown.contains("proxysecret"), "{shown}");
     }
 }

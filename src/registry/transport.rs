@@ -246,10 +246,26 @@ impl Transport {
                 message: e.to_string(),
             })
         })?;
-        self.agent.run(built).map_err(|e| classify(url, e))
+        self.agent
+            .run(built)
+            .map_err(|e| classify(url, e, &self.through_proxy(url)))
     }
 
-    /// Sends a streamed body of `len` bytes once (no retry: the caller restarts the transfer). A
+    /// ` (through the proxy HOST:PORT)` when requests to `url` go through a proxy, for messages:
+    /// a refused connection is then the proxy's doing. The proxy's credentials are never shown.
+    fn through_proxy(&self, url: &str) -> String {
+        let Some(proxy) = self.agent.config().proxy() else {
+            return String::new();
+        };
+        match url.parse::<http::Uri>() {
+            Ok(uri) if !proxy.is_no_proxy(&uri) => {
+                format!(" (through the proxy {}:{})", proxy.host(), proxy.port())
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// Sends a streamed body of `len` bytes once (no retry: the caller resumes or restarts). A
     /// `401` renews the authorization for the next attempt and fails this one as a broken transfer
     /// (a `401` to a renewed authorization is an authentication error).
     pub(crate) fn send_stream(
@@ -280,7 +296,7 @@ impl Transport {
         let resp = self
             .agent
             .run(built)
-            .map_err(|e| classify(&req.url, e).into_error())?;
+            .map_err(|e| classify(&req.url, e, &self.through_proxy(&req.url)).into_error())?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
@@ -314,20 +330,21 @@ impl Failure {
     }
 }
 
-fn classify(url: &str, e: ureq::Error) -> Failure {
+/// Turns a failed request into an error worth retrying or not; `note` ends the message.
+fn classify(url: &str, e: ureq::Error, note: &str) -> Failure {
     let message = e.to_string();
     if matches!(e, ureq::Error::Rustls(_)) || message.contains("certificate") {
         // Trying again cannot make a certificate trusted.
         return Failure::Fatal(Error::Http {
             url: redact(url),
             message: format!(
-                "TLS: {message} (to trust the registry's certificate, pass its CA with --cacert FILE)"
+                "TLS: {message} (to trust the registry's certificate, pass its CA with --cacert FILE){note}"
             ),
         });
     }
     let err = Error::Http {
         url: redact(url),
-        message,
+        message: format!("{message}{note}"),
     };
     match e {
         ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::Protocol(_) => {

@@ -1,7 +1,9 @@
 //! Blob uploads: cross-repository mount when the blob is known to be in another repository of the same
 //! registry, otherwise a session (`POST`) finished by one `PUT` for small blobs or by `PATCH` chunks
-//! and a closing `PUT` for large ones. Each `Location` may be absolute or relative. A failed session
-//! is started again, up to the configured attempts.
+//! and a closing `PUT` for large ones. Each `Location` may be absolute or relative. A chunk that
+//! fails (a broken connection, a `401` that renewed the token, a `429`/`5xx`) is resumed where the
+//! registry says the session stands; a session that cannot go on is started again, up to the
+//! configured attempts.
 
 use std::io::{self, Read};
 
@@ -87,22 +89,7 @@ impl Repository<'_> {
             let resp = self.transport().send_stream(&req, &mut reader, size)?;
             (url, resp)
         } else {
-            let mut location = location;
-            let mut start = 0;
-            while start < size {
-                let len = chunk.min(size - start);
-                let req = self
-                    .request(Method::PATCH, location.clone())
-                    .header("content-type", "application/octet-stream")
-                    .header("content-range", format!("{start}-{}", start + len - 1));
-                let mut part = (&mut reader).take(len);
-                let resp = self.transport().send_stream(&req, &mut part, len)?;
-                if resp.status() != StatusCode::ACCEPTED {
-                    return Err(status_error(&location, resp));
-                }
-                location = self::location(&location, &resp)?;
-                start += len;
-            }
+            let location = self.patch_chunks(&location, size, chunk, open, &mut reader)?;
             let url = with_digest(&location, d);
             let req = self.request(Method::PUT, url.clone());
             (url.clone(), self.transport().send(&req)?)
@@ -119,6 +106,90 @@ impl Repository<'_> {
             });
         }
         Ok(Pushed::Uploaded)
+    }
+
+    /// Sends the blob in `PATCH` chunks of `chunk` bytes into the session at `location`; returns
+    /// where the session is then. A chunk that does not arrive (a broken connection, a `429`/`5xx`,
+    /// or a `401` that renewed the token) is not a reason to start over: the registry is asked how
+    /// much it holds (`GET` on the session) and the upload goes on from there, reopening the blob at
+    /// that offset. Only when it cannot tell does the chunk's error go back up, which starts a new
+    /// session.
+    fn patch_chunks(
+        &self,
+        location: &str,
+        size: u64,
+        chunk: u64,
+        open: &Open,
+        reader: &mut CountingReader,
+    ) -> Result<String> {
+        let max = self.transport().config().max_attempts.max(1);
+        let mut location = location.to_string();
+        let mut start = 0;
+        let mut failures = 0;
+        while start < size {
+            let len = chunk.min(size - start);
+            let req = self
+                .request(Method::PATCH, location.clone())
+                .header("content-type", "application/octet-stream")
+                .header("content-range", format!("{start}-{}", start + len - 1));
+            let mut part = (&mut *reader).take(len);
+            let sent =
+                self.transport()
+                    .send_stream(&req, &mut part, len)
+                    .and_then(|resp| match resp.status() {
+                        StatusCode::ACCEPTED => self::location(&location, &resp),
+                        _ => Err(status_error(&location, resp)),
+                    });
+            match sent {
+                Ok(next) => {
+                    location = next;
+                    start += len;
+                    failures = 0;
+                }
+                Err(e) if retryable(&e) && failures + 1 < max => {
+                    failures += 1;
+                    std::thread::sleep(self.transport().backoff(failures, None));
+                    let Some((held, next)) = self.upload_status(&location, size) else {
+                        return Err(e);
+                    };
+                    reader.restart_at(open, held)?;
+                    location = next;
+                    start = held;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(location)
+    }
+
+    /// How many bytes the upload session at `location` holds, and its next `Location`; `None` when
+    /// the registry does not say (the session is gone, or the answer makes no sense for `size`).
+    fn upload_status(&self, location: &str, size: u64) -> Option<(u64, String)> {
+        let resp = self
+            .transport()
+            .send(&self.request(Method::GET, location.to_string()))
+            .ok()?;
+        if resp.status() != StatusCode::NO_CONTENT {
+            return None;
+        }
+        let held = match header(resp.headers(), "range") {
+            None => 0,
+            Some(range) => {
+                let (first, last) = range.trim().split_once('-')?;
+                let (first, last) = (first.parse::<u64>().ok()?, last.parse::<u64>().ok()?);
+                // `0-0` is what distribution says of an empty session.
+                match (first, last) {
+                    (0, 0) => 0,
+                    (0, last) => last + 1,
+                    _ => return None,
+                }
+            }
+        };
+        let next = match header(resp.headers(), "location") {
+            Some(l) => resolve_location(location, l),
+            None => location.to_string(),
+        };
+        (held <= size).then_some((held, next))
     }
 }
 
@@ -160,6 +231,25 @@ struct CountingReader<'p> {
     inner: Box<dyn Read + Send>,
     count: u64,
     progress: &'p mut dyn FnMut(u64),
+}
+
+impl CountingReader<'_> {
+    /// Reopens the blob and skips to `offset`, so the next byte read is the one at `offset`.
+    fn restart_at(&mut self, open: &Open, offset: u64) -> Result<()> {
+        let mut fresh = open()?;
+        let skipped = io::copy(&mut (&mut fresh).take(offset), &mut io::sink()).map_err(|e| {
+            Error::Invalid(format!("reading the blob again to resume its upload: {e}"))
+        })?;
+        if skipped != offset {
+            return Err(Error::Invalid(format!(
+                "the blob ended after {skipped} bytes, before offset {offset}"
+            )));
+        }
+        self.inner = fresh;
+        self.count = offset;
+        (self.progress)(offset);
+        Ok(())
+    }
 }
 
 impl Read for CountingReader<'_> {

@@ -1,8 +1,9 @@
 //! A token server for the registry's `auth: token` mode, on `127.0.0.1:0`: it checks Basic
 //! credentials (`GET`) or a refresh token (`POST grant_type=refresh_token`) and answers with a JWT
 //! signed RS256 by a key whose certificate the registry trusts (`x5c` in the header). What it
-//! issued is logged; it can be told to refuse, or to issue tokens the registry soon rejects while
-//! claiming they last an hour.
+//! issued is logged; it can be told to refuse (at once, or once it has issued some tokens), to
+//! issue tokens the registry soon rejects while claiming they last an hour, or to grant less than
+//! asked (only `pull`) for its first tokens.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -29,6 +30,8 @@ pub struct Issued {
     /// `basic` or `refresh`.
     pub grant: String,
     pub scopes: Vec<String>,
+    /// What the token grants, as scopes: `scopes`, or less when the server is stingy.
+    pub granted: Vec<String>,
     pub token: String,
 }
 
@@ -36,7 +39,12 @@ pub struct Issued {
 pub struct Behaviour {
     /// Refuse every request with 401.
     pub refuse: bool,
-    /// Seconds the registry accepts the token for.
+    /// Refuse every request with 401 once this many tokens were issued.
+    pub refuse_after: Option<usize>,
+    /// The first this many tokens grant only `pull`, whatever they asked for.
+    pub pull_only: usize,
+    /// Seconds the registry accepts a token for, counted from its issue: at most this, and more
+    /// than this less one (`exp` is in whole seconds).
     pub lifetime: i64,
     /// The `expires_in` claimed to the client.
     pub expires_in: u64,
@@ -55,6 +63,8 @@ impl TokenServer {
         let realm = format!("http://{}/token", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(Behaviour {
             refuse: false,
+            refuse_after: None,
+            pull_only: 0,
             lifetime: 300,
             expires_in: 300,
             issued: Vec::new(),
@@ -139,12 +149,19 @@ fn serve(conn: TcpStream, state: &Mutex<Behaviour>, signer: &Signer) {
         (ok.then_some("basic"), scopes)
     };
     let mut st = state.lock().unwrap();
+    let exhausted = st.refuse_after.is_some_and(|n| st.issued.len() >= n);
     let (status, json) = match grant {
-        Some(grant) if !st.refuse => {
-            let token = jwt(signer, &scopes, st.lifetime);
+        Some(grant) if !st.refuse && !exhausted => {
+            let granted: Vec<String> = if st.issued.len() < st.pull_only {
+                scopes.iter().map(|s| pull_only(s)).collect()
+            } else {
+                scopes.clone()
+            };
+            let token = jwt(signer, &granted, st.lifetime);
             st.issued.push(Issued {
                 grant: grant.to_string(),
                 scopes,
+                granted,
                 token: token.clone(),
             });
             (
@@ -166,6 +183,17 @@ fn serve(conn: TcpStream, state: &Mutex<Behaviour>, signer: &Signer) {
          Connection: close\r\n\r\n{json}",
         json.len()
     );
+}
+
+/// `repository:a:pull,push` → `repository:a:pull`.
+fn pull_only(scope: &str) -> String {
+    match scope.rsplit_once(':') {
+        Some((resource, actions)) if actions.split(',').any(|a| a == "pull") => {
+            format!("{resource}:pull")
+        }
+        Some((resource, _)) => format!("{resource}:"),
+        None => scope.to_string(),
+    }
 }
 
 fn get<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
