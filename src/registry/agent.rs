@@ -32,7 +32,7 @@ fn agent_with_env(config: &ClientConfig, var: &dyn Fn(&str) -> Option<String>) -
         .timeout_per_read(Some(config.io_timeout))
         .timeout_per_write(Some(config.io_timeout))
         .max_idle_connections_per_host(config.jobs.max(1) * 2)
-        .proxy(proxy_from_env(config.plain_http, var))
+        .proxy(proxy_from_env(config.plain_http, var)?)
         .tls_config(tls.build())
         .build()
         .new_agent())
@@ -76,18 +76,51 @@ fn roots(extra: &[PathBuf]) -> Result<ureq::tls::RootCerts> {
 }
 
 /// The proxy for `http` (`HTTP_PROXY`) or `https` (`HTTPS_PROXY`), else `ALL_PROXY` (each also in
-/// lower case), with the hosts of `NO_PROXY` going direct.
-fn proxy_from_env(plain_http: bool, var: &dyn Fn(&str) -> Option<String>) -> Option<ureq::Proxy> {
+/// lower case), with the hosts of `NO_PROXY` going direct. A value that is not a proxy URL is an
+/// error, not a silent direct connection; the value is not quoted, as it may hold a password.
+fn proxy_from_env(
+    plain_http: bool,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<ureq::Proxy>> {
     let names: &[&str] = if plain_http {
         &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
     } else {
         &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
     };
-    let found = names
+    let Some((name, found)) = names
         .iter()
-        .filter_map(|n| var(n))
-        .find(|v| !v.trim().is_empty())?;
-    let parsed = ureq::Proxy::new(found.trim()).ok()?;
+        .filter_map(|n| var(n).map(|v| (*n, v)))
+        .find(|(_, v)| !v.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let refused = || Error::Malformed {
+        what: name.to_string(),
+        reason: "not a proxy URL such as http://host:3128".into(),
+    };
+    let found = found.trim();
+    // ureq reads an unknown scheme such as `ftp://`, or a port that is not a number, as plain http
+    // on port 80; refuse those instead. No scheme means http, as for curl.
+    let full = match found.split_once("://") {
+        Some(_) => found.to_string(),
+        None => format!("http://{found}"),
+    };
+    let uri: ureq::http::Uri = full.parse().map_err(|_| refused())?;
+    let known = ["http", "https", "socks4", "socks4a", "socks5", "socks5h"];
+    if !known.contains(&uri.scheme_str().unwrap_or("").to_ascii_lowercase().as_str())
+        || uri.authority().is_none_or(|a| a.host().is_empty())
+    {
+        return Err(refused());
+    }
+    let host_port = uri
+        .authority()
+        .map_or("", |a| a.as_str().rsplit('@').next().unwrap_or(""));
+    if let Some((_, port)) = host_port.rsplit_once(':') {
+        if !port.ends_with(']') && port.parse::<u16>().is_err() {
+            return Err(refused());
+        }
+    }
+    let parsed = ureq::Proxy::new(found).map_err(|_| refused())?;
     let mut b = ureq::Proxy::builder(parsed.protocol())
         .host(parsed.host())
         .port(parsed.port());
@@ -103,7 +136,7 @@ fn proxy_from_env(plain_http: bool, var: &dyn Fn(&str) -> Option<String>) -> Opt
     for entry in no_proxy.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         b = b.no_proxy(entry);
     }
-    b.build().ok()
+    b.build().map(Some).map_err(|_| refused())
 }
 
 #[cfg(test)]
@@ -125,17 +158,41 @@ mod tests {
             ("http_proxy", "http://plain:8080"),
             ("NO_PROXY", "localhost, .internal"),
         ]);
-        let https = proxy_from_env(false, &vars).unwrap();
+        let https = proxy_from_env(false, &vars).unwrap().unwrap();
         assert_eq!((https.host(), https.port()), ("secure", 3128));
-        let http = proxy_from_env(true, &vars).unwrap();
+        let http = proxy_from_env(true, &vars).unwrap().unwrap();
         assert_eq!((http.host(), http.port()), ("plain", 8080));
         let uri = |u: &str| u.parse::<Uri>().unwrap();
         assert!(https.is_no_proxy(&uri("https://localhost:5000/v2/")));
         assert!(https.is_no_proxy(&uri("https://reg.internal/v2/")));
         assert!(!https.is_no_proxy(&uri("https://registry.example/v2/")));
         let all = env(&[("ALL_PROXY", "http://all:1")]);
-        assert_eq!(proxy_from_env(false, &all).unwrap().host(), "all");
-        assert!(proxy_from_env(false, &env(&[])).is_none());
+        assert_eq!(proxy_from_env(false, &all).unwrap().unwrap().host(), "all");
+        assert!(proxy_from_env(false, &env(&[])).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_proxy_that_is_not_a_url_is_an_error_that_does_not_quote_it() {
+        for bad in [
+            "ftp://u:sekrit@host:21",
+            "http://u:sekrit@[::1",
+            "http://u:sekrit@host:notaport",
+        ] {
+            let vars = move |k: &str| (k == "https_proxy").then(|| bad.to_string());
+            let err = proxy_from_env(false, &vars).unwrap_err().to_string();
+            assert!(err.contains("https_proxy"), "{bad}: {err}");
+            assert!(!err.contains("sekrit"), "{bad}: {err}");
+        }
+        for (good, host, port) in [
+            ("http://u:p@proxy", "proxy", 80),
+            ("proxy:3128", "proxy", 3128),
+            ("http://[::1]:3128", "[::1]", 3128),
+            ("socks5://u:p@proxy:1080", "proxy", 1080),
+        ] {
+            let vars = move |k: &str| (k == "HTTPS_PROXY").then(|| good.to_string());
+            let proxy = proxy_from_env(false, &vars).unwrap().unwrap();
+            assert_eq!((proxy.host(), proxy.port()), (host, port), "{good}");
+        }
     }
 
     #[test]
