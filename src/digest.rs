@@ -61,11 +61,11 @@ pub fn looks_like_digest(s: &str) -> bool {
     let Some((alg, rest)) = s.split_once(':') else {
         return false;
     };
-    let sha_n =
-        alg.len() > 3 && alg.starts_with("sha") && alg[3..].bytes().all(|b| b.is_ascii_digit());
-    let long_hex = alg
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    // Any case: `SHA256:...` is a digest written wrongly, to be refused as one, not a name.
+    let sha_n = alg.len() > 3
+        && alg[..3].eq_ignore_ascii_case("sha")
+        && alg[3..].bytes().all(|b| b.is_ascii_digit());
+    let long_hex = alg.bytes().all(|b| b.is_ascii_alphanumeric())
         && !alg.is_empty()
         && rest.len() >= 32
         && rest.bytes().all(|b| b.is_ascii_hexdigit());

@@ -11,11 +11,11 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A digest string that is not `sha256:<64 hex>` or `sha512:<128 hex>`.
-    #[error("invalid digest {digest:?}: {reason}")]
+    #[error("invalid digest {}: {reason}", quoted(digest))]
     InvalidDigest { digest: String, reason: String },
 
     /// A name that does not follow the reference grammar.
-    #[error("invalid reference {input:?}: {reason}")]
+    #[error("invalid reference {}: {reason}", quoted(input))]
     InvalidReference { input: String, reason: String },
 
     /// An I/O error on a path.
@@ -47,11 +47,11 @@ pub enum Error {
     BlobMissing { digest: String, layout: PathBuf },
 
     /// Nothing in the layout matches what the user typed.
-    #[error("{input:?} not found in {}", layout.display())]
+    #[error("{} not found in {}", quoted(input), layout.display())]
     NotFound { input: String, layout: PathBuf },
 
     /// What the user typed matches entries with different digests.
-    #[error("{input:?} is ambiguous in {}; candidates: {}", layout.display(), candidates.join(", "))]
+    #[error("{} is ambiguous in {}; candidates: {}", quoted(input), layout.display(), candidates.join(", "))]
     Ambiguous {
         input: String,
         layout: PathBuf,
@@ -88,7 +88,7 @@ pub enum Error {
     NoCredentials { registry: String, looked_in: String },
 
     /// An archive member that is refused: an unsafe path or type, or content that is not its name.
-    #[error("archive member {member:?} refused: {reason}")]
+    #[error("archive member {} refused: {reason}", quoted(member))]
     ArchiveMember { member: String, reason: String },
 
     /// An archive refused as a whole (not an OCI layout, an incomplete closure, a manifest over limit).
@@ -102,6 +102,49 @@ pub enum Error {
     /// A request the caller made that cannot be carried out as asked.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// What a user or a document gave, as a message shows it: quoted, and cut short when long, so that
+/// a hostile input of megabytes still makes an error of one line.
+pub(crate) fn quoted(input: &str) -> String {
+    const SHOWN: usize = 100;
+    match input.char_indices().nth(SHOWN) {
+        None => format!("{input:?}"),
+        Some((end, _)) => format!("{:?}... ({} bytes)", &input[..end], input.len()),
+    }
+}
+
+/// A message made fit for one line of a report, whatever text from a hostile document it carries
+/// (a parser quotes what it could not read): control characters escaped, and when long, its middle
+/// cut out, so that both what went wrong (the start) and where (the end: "at line 1 column 9") stay.
+pub fn one_line(message: &str) -> String {
+    const HEAD: usize = 300;
+    const TAIL: usize = 300;
+    let mut escaped = String::with_capacity(message.len());
+    for ch in message.chars() {
+        if ch.is_control() {
+            escaped.extend(ch.escape_default());
+        } else {
+            escaped.push(ch);
+        }
+    }
+    let chars = escaped.chars().count();
+    if chars <= HEAD + TAIL + 40 {
+        return escaped;
+    }
+    let at = |n: usize| {
+        escaped
+            .char_indices()
+            .nth(n)
+            .map_or(escaped.len(), |(i, _)| i)
+    };
+    let (head, tail) = (at(HEAD), at(chars - TAIL));
+    format!(
+        "{} [... {} bytes ...] {}",
+        &escaped[..head],
+        tail - head,
+        &escaped[tail..]
+    )
 }
 
 /// The library's result type.
@@ -125,5 +168,37 @@ pub(crate) trait IoContext<T> {
 impl<T> IoContext<T> for io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|source| Error::io(path, source))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_inputs_are_cut_short_in_messages() {
+        let e = Error::InvalidDigest {
+            digest: format!("sha256:{}", "a".repeat(1 << 20)),
+            reason: "too long".into(),
+        };
+        let shown = e.to_string();
+        assert!(shown.len() < 200, "{shown}");
+        assert!(shown.contains("(1048583 bytes)"), "{shown}");
+        // Multi-byte characters are cut at a character boundary.
+        assert!(quoted(&"é".repeat(300)).ends_with("(600 bytes)"));
+        assert_eq!(quoted("sha256:x\n"), "\"sha256:x\\n\"");
+        assert_eq!(one_line("a\nb\0c"), "a\\nb\\u{0}c");
+        let long = format!(
+            "invalid type: string {:?}, expected u32 at line 1 column 9",
+            "x".repeat(5000)
+        );
+        let shown = one_line(&long);
+        assert!(shown.len() < 700, "{shown}");
+        assert!(shown.starts_with("invalid type: string \"xxx"), "{shown}");
+        assert!(
+            shown.ends_with("xxx\", expected u32 at line 1 column 9"),
+            "{shown}"
+        );
+        assert!(shown.contains(" [... 4456 bytes ...] "), "{shown}");
     }
 }

@@ -59,24 +59,93 @@ pub struct Parsed {
 }
 
 /// Parses a manifest-like document and returns the descriptors it refers to (config, layers,
-/// manifests, blobs; not `subject`). Each child's digest is validated.
+/// manifests, blobs; not `subject`). Each child's digest is validated. An error names the field at
+/// fault (`layers[2].digest`), not only a line and column.
 pub fn parse_children(bytes: &[u8]) -> Result<Parsed> {
-    let refs: Refs = serde_json::from_slice(bytes).map_err(|e| Error::Malformed {
+    let malformed = |reason: String| Error::Malformed {
         what: "manifest".into(),
-        reason: e.to_string(),
+        reason,
+    };
+    let refs: Refs = serde_json::from_slice(bytes).map_err(|e| match failing_child(bytes) {
+        Some(at) => malformed(format!("{at}: {e}")),
+        None => malformed(e.to_string()),
     })?;
     let mut children = Vec::new();
-    children.extend(refs.manifests.unwrap_or_default());
-    children.extend(refs.config);
-    children.extend(refs.layers.unwrap_or_default());
-    children.extend(refs.blobs.unwrap_or_default());
-    for c in &children {
-        crate::digest::validate(c.digest())?;
+    let lists = [
+        ("manifests", refs.manifests.unwrap_or_default()),
+        ("config", refs.config.into_iter().collect()),
+        ("layers", refs.layers.unwrap_or_default()),
+        ("blobs", refs.blobs.unwrap_or_default()),
+    ];
+    for (field, list) in lists {
+        for (i, c) in list.into_iter().enumerate() {
+            crate::digest::validate(c.digest()).map_err(|e| {
+                malformed(match field {
+                    "config" => format!("config.digest: {e}"),
+                    _ => format!("{field}[{i}].digest: {e}"),
+                })
+            })?;
+            children.push(c);
+        }
     }
     Ok(Parsed {
         media_type: refs.media_type,
         children,
     })
+}
+
+/// Which descriptor field of a manifest-like document that did not parse is at fault: `config`,
+/// `layers[i]`, `manifests[i]` or `blobs[i]`, with `.digest` when its digest is the problem. Only
+/// called on the error path.
+fn failing_child(bytes: &[u8]) -> Option<String> {
+    use serde_json::value::RawValue;
+    #[derive(Deserialize)]
+    struct RawRefs<'a> {
+        #[serde(borrow)]
+        config: Option<&'a RawValue>,
+        #[serde(borrow)]
+        manifests: Option<Vec<&'a RawValue>>,
+        #[serde(borrow)]
+        layers: Option<Vec<&'a RawValue>>,
+        #[serde(borrow)]
+        blobs: Option<Vec<&'a RawValue>>,
+    }
+    let raw: RawRefs = serde_json::from_slice(bytes).ok()?;
+    let mut fields: Vec<(String, &RawValue)> = raw
+        .config
+        .map(|c| ("config".to_string(), c))
+        .into_iter()
+        .collect();
+    for (name, list) in [
+        ("manifests", raw.manifests),
+        ("layers", raw.layers),
+        ("blobs", raw.blobs),
+    ] {
+        for (i, c) in list.unwrap_or_default().into_iter().enumerate() {
+            fields.push((format!("{name}[{i}]"), c));
+        }
+    }
+    fields
+        .into_iter()
+        .find_map(|(at, raw)| descriptor_fault(raw.get()).map(|fault| format!("{at}{fault}")))
+}
+
+/// What is wrong with a descriptor's JSON, if anything: `Some(".digest")` when its digest is not
+/// valid, `Some("")` when something else is.
+pub(crate) fn descriptor_fault(json: &str) -> Option<&'static str> {
+    if serde_json::from_str::<Descriptor>(json).is_ok() {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct JustDigest<'a> {
+        #[serde(borrow)]
+        digest: Option<std::borrow::Cow<'a, str>>,
+    }
+    let bad_digest = serde_json::from_str::<JustDigest>(json)
+        .ok()
+        .and_then(|d| d.digest)
+        .is_some_and(|d| crate::digest::check(&d).is_err());
+    Some(if bad_digest { ".digest" } else { "" })
 }
 
 /// What is wrong with one blob of the graph.
@@ -253,7 +322,7 @@ fn inspect(store: &BlobStore, desc: Descriptor) -> Result<(Node, Vec<Descriptor>
             Ok((node, parsed.children))
         }
         Err(e) => {
-            node.problem = Some(Problem::Unreadable(e.to_string()));
+            node.problem = Some(Problem::Unreadable(crate::error::one_line(&e.to_string())));
             Ok((node, Vec::new()))
         }
     }

@@ -257,6 +257,8 @@ impl Session<'_> {
                     .map_err(|e| refuse(&format!("not a blob name: {e}")))?;
                 self.blob(&d, member.size, content, &shown)?;
             }
+            // A file under blobs/ that is no blob: a malformed digest (`blobs/sha256/abc/def`).
+            ["blobs", ..] => return Err(refuse("not a blob name: expected blobs/ALGORITHM/HEX")),
             _ => self.report.ignored += 1,
         }
         Ok(())

@@ -49,7 +49,9 @@ pub(crate) struct Member {
 /// Reads members one after another; between two calls of [`TarReader::next_member`] the current
 /// member's content is read through `Read`.
 pub(crate) struct TarReader<R> {
-    inner: R,
+    inner: Counting<R>,
+    /// Where the header being read starts, for messages.
+    header_at: u64,
     /// Content bytes of the current member not yet read.
     remaining: u64,
     /// Padding after the current member's content.
@@ -57,8 +59,24 @@ pub(crate) struct TarReader<R> {
     done: bool,
 }
 
+const NOT_TAR: &str = "not a valid tar stream";
+
 fn malformed(reason: impl Into<String>) -> Error {
-    Error::ArchiveRefused(format!("not a valid tar stream: {}", reason.into()))
+    Error::ArchiveRefused(format!("{NOT_TAR}: {}", reason.into()))
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
 }
 
 fn read_error(e: io::Error) -> Error {
@@ -68,15 +86,26 @@ fn read_error(e: io::Error) -> Error {
 impl<R: Read> TarReader<R> {
     pub fn new(inner: R) -> Self {
         TarReader {
-            inner,
+            inner: Counting { inner, count: 0 },
+            header_at: 0,
             remaining: 0,
             padding: 0,
             done: false,
         }
     }
 
-    /// The next member, or `None` at the end of the archive.
+    /// The next member, or `None` at the end of the archive. A malformed stream is refused saying at
+    /// which byte the header in question starts.
     pub fn next_member(&mut self) -> Result<Option<Member>> {
+        self.read_member().map_err(|e| match e {
+            Error::ArchiveRefused(m) if m.starts_with(NOT_TAR) => {
+                Error::ArchiveRefused(format!("{m} (header at byte {})", self.header_at))
+            }
+            e => e,
+        })
+    }
+
+    fn read_member(&mut self) -> Result<Option<Member>> {
         let mut long_name: Option<Vec<u8>> = None;
         let mut pax_path: Option<Vec<u8>> = None;
         let mut pax_size: Option<u64> = None;
@@ -86,6 +115,7 @@ impl<R: Read> TarReader<R> {
                 return Ok(None);
             }
             let mut block = [0u8; BLOCK];
+            self.header_at = self.inner.count;
             if !self.read_block(&mut block)? {
                 // End of input at a header boundary without the zero blocks: accepted, like GNU tar.
                 self.done = true;
@@ -403,5 +433,13 @@ mod tests {
         let mut bad = header(b"a", b'0', 0);
         bad[0] = b'b';
         assert!(read_all(&bad).unwrap_err().to_string().contains("checksum"));
+        // The message says where: the second member's header starts at byte 1024.
+        let mut two = member(b"a", b'0', b"x");
+        two.extend_from_slice(&bad);
+        let err = read_all(&two).unwrap_err().to_string();
+        assert!(
+            err.ends_with("checksum mismatch (header at byte 1024)"),
+            "{err}"
+        );
     }
 }

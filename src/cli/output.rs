@@ -69,7 +69,10 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Prints an error as `ocilayout: <what and where>`, with at most one line of context.
 pub fn print_error(e: &anyhow::Error) {
-    let mut chain = e.chain().map(|c| c.to_string());
+    // Each part one line of sensible length, whatever text from a hostile document it carries.
+    let mut chain = e
+        .chain()
+        .map(|c| ocilayout::error::one_line(&c.to_string()));
     let first = chain.next().unwrap_or_default();
     let mut msg = format!("ocilayout: {first}");
     if let Some(cause) = chain.next() {

@@ -207,12 +207,29 @@ pub fn parse_index(bytes: &[u8], path: &Path) -> Result<ImageIndex> {
         what: path.display().to_string(),
         reason,
     };
-    let index: ImageIndex = serde_json::from_slice(bytes)
-        .map_err(|e| malformed(format!("not a valid image index: {e}")))?;
+    let index: ImageIndex =
+        serde_json::from_slice(bytes).map_err(|e| match failing_entry(bytes) {
+            Some(at) => malformed(format!("not a valid image index: {at}: {e}")),
+            None => malformed(format!("not a valid image index: {e}")),
+        })?;
     for (i, d) in index.manifests().iter().enumerate() {
         digest::validate(d.digest()).map_err(|e| malformed(format!("manifests[{i}]: {e}")))?;
     }
     Ok(index)
+}
+
+/// Which entry of an index that did not parse is at fault, `manifests[i]` or `manifests[i].digest`,
+/// so that the error says where (serde only gives a line and column). Only called on the error path.
+fn failing_entry(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Entries<'a> {
+        #[serde(borrow)]
+        manifests: Vec<&'a serde_json::value::RawValue>,
+    }
+    let entries: Entries = serde_json::from_slice(bytes).ok()?;
+    entries.manifests.iter().enumerate().find_map(|(i, e)| {
+        crate::graph::descriptor_fault(e.get()).map(|fault| format!("manifests[{i}]{fault}"))
+    })
 }
 
 /// Writes `name` in `dir` atomically: a temp file under `.ocilayout/tmp`, fsync, rename, fsync of `dir`.

@@ -104,7 +104,12 @@ impl Repository<'_> {
                     // The layout names manifests by sha256 whatever the registry prefers.
                     digest::sha256(&bytes)
                 }
-                Some(Err(e)) => return Err(e),
+                Some(Err(e)) => {
+                    return Err(Error::Malformed {
+                        what: format!("{}: Docker-Content-Digest", super::transport::redact(&url)),
+                        reason: e.to_string(),
+                    })
+                }
                 None => digest::sha256(&bytes),
             }
         };

@@ -12,7 +12,7 @@ use ureq::http::{Method, StatusCode};
 
 use super::transport::{self, header, resolve_location, status_error, Request};
 use super::Repository;
-use crate::error::{Error, Result};
+use crate::error::{quoted, Error, Result};
 
 /// Where the bytes of a blob come from: a function that opens them from the start.
 pub type Open<'a> = dyn Fn() -> Result<Box<dyn Read + Send>> + Sync + 'a;
@@ -98,6 +98,7 @@ impl Repository<'_> {
         if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
             return Err(status_error(&url, resp));
         }
+        check_stored(&url, &resp, d)?;
         if reader.count != size {
             return Err(Error::SizeMismatch {
                 digest: d.to_string(),
@@ -204,15 +205,49 @@ fn retryable(e: &Error) -> bool {
     }
 }
 
-/// The upload URL from a `Location` header, resolved against the request URL.
+/// The upload URL from a `Location` header, resolved against the request URL: an `http` or `https`
+/// URL, or the upload is refused here rather than sent somewhere unexpected.
 fn location(url: &str, resp: &transport::Response) -> Result<String> {
-    header(resp.headers(), "location")
-        .map(|l| resolve_location(url, l))
-        .ok_or_else(|| Error::Registry {
-            url: transport::redact(url),
-            status: resp.status().as_u16(),
-            message: "the registry sent no upload Location".into(),
-        })
+    let refused = |message: String| Error::Registry {
+        url: transport::redact(url),
+        status: resp.status().as_u16(),
+        message,
+    };
+    let given = header(resp.headers(), "location")
+        .ok_or_else(|| refused("the registry sent no upload Location".into()))?;
+    let resolved = resolve_location(url, given);
+    let valid = resolved
+        .parse::<ureq::http::Uri>()
+        .is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+    if !valid {
+        return Err(refused(format!(
+            "the upload Location {} is not an http(s) URL",
+            quoted(given)
+        )));
+    }
+    Ok(resolved)
+}
+
+/// Checks the `Docker-Content-Digest` a finished upload is answered with, when there is one: the
+/// registry names what it stored, and anything but the digest pushed (or a digest of another
+/// algorithm) means the upload went wrong.
+fn check_stored(url: &str, resp: &transport::Response, d: &Digest) -> Result<()> {
+    let Some(stored) = header(resp.headers(), "docker-content-digest") else {
+        return Ok(());
+    };
+    let algorithm = |s: &str| s.split_once(':').map(|(a, _)| a.to_string());
+    let other_algorithm = algorithm(stored) != algorithm(d.as_ref());
+    if stored == d.as_ref() || (other_algorithm && crate::digest::check(stored).is_ok()) {
+        return Ok(());
+    }
+    Err(Error::Registry {
+        url: transport::redact(url),
+        status: resp.status().as_u16(),
+        message: format!(
+            "the upload of {d} was answered with Docker-Content-Digest {}",
+            quoted(stored)
+        ),
+    })
 }
 
 /// An upload URL with `digest=<digest>` added to its query.

@@ -1,10 +1,12 @@
 //! A registry that misbehaves on purpose: a tiny std::net HTTP/1.1 server on `127.0.0.1:0` serving one
 //! image (`bad/img:1`: a config and a 1 MiB layer) with one chosen fault: 429 with `Retry-After`, 503,
 //! a connection reset mid-body, `Range` ignored or answered with the wrong `Content-Range`, truncated
-//! bodies, wrong bytes, a wrong `Docker-Content-Digest`, an oversized manifest.
+//! bodies, wrong bytes, a wrong `Docker-Content-Digest`, an oversized manifest. Pushes to `bad/img` are
+//! accepted (upload sessions, monolithic and chunked, and manifest `PUT`s, all discarded), so faults in
+//! upload answers can be served too.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,6 +44,14 @@ pub enum Fault {
     RedirectWithAuth,
     /// The layer is sent after a pause of 1.5 s (the rest is quick).
     SlowLayer,
+    /// Manifest `GET`s and `HEAD`s (by tag or digest) answer with this `Docker-Content-Digest`.
+    ManifestDigestHeaderIs(&'static str),
+    /// The tag serves these bytes as its manifest (with its true digest in `Docker-Content-Digest`).
+    ManifestBody(&'static [u8]),
+    /// Upload sessions start (and `PATCH`es answer) with this `Location`.
+    UploadLocationIs(&'static str),
+    /// A finished blob upload answers with this `Docker-Content-Digest`.
+    UploadDigestHeaderIs(&'static str),
 }
 
 /// One request the server saw: method, path, `Range` header.
@@ -103,8 +113,13 @@ pub fn start(fault: Fault) -> BadServer {
             "x".repeat(5 << 20)
         ));
     }
-    manifest.push('}');
-    let manifest = manifest.into_bytes();
+    let manifest = match fault {
+        Fault::ManifestBody(body) => body.to_vec(),
+        _ => {
+            manifest.push('}');
+            manifest.into_bytes()
+        }
+    };
     let manifest_d = sha256(&manifest);
     let content = Arc::new(Content {
         fault,
@@ -150,6 +165,7 @@ fn serve(stream: TcpStream, c: &Content, log: &Mutex<Vec<Seen>>) {
         let path = parts.next().unwrap_or("").to_string();
         let mut range = None;
         let mut authorization = None;
+        let mut length = 0usize;
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).unwrap_or(0) == 0 {
@@ -166,7 +182,16 @@ fn serve(stream: TcpStream, c: &Content, log: &Mutex<Vec<Seen>>) {
                 if k.eq_ignore_ascii_case("authorization") {
                     authorization = Some(v.trim().to_string());
                 }
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
             }
+        }
+        // Request bodies (uploads, manifest PUTs) are read and discarded.
+        if std::io::copy(&mut (&mut reader).take(length as u64), &mut std::io::sink()).ok()
+            != Some(length as u64)
+        {
+            return;
         }
         log.lock().unwrap().push(Seen {
             method: method.clone(),
@@ -239,15 +264,21 @@ fn respond(
         }
         return send(out, "404 Not Found", &[], b"", !head);
     }
+    if let Some(reply) = upload(out, c, method, path) {
+        return reply;
+    }
     if let Some(reference) = path.strip_prefix(manifest_path) {
-        let lying = c.fault == Fault::WrongManifestDigestHeader;
+        let lying = matches!(
+            c.fault,
+            Fault::WrongManifestDigestHeader | Fault::ManifestDigestHeaderIs(_)
+        );
         if reference != "1" && reference != c.manifest_d && !lying {
             return send(out, "404 Not Found", &[], b"", !head);
         }
-        let claimed = if lying {
-            sha256(b"something else")
-        } else {
-            c.manifest_d.clone()
+        let claimed = match c.fault {
+            Fault::ManifestDigestHeaderIs(claimed) => claimed.to_string(),
+            Fault::WrongManifestDigestHeader => sha256(b"something else"),
+            _ => c.manifest_d.clone(),
         };
         return send(
             out,
@@ -341,6 +372,44 @@ fn respond(
         return false;
     }
     send(out, status, &headers, body, true)
+}
+
+/// Answers the requests of a push: `POST` starts an upload session, `PATCH` takes a chunk, `PUT` ends
+/// the session or stores a manifest (nothing is kept). `None` for any other request.
+fn upload(out: &mut TcpStream, c: &Content, method: &str, path: &str) -> Option<bool> {
+    let uploads = "/v2/bad/img/blobs/uploads/";
+    let n = c.count.load(Ordering::SeqCst);
+    let session = match c.fault {
+        Fault::UploadLocationIs(location) => location.to_string(),
+        _ => format!("{uploads}session-{n}"),
+    };
+    let location = [("Location", session.as_str())];
+    match method {
+        "POST" if path.starts_with(uploads) => {
+            Some(send(out, "202 Accepted", &location, b"", true))
+        }
+        "PATCH" if path.starts_with(uploads) => {
+            Some(send(out, "202 Accepted", &location, b"", true))
+        }
+        "PUT" if path.starts_with(uploads) => {
+            let query = path.split_once('?').map_or("", |(_, q)| q);
+            let asked = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("digest="))
+                .unwrap_or("")
+                .replace("%3A", ":");
+            let claimed = match c.fault {
+                Fault::UploadDigestHeaderIs(claimed) => claimed.to_string(),
+                _ => asked,
+            };
+            let headers = [("Docker-Content-Digest", claimed.as_str())];
+            Some(send(out, "201 Created", &headers, b"", true))
+        }
+        "PUT" if path.starts_with("/v2/bad/img/manifests/") => {
+            Some(send(out, "201 Created", &[], b"", true))
+        }
+        _ => None,
+    }
 }
 
 fn write_head(
