@@ -102,6 +102,23 @@ fn export_labelled(
             node.descriptor.digest()
         )));
     }
+    // Import, and registries, refuse a manifest over 4 MiB: refuse to write an archive that cannot
+    // be read back rather than find out on the other side of an air gap.
+    if let Some(node) = graph
+        .nodes
+        .iter()
+        .find(|n| n.verified && n.descriptor.size() > graph::MANIFEST_LIMIT)
+    {
+        return Err(Error::TooLarge {
+            what: format!(
+                "cannot export from {}: manifest {}",
+                layout.root().display(),
+                node.descriptor.digest()
+            ),
+            size: node.descriptor.size(),
+            limit: graph::MANIFEST_LIMIT,
+        });
+    }
     let docker_manifest = if opts.docker_manifest {
         Some(docker_manifest(store, &entries)?)
     } else {
