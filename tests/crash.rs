@@ -16,6 +16,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use crash_support::{
     args, blob_path, check_sound, check_sound_or_unborn, gc_and_check, hex_of, measure, merged,
@@ -468,4 +469,66 @@ fn kill_9_during_gc() {
         assert_eq!(after.blobs, clean.closure, "round {round}");
     }
     kills.report("gc", "blobs");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// temporary file names
+
+/// A killed writer's temporary files stay until the next gc, named after its process id; process ids
+/// are recycled (pid_max is often 32768). A later process that gets the same id must still write:
+/// here every temporary name the next few hundred process ids would pick is taken when an import
+/// (blobs, its spooled index, the new index.json) runs, and it still succeeds.
+#[test]
+fn temp_files_left_under_a_recycled_process_id_do_not_block_a_writer() {
+    const WINDOW: u32 = 300;
+    let tmp = tempfile::tempdir().unwrap();
+    let (_fx, multiarch) = fixture_copy("multiarch");
+    let archive = tmp.path().join("multiarch.tar");
+    run(["export", s(&multiarch), s(&archive)]).ok();
+    let want = names(&multiarch);
+    let leftover = tmp.path().join("leftover");
+    fs::write(&leftover, b"what a killed writer left").unwrap();
+    let mut exercised = false;
+    for attempt in 0..10 {
+        let dir = tmp.path().join(format!("l{attempt}"));
+        run(["init", s(&dir)]).ok();
+        let temp = dir.join(".ocilayout/tmp");
+        fs::create_dir_all(&temp).unwrap();
+        // Process ids are handed out in increasing order: the next ones follow this one's.
+        let mut probe = Command::new("true").spawn().unwrap();
+        let last = probe.id();
+        probe.wait().unwrap();
+        let planted: BTreeSet<u32> = (last + 1..=last + WINDOW).collect();
+        for pid in &planted {
+            for n in 0..4 {
+                for name in [
+                    format!("blob-{pid}-{n}"),
+                    format!("index.json-{pid}-{n}"),
+                    format!("import-index-{pid}-{n}.json"),
+                ] {
+                    fs::hard_link(&leftover, temp.join(name)).unwrap();
+                }
+            }
+        }
+        let child = Command::new(support::bin())
+            .args(["import", s(&archive), s(&dir)])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = support::Run::from(child.wait_with_output().unwrap());
+        out.ok();
+        assert_eq!(names(&dir), want);
+        gc_and_check(&dir);
+        if planted.contains(&pid) {
+            exercised = true;
+            break;
+        }
+    }
+    assert!(
+        exercised,
+        "no import ran under a process id whose temporary names were taken"
+    );
 }
