@@ -93,14 +93,7 @@ impl BlobStore {
     pub fn writer(&self, algorithm: Algorithm) -> Result<BlobWriter> {
         let dir = self.root.join(TMP_DIR);
         fs::create_dir_all(&dir).at(&dir)?;
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!("blob-{}-{n}", std::process::id()));
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .at(&tmp)?;
+        let (file, tmp) = create_temp(&dir, |n| format!("blob-{}-{n}", std::process::id()))?;
         Ok(BlobWriter {
             store: self.clone(),
             out: Some(HashingWriter::new(file, algorithm)),
@@ -323,6 +316,25 @@ impl Drop for BlobWriter {
         // path moved to the `VerifiedBlob` and this is empty.
         if !self.tmp.as_os_str().is_empty() {
             let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Creates a new temporary file in `dir` named `name(n)`, `n` counting up per process. A name that is
+/// taken is skipped: a writer killed earlier may have left it under this process's id, which the
+/// system has since recycled (until the next gc clears it).
+pub(crate) fn create_temp(dir: &Path, name: impl Fn(u64) -> String) -> Result<(File, PathBuf)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let path = dir.join(name(COUNTER.fetch_add(1, Ordering::Relaxed)));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => return Ok((file, path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io(path, e)),
         }
     }
 }

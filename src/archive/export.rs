@@ -15,7 +15,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::graph;
 use crate::layout::{self, Layout, OCI_LAYOUT_CONTENT};
 use crate::resolve;
-use crate::store::BlobStore;
+use crate::store::{self, BlobStore};
 
 /// Streams an archive of `layout` (or of the entries `opts` chooses) into `out`. Nothing is written
 /// when the closure is incomplete or damaged; a blob whose content turns out not to match its digest
@@ -51,16 +51,12 @@ pub fn export_to_path(layout: &Layout, path: &Path, opts: &ExportOptions) -> Res
     let file_name = path
         .file_name()
         .ok_or_else(|| Error::Invalid(format!("{}: not a file name", path.display())))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
+    let file_name = file_name.to_string_lossy();
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let (file, tmp) = store::create_temp(dir, |n| {
+        format!(".{file_name}.tmp-{}-{n}", std::process::id())
+    })?;
     let result = (|| {
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .at(&tmp)?;
         let mut out = BufWriter::with_capacity(COPY_BUFFER, file);
         let report = export_labelled(layout, &mut out, path, opts)?;
         // Not fsynced, like `tar cf`: the rename only keeps a failed export from leaving a partial

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use flate2::read::MultiGzDecoder;
@@ -19,7 +18,7 @@ use crate::digest::{self, Algorithm, HashingReader};
 use crate::error::{Error, Result};
 use crate::graph::{self, Problem};
 use crate::layout::{self, Layout};
-use crate::store::{VerifiedBlob, TMP_DIR};
+use crate::store::{self, VerifiedBlob, TMP_DIR};
 
 /// Verified blobs waiting to be persisted while the next ones stream in.
 const PERSIST_QUEUE: usize = 4;
@@ -468,16 +467,11 @@ struct Spooled {
 
 impl Spooled {
     fn write(layout: &Layout, content: &mut dyn Read, shown: &str) -> Result<Spooled> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = layout.root().join(TMP_DIR);
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("import-index-{}-{n}.json", std::process::id()));
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let (mut file, path) = store::create_temp(&dir, |n| {
+            format!("import-index-{}-{n}.json", std::process::id())
+        })?;
         let spooled = Spooled { path };
         copy(content, &mut file, shown, &spooled.path)?;
         Ok(spooled)

@@ -6,7 +6,6 @@ mod lock;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 use serde::Deserialize;
@@ -234,17 +233,11 @@ fn failing_entry(bytes: &[u8]) -> Option<String> {
 
 /// Writes `name` in `dir` atomically: a temp file under `.ocilayout/tmp`, fsync, rename, fsync of `dir`.
 fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let tmp_dir = dir.join(TMP_DIR);
     fs::create_dir_all(&tmp_dir).at(&tmp_dir)?;
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = tmp_dir.join(format!("{name}-{}-{n}", std::process::id()));
+    let (mut f, tmp) =
+        store::create_temp(&tmp_dir, |n| format!("{name}-{}-{n}", std::process::id()))?;
     let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .at(&tmp)?;
         f.write_all(bytes).at(&tmp)?;
         f.sync_all().at(&tmp)?;
         let dest = dir.join(name);
