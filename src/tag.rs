@@ -2,6 +2,8 @@
 //! `io.containerd.image.name` and the tag alone in `org.opencontainers.image.ref.name`; a canonical
 //! name labels at most one entry, so tagging an existing name moves it. Untagging removes entries.
 
+use std::collections::HashMap;
+
 use oci_spec::image::{Descriptor, ImageIndex};
 
 use crate::error::{Error, Result};
@@ -33,34 +35,47 @@ pub fn apply_names(
     names: &[Reference],
     opts: &NameOptions,
 ) -> Vec<Moved> {
-    let mut moved = Vec::new();
+    // Each entry's name is computed once, and each entry visited once for all the names: tagging
+    // many names in a large index.json stays linear (it was a name parse per entry per name).
+    let mut wanted: HashMap<String, usize> = HashMap::new();
+    let mut unique: Vec<&Reference> = Vec::new();
     for name in names {
-        let canonical = name.to_string();
-        let mut already = false;
-        edit_manifests(index, |entries| {
-            entries.retain(|e| {
-                if resolve::entry_name(e).as_ref() != Some(name) {
-                    return true;
-                }
-                if e.digest() == target.digest() && !already && has_our_annotations(e, name, opts) {
-                    already = true;
-                    return true;
-                }
-                if e.digest() != target.digest() {
-                    moved.push(Moved {
-                        name: canonical.clone(),
-                        from: e.digest().to_string(),
-                        to: target.digest().to_string(),
-                    });
-                }
-                false
-            });
-            if !already {
-                entries.push(named_entry(target, name, opts));
-            }
+        wanted.entry(name.to_string()).or_insert_with(|| {
+            unique.push(name);
+            unique.len() - 1
         });
     }
-    moved
+    let mut kept = vec![false; unique.len()];
+    let mut moved: Vec<Vec<Moved>> = vec![Vec::new(); unique.len()];
+    edit_manifests(index, |entries| {
+        entries.retain(|e| {
+            let Some(name) = resolve::entry_name(e) else {
+                return true;
+            };
+            let canonical = name.to_string();
+            let Some(&slot) = wanted.get(&canonical) else {
+                return true;
+            };
+            if e.digest() == target.digest() && !kept[slot] && has_our_annotations(e, &name, opts) {
+                kept[slot] = true;
+                return true;
+            }
+            if e.digest() != target.digest() {
+                moved[slot].push(Moved {
+                    name: canonical,
+                    from: e.digest().to_string(),
+                    to: target.digest().to_string(),
+                });
+            }
+            false
+        });
+        for (name, kept) in unique.iter().zip(&kept) {
+            if !kept {
+                entries.push(named_entry(target, name, opts));
+            }
+        }
+    });
+    moved.into_iter().flatten().collect()
 }
 
 fn has_our_annotations(e: &Descriptor, name: &Reference, opts: &NameOptions) -> bool {
