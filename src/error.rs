@@ -1,6 +1,7 @@
 //! The library's error type: one enum with structured variants, so callers can tell what went wrong
 //! and where without parsing messages.
 
+use std::borrow::Cow;
 use std::io;
 use std::path::PathBuf;
 
@@ -26,8 +27,9 @@ pub enum Error {
     #[error("{}: not an OCI image layout: {reason}", path.display())]
     NotALayout { path: PathBuf, reason: String },
 
-    /// JSON that does not parse as what it should be.
-    #[error("{what}: {reason}")]
+    /// JSON that does not parse as what it should be. The reason may quote the document, so control
+    /// characters in it are shown escaped.
+    #[error("{}: {}", one_line(what), one_line(reason))]
     Malformed { what: String, reason: String },
 
     /// Content whose hash is not the digest it was named by.
@@ -51,7 +53,7 @@ pub enum Error {
     NotFound { input: String, layout: PathBuf },
 
     /// What the user typed matches entries with different digests.
-    #[error("{input:?} is ambiguous in {}; candidates: {}", layout.display(), candidates.join(", "))]
+    #[error("{input:?} is ambiguous in {}; candidates: {}", layout.display(), one_line(&candidates.join(", ")))]
     Ambiguous {
         input: String,
         layout: PathBuf,
@@ -115,6 +117,23 @@ impl Error {
             source,
         }
     }
+}
+
+/// Text that may come from a document (a parser's message quoting it, a name from `index.json`) with
+/// its control characters escaped, so that an error stays one line whatever the document held.
+fn one_line(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Attaches a path to I/O results: `fs::read(&p).at(&p)?`.
