@@ -26,8 +26,9 @@ pub enum Error {
     #[error("{}: not an OCI image layout: {reason}", path.display())]
     NotALayout { path: PathBuf, reason: String },
 
-    /// JSON that does not parse as what it should be.
-    #[error("{what}: {reason}")]
+    /// JSON that does not parse as what it should be. The reason may quote the document, so control
+    /// characters in it are shown escaped.
+    #[error("{}: {}", one_line(what), one_line(reason))]
     Malformed { what: String, reason: String },
 
     /// Content whose hash is not the digest it was named by.
@@ -51,7 +52,7 @@ pub enum Error {
     NotFound { input: String, layout: PathBuf },
 
     /// What the user typed matches entries with different digests.
-    #[error("{} is ambiguous in {}; candidates: {}", quoted(input), layout.display(), candidates.join(", "))]
+    #[error("{} is ambiguous in {}; candidates: {}", quoted(input), layout.display(), one_line(&candidates.join(", ")))]
     Ambiguous {
         input: String,
         layout: PathBuf,

@@ -61,12 +61,45 @@ struct LeanEntry<'a> {
     annotations: Option<LeanAnnotations<'a>>,
 }
 
-#[derive(Deserialize)]
+/// The two name annotations, borrowed. Read as the map they are, as the full parse reads them: a key
+/// given twice means its last value (not an error), and every value must be a string.
+#[derive(Default)]
 struct LeanAnnotations<'a> {
-    #[serde(borrow, rename = "io.containerd.image.name")]
     name: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "org.opencontainers.image.ref.name")]
     ref_name: Option<Cow<'a, str>>,
+}
+
+/// A string borrowed from the document when it holds no escapes.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LeanAnnotations<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Entries<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Entries<'a> {
+            type Value = LeanAnnotations<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of strings to strings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut out = LeanAnnotations::default();
+                while let Some(Text(key)) = map.next_key()? {
+                    let Text(value) = map.next_value()?;
+                    match key.as_ref() {
+                        CONTAINERD_NAME => out.name = Some(value),
+                        REF_NAME => out.ref_name = Some(value),
+                        _ => {}
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Entries(std::marker::PhantomData))
+    }
 }
 
 impl IndexEntry for LeanEntry<'_> {
@@ -511,5 +544,75 @@ mod tests {
                 assert_eq!(fast, full, "{f} {input}");
             }
         }
+    }
+
+    /// Found by the `index_json` fuzz target: the fast scan refused a name annotation given twice
+    /// ("duplicate field") where the full parse takes the last value, and took any value for the
+    /// other annotations where the full parse wants strings. Both now read annotations alike.
+    #[test]
+    fn fast_scan_reads_annotations_as_the_full_parse_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::init(dir.path()).unwrap();
+        let entry = |annotations: &str| {
+            format!(
+                r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{}","size":2,"digest":"{}","annotations":{{{annotations}}}}}]}}"#,
+                graph::OCI_MANIFEST,
+                digest::EMPTY_JSON
+            )
+        };
+        let twice = entry(
+            r#""org.opencontainers.image.ref.name":"a","org.opencontainers.image.ref.name":"b""#,
+        );
+        let not_a_string = entry(r#""x":1,"org.opencontainers.image.ref.name":"v1""#);
+        let escaped = entry(r#""io.containerd.image.name":"docker.io/library/\u0061lpine:1""#);
+        for (text, input, found) in [
+            (&twice, "b", true),
+            (&twice, "a", false),
+            (&not_a_string, "v1", false),
+            (&escaped, "alpine:1", true),
+        ] {
+            std::fs::write(dir.path().join("index.json"), text).unwrap();
+            let fast = resolve(&layout, input, None).map_err(|e| e.to_string());
+            let full = layout
+                .read_index()
+                .and_then(|index| resolve_in(&layout, &index, input))
+                .map_err(|e| e.to_string());
+            // The same descriptor, or both an error (whose wording may differ).
+            assert_eq!(fast.as_ref().ok(), full.as_ref().ok(), "{text} {input}");
+            assert_eq!(
+                fast.is_ok(),
+                full.is_ok(),
+                "{text} {input}: {fast:?} {full:?}"
+            );
+            assert_eq!(fast.is_ok(), found, "{text} {input}: {fast:?}");
+        }
+    }
+
+    /// Found by the `manifest` fuzz target: a parser's message quotes the document, control
+    /// characters and all; an error is still one line. So are the candidates of an ambiguous name.
+    #[test]
+    fn errors_about_hostile_documents_are_one_line() {
+        let doc = br#"{"manifests":[{"mediaType":"a","size":1,"digest":"sha256:\b\nx"}]}"#;
+        let err = graph::parse_children(doc).err().unwrap().to_string();
+        assert!(!err.contains('\n') && err.contains(r"\u{8}\nx"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::init(dir.path()).unwrap();
+        let entry = |d: &str| {
+            format!(
+                r#"{{"mediaType":"{}","size":2,"digest":"{d}","annotations":{{"org.opencontainers.image.ref.name":"x\ny"}}}}"#,
+                graph::OCI_MANIFEST
+            )
+        };
+        let text = format!(
+            r#"{{"schemaVersion":2,"manifests":[{},{}]}}"#,
+            entry(digest::EMPTY_JSON),
+            entry(&format!("sha256:{}", "0".repeat(64)))
+        );
+        std::fs::write(dir.path().join("index.json"), text).unwrap();
+        let err = resolve(&layout, "x\ny", None).unwrap_err();
+        assert!(matches!(err, Error::Ambiguous { .. }), "{err}");
+        let err = err.to_string();
+        assert!(!err.contains('\n') && err.contains(r"x\ny ("), "{err}");
     }
 }

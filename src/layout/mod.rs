@@ -206,11 +206,13 @@ pub fn parse_index(bytes: &[u8], path: &Path) -> Result<ImageIndex> {
         what: path.display().to_string(),
         reason,
     };
-    let index: ImageIndex =
-        serde_json::from_slice(bytes).map_err(|e| match failing_entry(bytes) {
-            Some(at) => malformed(format!("not a valid image index: {at}: {e}")),
-            None => malformed(format!("not a valid image index: {e}")),
-        })?;
+    // JSON is UTF-8 throughout, also in fields the parse skips (as `resolve`'s scan finds them).
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| malformed(format!("not a valid image index: not UTF-8: {e}")))?;
+    let index: ImageIndex = serde_json::from_str(text).map_err(|e| match failing_entry(bytes) {
+        Some(at) => malformed(format!("not a valid image index: {at}: {e}")),
+        None => malformed(format!("not a valid image index: {e}")),
+    })?;
     for (i, d) in index.manifests().iter().enumerate() {
         digest::validate(d.digest()).map_err(|e| malformed(format!("manifests[{i}]: {e}")))?;
     }
@@ -346,5 +348,14 @@ mod tests {
             assert!(err.contains(want), "{text}: {err}");
             assert!(!err.contains('\n'), "{err}");
         }
+        // Found by the `index_json` fuzz target: bytes that are not UTF-8 in a field the parse skips
+        // were let through here but refused by `resolve`'s scan. Both refuse them now.
+        fs::write(
+            dir.path().join("index.json"),
+            b"{\"schemaVersion\":2,\"manifests\":[],\"x\":{\"\xfe\xff\":1}}",
+        )
+        .unwrap();
+        let err = l.read_index().unwrap_err().to_string();
+        assert!(err.contains("not UTF-8"), "{err}");
     }
 }
