@@ -67,8 +67,9 @@ pub enum Error {
     #[error("{what} is {size} bytes, over the limit of {limit} bytes")]
     TooLarge { what: String, size: u64, limit: u64 },
 
-    /// A registry answered with a status the operation cannot go on from.
-    #[error("{url}: {status} {message}")]
+    /// A registry answered with a status the operation cannot go on from. What the server said is
+    /// shown on one line and cut short, whatever it sent.
+    #[error("{}: {status} {}", one_line(url), one_line(message))]
     Registry {
         url: String,
         status: u16,
@@ -76,12 +77,12 @@ pub enum Error {
     },
 
     /// A connection to a registry failed, after every retry.
-    #[error("{url}: {message}")]
+    #[error("{}: {}", one_line(url), one_line(message))]
     Http { url: String, message: String },
 
     /// A registry refused to authenticate us, or a token could not be had. The reason names the user
     /// and where the credentials came from, never a secret.
-    #[error("authentication to {registry} failed: {reason}")]
+    #[error("authentication to {registry} failed: {}", one_line(reason))]
     Auth { registry: String, reason: String },
 
     /// A registry wants credentials and none of the sources has any for it.
@@ -201,5 +202,22 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains(" [... 4456 bytes ...] "), "{shown}");
+    }
+
+    #[test]
+    fn what_a_registry_says_stays_on_one_short_line() {
+        let e = Error::Registry {
+            url: "https://r/v2/a/manifests/x".into(),
+            status: 400,
+            message: format!("MANIFEST_INVALID\nforged line{}", "y".repeat(1 << 20)),
+        };
+        let shown = e.to_string();
+        assert!(!shown.contains('\n') && shown.len() < 700, "{shown}");
+        assert!(shown.starts_with("https://r/v2/a/manifests/x: 400 MANIFEST_INVALID\\nforged"));
+        let e = Error::Http {
+            url: "https://r/v2/".into(),
+            message: "reset\r\nby peer".into(),
+        };
+        assert_eq!(e.to_string(), "https://r/v2/: reset\\r\\nby peer");
     }
 }
