@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use ocilayout::oci_spec::image::Descriptor;
-use ocilayout::resolve::{self, Platform, CONTAINERD_NAME, REF_NAME};
-use ocilayout::{Layout, Result};
-use ocilayout_fuzz::{assert_one_line, layout_with_fixture_blobs, scratch};
+use ocilayout::resolve::{self, CONTAINERD_NAME, REF_NAME};
+use ocilayout::Result;
+use ocilayout_fuzz::{assert_one_line, FixtureLayout};
 
 /// Names a user might type: tags, names, digests of fixture blobs (manifests and indexes), and
 /// malformed ones.
@@ -40,26 +40,13 @@ const QUERIES: &[&str] = &[
 /// Entries whose names become queries too, so that hits are explored, not only misses.
 const NAMED_ENTRIES: usize = 4;
 
-struct Scratch {
-    _dir: tempfile::TempDir,
-    layout: Layout,
-    platforms: Vec<Platform>,
-}
-
-fn scratch_layout() -> &'static Scratch {
-    static SCRATCH: OnceLock<Scratch> = OnceLock::new();
+fn scratch_layout() -> &'static FixtureLayout {
+    static SCRATCH: OnceLock<FixtureLayout> = OnceLock::new();
     SCRATCH.get_or_init(|| {
-        let dir = scratch("ocilayout-fuzz-index-");
-        let layout = layout_with_fixture_blobs(&dir.path().join("layout"));
-        let platforms = ["linux/amd64", "linux/arm64", "linux/arm/v7"]
-            .iter()
-            .map(|p| Platform::parse(p).unwrap())
-            .collect();
-        Scratch {
-            _dir: dir,
-            layout,
-            platforms,
-        }
+        FixtureLayout::new(
+            "ocilayout-fuzz-index-",
+            &["linux/amd64", "linux/arm64", "linux/arm/v7"],
+        )
     })
 }
 

@@ -10,32 +10,19 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use ocilayout::digest;
 use ocilayout::graph::{self, Problem, LOCAL_MANIFEST_LIMIT, MANIFEST_LIMIT};
 use ocilayout::oci_spec::image::{Descriptor, MediaType};
-use ocilayout::resolve::{self, Platform};
-use ocilayout::{digest, Layout};
-use ocilayout_fuzz::{assert_one_line, layout_with_fixture_blobs, scratch};
+use ocilayout::resolve;
+use ocilayout_fuzz::{assert_one_line, FixtureLayout};
 
-struct Scratch {
-    _dir: tempfile::TempDir,
-    layout: Layout,
-    platforms: Vec<Platform>,
-}
-
-fn scratch_layout() -> &'static Scratch {
-    static SCRATCH: OnceLock<Scratch> = OnceLock::new();
+fn scratch_layout() -> &'static FixtureLayout {
+    static SCRATCH: OnceLock<FixtureLayout> = OnceLock::new();
     SCRATCH.get_or_init(|| {
-        let dir = scratch("ocilayout-fuzz-manifest-");
-        let layout = layout_with_fixture_blobs(&dir.path().join("layout"));
-        let platforms = ["linux/amd64", "linux/arm64/v8", "windows/amd64"]
-            .iter()
-            .map(|p| Platform::parse(p).unwrap())
-            .collect();
-        Scratch {
-            _dir: dir,
-            layout,
-            platforms,
-        }
+        FixtureLayout::new(
+            "ocilayout-fuzz-manifest-",
+            &["linux/amd64", "linux/arm64/v8", "windows/amd64"],
+        )
     })
 }
 

@@ -5,6 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use ocilayout::resolve::Platform;
 use ocilayout::Layout;
 
 /// A scratch directory for one fuzzing process, on `/dev/shm` when there is one (no disk I/O, and
@@ -46,6 +47,30 @@ pub fn layout_with_fixture_blobs(root: &Path) -> Layout {
         }
     }
     layout
+}
+
+/// A scratch layout holding every fixture blob, made once per fuzzing process, with the platforms a
+/// target asks for.
+pub struct FixtureLayout {
+    _dir: tempfile::TempDir,
+    pub layout: Layout,
+    pub platforms: Vec<Platform>,
+}
+
+impl FixtureLayout {
+    pub fn new(prefix: &str, platforms: &[&str]) -> FixtureLayout {
+        let dir = scratch(prefix);
+        let layout = layout_with_fixture_blobs(&dir.path().join("layout"));
+        let platforms = platforms
+            .iter()
+            .map(|p| Platform::parse(p).unwrap())
+            .collect();
+        FixtureLayout {
+            _dir: dir,
+            layout,
+            platforms,
+        }
+    }
 }
 
 /// Errors are a clear answer: one line that says what and where (SPEC §6), whatever bytes the input
