@@ -77,6 +77,13 @@ impl Env {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
+    /// `run` as `USER`, the password given on stdin (`--username USER --password-stdin`).
+    fn run_logged_in(&self, args: &[&str], password: &[u8]) -> Run {
+        let mut all = args.to_vec();
+        all.extend(["--username", USER, "--password-stdin"]);
+        self.run(&all, &[], password)
+    }
+
     fn run(&self, args: &[&str], vars: &[(&str, &Path)], stdin: &[u8]) -> Run {
         use std::io::Write;
         let path = format!(
@@ -175,20 +182,16 @@ fn tls_with_a_private_ca_and_basic_auth() {
     let bundle = pki.bundle();
     let bundle = bundle.to_str().unwrap();
     let pw = format!("{PASSWORD}\n");
-    let pushed = env.run(
+    let pushed = env.run_logged_in(
         &[
             "-vvv",
             "push",
             "--cacert",
             ca,
-            "--username",
-            USER,
-            "--password-stdin",
             src,
             "docker.io/library/app:1",
             &dest,
         ],
-        &[],
         pw.as_bytes(),
     );
     pushed.ok();
@@ -196,19 +199,8 @@ fn tls_with_a_private_ca_and_basic_auth() {
 
     let out = env.home().join("pulled");
     let out = out.to_str().unwrap();
-    let pulled = env.run(
-        &[
-            "-vvv",
-            "pull",
-            "--cacert",
-            bundle,
-            "--username",
-            USER,
-            "--password-stdin",
-            &dest,
-            out,
-        ],
-        &[],
+    let pulled = env.run_logged_in(
+        &["-vvv", "pull", "--cacert", bundle, &dest, out],
         pw.as_bytes(),
     );
     pulled.ok();
@@ -216,28 +208,12 @@ fn tls_with_a_private_ca_and_basic_auth() {
     env.run(&["fsck", out], &[], b"").ok();
 
     // The CA is not trusted without --cacert.
-    let untrusted = env.run(
-        &["pull", "--username", USER, "--password-stdin", &dest, out],
-        &[],
-        pw.as_bytes(),
-    );
+    let untrusted = env.run_logged_in(&["pull", &dest, out], pw.as_bytes());
     untrusted.fails(1, "certificate");
     assert!(untrusted.stderr.contains("--cacert"), "{untrusted:#?}");
 
     // --insecure works, and says so.
-    let insecure = env.run(
-        &[
-            "pull",
-            "--insecure",
-            "--username",
-            USER,
-            "--password-stdin",
-            &dest,
-            out,
-        ],
-        &[],
-        pw.as_bytes(),
-    );
+    let insecure = env.run_logged_in(&["pull", "--insecure", &dest, out], pw.as_bytes());
     insecure.ok();
     assert!(
         insecure
@@ -246,21 +222,7 @@ fn tls_with_a_private_ca_and_basic_auth() {
         "{insecure:#?}"
     );
 
-    let wrong = env.run(
-        &[
-            "-vvv",
-            "pull",
-            "--cacert",
-            ca,
-            "--username",
-            USER,
-            "--password-stdin",
-            &dest,
-            out,
-        ],
-        &[],
-        b"wrong-pw\n",
-    );
+    let wrong = env.run_logged_in(&["-vvv", "pull", "--cacert", ca, &dest, out], b"wrong-pw\n");
     wrong.fails(
         1,
         &format!(
@@ -293,19 +255,15 @@ fn each_credential_source_in_order() {
     let ca = pki.ca.to_str().unwrap();
     let pw = format!("{PASSWORD}\n");
     Env::new()
-        .run(
+        .run_logged_in(
             &[
                 "push",
                 "--cacert",
                 ca,
-                "--username",
-                USER,
-                "--password-stdin",
                 src.to_str().unwrap(),
                 "docker.io/library/app:1",
                 &dest,
             ],
-            &[],
             pw.as_bytes(),
         )
         .ok();
@@ -498,19 +456,15 @@ fn bearer_tokens_from_the_registrys_token_server() {
     let pw = format!("{PASSWORD}\n");
     let mut runs = Vec::new();
 
-    let pushed = env.run(
+    let pushed = env.run_logged_in(
         &[
             "-vvv",
             "push",
             "--plain-http",
-            "--username",
-            USER,
-            "--password-stdin",
             src,
             "docker.io/library/app:1",
             &reg.at("app:1"),
         ],
-        &[],
         pw.as_bytes(),
     );
     pushed.ok();
@@ -561,19 +515,15 @@ fn bearer_tokens_from_the_registrys_token_server() {
     let layout = Layout::init(&both).unwrap();
     make_image(&layout, "docker.io/library/one:1", 4, &[5000]);
     make_image(&layout, "docker.io/library/two:1", 4, &[5000]);
-    let synced = env.run(
+    let synced = env.run_logged_in(
         &[
             "sync",
             "--plain-http",
             "--jobs",
             "1",
-            "--username",
-            USER,
-            "--password-stdin",
             both.to_str().unwrap(),
             &reg.at("mirror"),
         ],
-        &[],
         pw.as_bytes(),
     );
     synced.ok();
@@ -588,18 +538,14 @@ fn bearer_tokens_from_the_registrys_token_server() {
     );
     runs.push(synced);
 
-    let wrong = env.run(
+    let wrong = env.run_logged_in(
         &[
             "-vvv",
             "pull",
             "--plain-http",
-            "--username",
-            USER,
-            "--password-stdin",
             &reg.at("app:1"),
             out.to_str().unwrap(),
         ],
-        &[],
         b"wrong-pw\n",
     );
     wrong.fails(

@@ -12,7 +12,7 @@ use ocilayout::Layout;
 
 use super::proxy::{Fault, Forwarder, Stage};
 use super::registry_support::{make_image, noise, sha256};
-use super::tokenserver::{Issued, PASSWORD, USER};
+use super::tokenserver::{Issued, PASSWORD};
 use super::{client_config, no_secrets, secrets, token_registry, Env};
 
 /// Seconds the registry accepts each token (counted from its issue; at most this, more than this
@@ -158,18 +158,14 @@ fn a_resumed_download_renews_its_token() {
     );
     let env = Env::new();
     let out = env.home().join("pulled");
-    let pulled = env.run(
+    let pulled = env.run_logged_in(
         &[
             "-vvv",
             "pull",
             "--plain-http",
-            "--username",
-            USER,
-            "--password-stdin",
             &fwd.at("app:1"),
             out.to_str().unwrap(),
         ],
-        &[],
         format!("{PASSWORD}\n").as_bytes(),
     );
     pulled.ok();
@@ -245,18 +241,14 @@ fn a_token_that_cannot_be_renewed_ends_the_pull_clearly() {
     );
     let env = Env::new();
     let out = env.home().join("pulled");
-    let pulled = env.run(
+    let pulled = env.run_logged_in(
         &[
             "-vvv",
             "pull",
             "--plain-http",
-            "--username",
-            USER,
-            "--password-stdin",
             &fwd.at("app:1"),
             out.to_str().unwrap(),
         ],
-        &[],
         format!("{PASSWORD}\n").as_bytes(),
     );
     pulled.fails(
@@ -286,19 +278,15 @@ fn insufficient_scope_gets_a_new_token() {
     let env = Env::new();
     let (_src_guard, src) = super::source_layout(44);
     let pw = format!("{PASSWORD}\n");
-    let pushed = env.run(
+    let pushed = env.run_logged_in(
         &[
             "-vvv",
             "push",
             "--plain-http",
-            "--username",
-            USER,
-            "--password-stdin",
             src.to_str().unwrap(),
             "docker.io/library/app:1",
             &reg.at("app:1"),
         ],
-        &[],
         pw.as_bytes(),
     );
     pushed.ok();
@@ -308,17 +296,13 @@ fn insufficient_scope_gets_a_new_token() {
     assert_eq!(tokens[1].granted, ["repository:app:pull,push"]);
 
     let out = env.home().join("pulled");
-    env.run(
+    env.run_logged_in(
         &[
             "pull",
             "--plain-http",
-            "--username",
-            USER,
-            "--password-stdin",
             &reg.at("app:1"),
             out.to_str().unwrap(),
         ],
-        &[],
         pw.as_bytes(),
     )
     .ok();
