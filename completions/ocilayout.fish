@@ -52,7 +52,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s v -l verbose 
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s h -l help -d 'Print help'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l platform -d 'Descend through image indexes to the manifest for os/arch[/variant]' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l platform -d 'Descend through image indexes to the manifest for os/arch[/variant]; a single-platform image must be for that platform (its config says so)' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l json -d 'Print the whole descriptor as JSON'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s v -l verbose -d 'More detail on stderr (repeat for more)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s q -l quiet -d 'Print only errors'

@@ -63,6 +63,14 @@ pub enum Error {
     #[error("{digest} has no manifest for platform {platform}")]
     NoPlatform { digest: String, platform: String },
 
+    /// A single-platform image asked for with another platform.
+    #[error("{digest} is an image for {}, not {platform}", one_line(found))]
+    WrongPlatform {
+        digest: String,
+        platform: String,
+        found: String,
+    },
+
     /// A manifest, index or other document over its size limit.
     #[error("{what} is {size} bytes, over the limit of {limit} bytes")]
     TooLarge { what: String, size: u64, limit: u64 },

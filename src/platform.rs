@@ -37,6 +37,15 @@ impl Platform {
         })
     }
 
+    /// The platform a descriptor or config states, as it states it.
+    pub fn of(p: &oci_spec::image::Platform) -> Platform {
+        Platform {
+            os: p.os().to_string(),
+            architecture: p.architecture().to_string(),
+            variant: p.variant().clone(),
+        }
+    }
+
     /// Whether a descriptor's platform satisfies this request. A request without a variant accepts
     /// any variant; `arm64` without a variant is `arm64/v8`.
     pub fn matches(&self, p: &oci_spec::image::Platform) -> bool {

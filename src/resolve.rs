@@ -332,13 +332,76 @@ fn manifest_blob(layout: &Layout, input: &str) -> Result<Descriptor> {
 }
 
 /// Descends from `d` through image indexes (nested ones too) to the one manifest for `platform`, in
-/// this layout. A manifest is returned as it is.
+/// this layout. A plain image manifest must be for `platform` itself: its entry's `platform`, else its
+/// config's `os`, `architecture` and `variant`, must match, so that nothing is picked silently. An
+/// artifact, or a config that names no platform, is returned as it is.
 pub fn select_platform(layout: &Layout, d: Descriptor, platform: &Platform) -> Result<Descriptor> {
-    descend_to_platform(d, platform, |index| {
+    let read = |x: &Descriptor| {
         layout
             .blobs()
-            .read_verified(index.digest(), LOCAL_MANIFEST_LIMIT)
-    })
+            .read_verified(x.digest(), LOCAL_MANIFEST_LIMIT)
+    };
+    if graph::is_index(d.media_type().as_ref()) {
+        return descend_to_platform(d, platform, read);
+    }
+    let found = match d.platform() {
+        Some(p) => Some(p.clone()),
+        None => config_platform(&d, read)?,
+    };
+    match found {
+        Some(p) if !platform.matches(&p) => Err(Error::WrongPlatform {
+            digest: d.digest().to_string(),
+            platform: platform.to_string(),
+            found: Platform::of(&p).to_string(),
+        }),
+        _ => Ok(d),
+    }
+}
+
+/// The platform an image manifest's config states, read through `read`; `None` for an artifact, a
+/// config of another media type, or one without `os` and `architecture`.
+fn config_platform(
+    manifest: &Descriptor,
+    read: impl Fn(&Descriptor) -> Result<Vec<u8>>,
+) -> Result<Option<oci_spec::image::Platform>> {
+    const CONFIGS: [&str; 2] = [
+        "application/vnd.oci.image.config.v1+json",
+        "application/vnd.docker.container.image.v1+json",
+    ];
+    let malformed = |what: &Descriptor, reason: String| Error::Malformed {
+        what: what.digest().to_string(),
+        reason,
+    };
+    let doc: serde_json::Value =
+        serde_json::from_slice(&read(manifest)?).map_err(|e| malformed(manifest, e.to_string()))?;
+    let Some(config) = doc.get("config") else {
+        return Ok(None);
+    };
+    let config: Descriptor = serde_json::from_value(config.clone())
+        .map_err(|e| malformed(manifest, format!("config: {e}")))?;
+    if !CONFIGS.contains(&config.media_type().as_ref()) {
+        return Ok(None);
+    }
+    digest::validate(config.digest())
+        .map_err(|e| malformed(manifest, format!("config.digest: {e}")))?;
+    #[derive(Deserialize)]
+    struct Stated {
+        os: Option<String>,
+        architecture: Option<String>,
+        variant: Option<String>,
+    }
+    let stated: Stated = serde_json::from_slice(&read(&config)?)
+        .map_err(|e| malformed(&config, format!("not an image config: {e}")))?;
+    let (Some(os), Some(architecture)) = (stated.os, stated.architecture) else {
+        return Ok(None);
+    };
+    let mut p = oci_spec::image::PlatformBuilder::default()
+        .os(os.as_str())
+        .architecture(architecture.as_str());
+    if let Some(v) = stated.variant {
+        p = p.variant(v);
+    }
+    Ok(p.build().ok())
 }
 
 /// Descends from `d` through image indexes to the one manifest for `platform`, reading each index's

@@ -134,6 +134,7 @@ mod resolve {
         NotFound,
         Ambiguous(&'static [&'static str]),
         NoPlatform,
+        WrongPlatform(&'static str),
     }
     use Want::*;
 
@@ -255,6 +256,27 @@ mod resolve {
             ("docker", "dockerlist:1", Some("linux/amd64"), Digest(V2S2)),
             ("docker", "dockerlist:1", Some("linux/arm64"), NoPlatform),
             ("docker", "v2s2", Some("linux/amd64"), Digest(V2S2)),
+            // A plain image manifest is checked against its config's platform.
+            (
+                "docker",
+                "v2s2",
+                Some("linux/arm64"),
+                WrongPlatform("linux/amd64"),
+            ),
+            ("multiarch", ARM, Some("linux/arm64"), Digest(ARM)),
+            (
+                "multiarch",
+                ARM,
+                Some("linux/amd64"),
+                WrongPlatform("linux/arm64/v8"),
+            ),
+            ("umoci", "v1", Some("linux/amd64"), Digest(D1)),
+            (
+                "umoci",
+                "v1",
+                Some("windows/amd64"),
+                WrongPlatform("linux/amd64"),
+            ),
             // artifact: an unnamed root, an unknown media type.
             ("artifact", "app:1", None, Digest(D1)),
             ("artifact", "1", None, Digest(D1)),
@@ -301,6 +323,12 @@ mod resolve {
                     r.fails(
                         1,
                         &format!("no manifest for platform {}", platform.unwrap()),
+                    );
+                }
+                WrongPlatform(found) => {
+                    r.fails(
+                        1,
+                        &format!("is an image for {found}, not {}", platform.unwrap()),
                     );
                 }
             }

@@ -14,7 +14,8 @@ pub struct Args {
     pub dir: PathBuf,
     /// A digest, a ref.name, a name (alpine:3.16) or a bare tag. Not given with a URL.
     pub reference: Option<String>,
-    /// Descend through image indexes to the manifest for os/arch[/variant].
+    /// Descend through image indexes to the manifest for os/arch[/variant]; a single-platform
+    /// image must be for that platform (its config says so).
     #[arg(long, value_parser = parse_platform)]
     pub platform: Option<Platform>,
     /// Print the whole descriptor as JSON.
