@@ -332,37 +332,20 @@ fn manifest_blob(layout: &Layout, input: &str) -> Result<Descriptor> {
 }
 
 /// Descends from `d` through image indexes (nested ones too) to the one manifest for `platform`, in
-/// this layout. A plain image manifest must be for `platform` itself: its entry's `platform`, else its
-/// config's `os`, `architecture` and `variant`, must match, so that nothing is picked silently. An
-/// artifact, or a config that names no platform, is returned as it is.
+/// this layout, by [`descend_to_platform`]'s rule.
 pub fn select_platform(layout: &Layout, d: Descriptor, platform: &Platform) -> Result<Descriptor> {
-    let read = |x: &Descriptor| {
+    descend_to_platform(d, platform, |x| {
         layout
             .blobs()
             .read_verified(x.digest(), LOCAL_MANIFEST_LIMIT)
-    };
-    if graph::is_index(d.media_type().as_ref()) {
-        return descend_to_platform(d, platform, read);
-    }
-    let found = match d.platform() {
-        Some(p) => Some(p.clone()),
-        None => config_platform(&d, read)?,
-    };
-    match found {
-        Some(p) if !platform.matches(&p) => Err(Error::WrongPlatform {
-            digest: d.digest().to_string(),
-            platform: platform.to_string(),
-            found: Platform::of(&p).to_string(),
-        }),
-        _ => Ok(d),
-    }
+    })
 }
 
 /// The platform an image manifest's config states, read through `read`; `None` for an artifact, a
 /// config of another media type, or one without `os` and `architecture`.
 fn config_platform(
     manifest: &Descriptor,
-    read: impl Fn(&Descriptor) -> Result<Vec<u8>>,
+    mut read: impl FnMut(&Descriptor) -> Result<Vec<u8>>,
 ) -> Result<Option<oci_spec::image::Platform>> {
     const CONFIGS: [&str; 2] = [
         "application/vnd.oci.image.config.v1+json",
@@ -404,14 +387,32 @@ fn config_platform(
     Ok(p.build().ok())
 }
 
-/// Descends from `d` through image indexes to the one manifest for `platform`, reading each index's
-/// bytes (verified) with `read`, so the same rule serves a layout and a registry: in each index the
-/// first child whose platform matches, else the first nested index without a platform.
+/// Descends from `d` through image indexes to the one manifest for `platform`, reading each
+/// document's bytes (verified) with `read`, so the same rule serves a layout and a registry: in each
+/// index the first child whose platform matches, else the first nested index without a platform. A
+/// plain image manifest must be for `platform` itself: its descriptor's `platform`, else its
+/// config's `os`, `architecture` and `variant` (the config read with `read` too), must match, so
+/// that nothing is picked silently. An artifact, or a config that states no platform, is returned as
+/// it is.
 pub fn descend_to_platform(
     d: Descriptor,
     platform: &Platform,
     mut read: impl FnMut(&Descriptor) -> Result<Vec<u8>>,
 ) -> Result<Descriptor> {
+    if !graph::is_index(d.media_type().as_ref()) {
+        let found = match d.platform() {
+            Some(p) => Some(p.clone()),
+            None => config_platform(&d, read)?,
+        };
+        return match found {
+            Some(p) if !platform.matches(&p) => Err(Error::WrongPlatform {
+                digest: d.digest().to_string(),
+                platform: platform.to_string(),
+                found: Platform::of(&p).to_string(),
+            }),
+            _ => Ok(d),
+        };
+    }
     let root = d.digest().to_string();
     let mut current = d;
     // Each step goes one index deeper; a cycle of digests is impossible, but bound the depth anyway.

@@ -144,6 +144,35 @@ fn pull_platform_picks_one_manifest() {
     assert_eq!(resolve(&dir, &reg.at("multi:1")), want);
     assert!(!dir.join("blobs/sha256").join(&MULTI[7..]).exists());
     run(["fsck", d]).ok();
+
+    // A single-platform image is checked against its config: the arm64 manifest by digest is not
+    // pulled for linux/amd64, and nothing is named.
+    let single = reg.at(&format!("multi@{ARM}"));
+    let before = fs::read(dir.join("index.json")).unwrap();
+    let wrong = run([
+        "pull",
+        "--plain-http",
+        "--platform",
+        "linux/amd64",
+        &single,
+        d,
+    ]);
+    wrong.fails(
+        1,
+        &format!("{ARM} is an image for linux/arm64/v8, not linux/amd64"),
+    );
+    assert_eq!(fs::read(dir.join("index.json")).unwrap(), before);
+    run([
+        "pull",
+        "--plain-http",
+        "--platform",
+        "linux/arm64",
+        &single,
+        d,
+    ])
+    .ok();
+    assert_eq!(resolve(&dir, &single), ARM);
+    run(["fsck", d]).ok();
 }
 
 /// Pull from one registry, push to another repository, and skopeo reads the copy: same bytes.

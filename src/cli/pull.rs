@@ -15,7 +15,8 @@ pub struct Args {
     /// if needed.
     #[arg(required = true, num_args = 2.., value_name = "IMAGE... DIR")]
     pub args: Vec<String>,
-    /// Pull only the manifest for os/arch[/variant] (default: the whole index, every platform).
+    /// Pull only the manifest for os/arch[/variant] (default: the whole index, every platform); a
+    /// single-platform image must be for that platform.
     #[arg(long, value_parser = super::resolve::parse_platform)]
     pub platform: Option<Platform>,
     /// Also write the full name into org.opencontainers.image.ref.name (default: the tag alone).

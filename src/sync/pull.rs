@@ -318,10 +318,19 @@ impl Walk<'_> {
         Ok(m)
     }
 
-    /// Descends from an index to the one manifest for `platform` (a manifest is returned as it is),
-    /// by the same rule as in a layout.
+    /// Descends from an index to the one manifest for `platform` (a single-platform image must be
+    /// for it), by the same rule as in a layout. A config is read from the store, downloaded into it
+    /// first when missing (the image needs it anyway).
     fn select_platform(&self, current: Descriptor, platform: &Platform) -> Result<Descriptor> {
-        resolve::descend_to_platform(current, platform, |index| self.bytes(index))
+        resolve::descend_to_platform(current, platform, |d| {
+            if graph::is_manifest_like(d.media_type().as_ref()) {
+                return self.bytes(d);
+            }
+            fetch(self.repo, self.layout, d, self.progress)?;
+            self.layout
+                .blobs()
+                .read_verified(d.digest(), LOCAL_MANIFEST_LIMIT)
+        })
     }
 }
 
