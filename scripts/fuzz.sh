@@ -7,6 +7,8 @@
 #
 #   scripts/fuzz.sh [SECONDS]
 #   FUZZ_TARGETS="reference manifest"  only these targets
+#   FUZZ_SEED=N                        libFuzzer's -seed (default 0: a new random seed each run; CI
+#                                      passes a fixed one so that its runs explore the same inputs)
 #   FUZZ_SANITIZER=address             build with AddressSanitizer (default none: faster to build and
 #                                      run, and -rss_limit_mb then bounds the library's own memory)
 #
@@ -81,7 +83,7 @@ for t in "${targets[@]}"; do
   touch "$work/$t.start"
   status=0
   cargo fuzz run --sanitizer "$sanitizer" --target-dir "$target_dir" "$t" "$corpus" -- \
-    -max_total_time="$seconds" -rss_limit_mb="$rss_limit_mb" \
+    -max_total_time="$seconds" -rss_limit_mb="$rss_limit_mb" -seed="${FUZZ_SEED:-0}" \
     -max_len="$(max_len "$t")" -timeout="$timeout_s" -print_final_stats=1 \
     -artifact_prefix="$artifacts" >"$log" 2>&1 || status=$?
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"

@@ -62,9 +62,11 @@ pub fn looks_like_digest(s: &str) -> bool {
         return false;
     };
     // Any case: `SHA256:...` is a digest written wrongly, to be refused as one, not a name.
-    let sha_n = alg.len() > 3
-        && alg[..3].eq_ignore_ascii_case("sha")
-        && alg[3..].bytes().all(|b| b.is_ascii_digit());
+    // On bytes: the algorithm may hold multi-byte characters, and byte 3 need not be a boundary.
+    let alg_bytes = alg.as_bytes();
+    let sha_n = alg_bytes.len() > 3
+        && alg_bytes[..3].eq_ignore_ascii_case(b"sha")
+        && alg_bytes[3..].iter().all(|b| b.is_ascii_digit());
     let long_hex = alg.bytes().all(|b| b.is_ascii_alphanumeric())
         && !alg.is_empty()
         && rest.len() >= 32
@@ -282,5 +284,18 @@ mod tests {
         let (_, d, n) = w.finish();
         assert_eq!((d.to_string().as_str(), n), (GOOD, 0));
         assert!(verify_bytes(&sha256(b"x"), b"y").is_err());
+    }
+
+    #[test]
+    fn looks_like_digest_on_any_text() {
+        assert!(looks_like_digest(&format!("sha256:{}", "a".repeat(64))));
+        assert!(looks_like_digest("SHA256:abc"));
+        assert!(looks_like_digest(&format!("blake3:{}", "0".repeat(32))));
+        assert!(!looks_like_digest("alpine:3.16"));
+        assert!(!looks_like_digest("alpine"));
+        // Found by fuzzing: byte 3 of the algorithm inside a multi-byte character panicked.
+        assert!(!looks_like_digest("ÞÞÞÞ=0sha258:x"));
+        assert!(!looks_like_digest("shé1:abc"));
+        assert!(!looks_like_digest("ÞÞ:abc"));
     }
 }

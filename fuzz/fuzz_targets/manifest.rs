@@ -55,9 +55,15 @@ fuzz_target!(|data: &[u8]| {
         check_graph(&g, &root, parsed.as_ref().ok());
     }
 
-    // Platform descent, reading the document itself and fixture blobs below it.
-    let root = Descriptor::new(MediaType::ImageIndex, data.len() as u64, d.clone());
-    for p in &s.platforms {
+    // Platform descent, reading the document itself and fixture blobs below it: as an index, and as
+    // a single-platform manifest whose config's platform is checked.
+    let as_index = Descriptor::new(MediaType::ImageIndex, data.len() as u64, d.clone());
+    let as_manifest = Descriptor::new(MediaType::ImageManifest, data.len() as u64, d.clone());
+    for (root, p) in s
+        .platforms
+        .iter()
+        .flat_map(|p| [(&as_index, p), (&as_manifest, p)])
+    {
         let found = resolve::descend_to_platform(root.clone(), p, |desc| {
             if desc.digest() == &d {
                 Ok(data.to_vec())
