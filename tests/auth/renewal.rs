@@ -13,7 +13,7 @@ use ocilayout::Layout;
 use super::proxy::{Fault, Forwarder, Stage};
 use super::registry_support::{make_image, noise, sha256};
 use super::tokenserver::{Issued, PASSWORD};
-use super::{client_config, no_secrets, secrets, token_registry, Env};
+use super::{client_config, no_secrets, secrets, token_registry, Env, Run};
 
 /// Seconds the registry accepts each token (counted from its issue; at most this, more than this
 /// less one). Long enough for any one request, short enough to run out during a transfer.
@@ -136,6 +136,25 @@ fn pushed_image(reg: &super::Registry, seed: u64) -> (tempfile::TempDir, String)
 /// until the token has expired (it claims to last an hour), so the resumed `GET` with `Range` gets a
 /// `401`: the client renews the token and resumes at the same offset. The layer in the layout
 /// hashes to its digest.
+/// `pull -vvv` of `app:1` as the token server's user, through a forwarder that applies `fault`:
+/// the forwarder, the environment (whose home holds the layout), the layout pulled into, and the run.
+fn pull_through(reg: &super::Registry, fault: Fault) -> (Forwarder, Env, std::path::PathBuf, Run) {
+    let fwd = Forwarder::start(&reg.addr, fault);
+    let env = Env::new();
+    let out = env.home().join("pulled");
+    let pulled = env.run_logged_in(
+        &[
+            "-vvv",
+            "pull",
+            "--plain-http",
+            &fwd.at("app:1"),
+            out.to_str().unwrap(),
+        ],
+        format!("{PASSWORD}\n").as_bytes(),
+    );
+    (fwd, env, out, pulled)
+}
+
 #[test]
 fn a_resumed_download_renews_its_token() {
     let Some((_dir, server, reg)) = token_registry() else {
@@ -148,25 +167,13 @@ fn a_resumed_download_renews_its_token() {
         st.expires_in = 3600;
     }
     let before = server.issued().len();
-    let fwd = Forwarder::start(
-        &reg.addr,
+    let (fwd, env, out, pulled) = pull_through(
+        &reg,
         Fault::Cut {
             path: layer.clone(),
             after: 1 << 20,
             hold: PAST_EXPIRY,
         },
-    );
-    let env = Env::new();
-    let out = env.home().join("pulled");
-    let pulled = env.run_logged_in(
-        &[
-            "-vvv",
-            "pull",
-            "--plain-http",
-            &fwd.at("app:1"),
-            out.to_str().unwrap(),
-        ],
-        format!("{PASSWORD}\n").as_bytes(),
     );
     pulled.ok();
     assert_eq!(fwd.stage(), Stage::Done, "the layer download was not cut");
@@ -232,24 +239,12 @@ fn a_token_that_cannot_be_renewed_ends_the_pull_clearly() {
         st.expires_in = LIFETIME as u64;
         st.refuse_after = Some(st.issued.len() + 1);
     }
-    let fwd = Forwarder::start(
-        &reg.addr,
+    let (fwd, _env, _out, pulled) = pull_through(
+        &reg,
         Fault::Hold {
             path: layer.clone(),
             hold: PAST_EXPIRY,
         },
-    );
-    let env = Env::new();
-    let out = env.home().join("pulled");
-    let pulled = env.run_logged_in(
-        &[
-            "-vvv",
-            "pull",
-            "--plain-http",
-            &fwd.at("app:1"),
-            out.to_str().unwrap(),
-        ],
-        format!("{PASSWORD}\n").as_bytes(),
     );
     pulled.fails(
         1,
