@@ -133,6 +133,15 @@ fn kill_9_during_pull() {
 // ---------------------------------------------------------------------------------------------------
 // import
 
+/// The multiarch fixture exported to `scratch/multiarch.tar` and imported into `dir`.
+fn multiarch_imported(scratch: &Path, dir: &Path) -> Layout {
+    let (_fx, multiarch) = fixture_copy("multiarch");
+    let archive = scratch.join("multiarch.tar");
+    run(["export", s(&multiarch), s(&archive)]).ok();
+    run(["import", s(&archive), s(dir)]).ok();
+    Layout::open(dir).unwrap()
+}
+
 /// Kills `import` of an archive of seven images (two of them multi-arch indexes, one nested) into a
 /// layout that names an image of its own and, under one of the archive's names, another digest;
 /// every third round into a directory that does not exist yet. The import names everything in one
@@ -141,12 +150,8 @@ fn kill_9_during_pull() {
 #[test]
 fn kill_9_during_import() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_fx, multiarch) = fixture_copy("multiarch");
-    let fixture_tar = tmp.path().join("multiarch.tar");
-    run(["export", s(&multiarch), s(&fixture_tar)]).ok();
     let src_dir = tmp.path().join("src");
-    run(["import", s(&fixture_tar), s(&src_dir)]).ok();
-    let src = Layout::open(&src_dir).unwrap();
+    let src = multiarch_imported(tmp.path(), &src_dir);
     for i in 0..5u64 {
         make_image(
             &src,
@@ -424,12 +429,8 @@ fn add_temp_files(dir: &Path, rng: &mut Rng) {
 fn kill_9_during_gc() {
     const GARBAGE: usize = 3000;
     let tmp = tempfile::tempdir().unwrap();
-    let (_fx, multiarch) = fixture_copy("multiarch");
     let dir = tmp.path().join("l");
-    let fixture_tar = tmp.path().join("multiarch.tar");
-    run(["export", s(&multiarch), s(&fixture_tar)]).ok();
-    run(["import", s(&fixture_tar), s(&dir)]).ok();
-    let layout = Layout::open(&dir).unwrap();
+    let layout = multiarch_imported(tmp.path(), &dir);
     for i in 0..3u64 {
         make_image(
             &layout,
