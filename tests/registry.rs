@@ -173,6 +173,25 @@ fn pull_platform_picks_one_manifest() {
     .ok();
     assert_eq!(resolve(&dir, &single), ARM);
     run(["fsck", d]).ok();
+    // Into a new layout: the config read for the check is downloaded once and counted once.
+    let fresh = tmp.path().join("fresh");
+    let f = fresh.to_str().unwrap();
+    let out = run([
+        "pull",
+        "--plain-http",
+        "--platform",
+        "linux/arm64",
+        &single,
+        f,
+    ])
+    .ok()
+    .to_string();
+    let blobs = fs::read_dir(fresh.join("blobs/sha256")).unwrap().count();
+    assert!(
+        out.contains(&format!("{blobs} blobs transferred")) && out.contains(" 0 skipped"),
+        "{out}"
+    );
+    run(["fsck", f]).ok();
 }
 
 /// Pull from one registry, push to another repository, and skopeo reads the copy: same bytes.

@@ -320,17 +320,23 @@ impl Walk<'_> {
 
     /// Descends from an index to the one manifest for `platform` (a single-platform image must be
     /// for it), by the same rule as in a layout. A config is read from the store, downloaded into it
-    /// first when missing (the image needs it anyway).
-    fn select_platform(&self, current: Descriptor, platform: &Platform) -> Result<Descriptor> {
-        resolve::descend_to_platform(current, platform, |d| {
+    /// first when missing (the image needs it anyway); one downloaded here counts as seen, so that
+    /// the walk does not report it again as skipped.
+    fn select_platform(&mut self, current: Descriptor, platform: &Platform) -> Result<Descriptor> {
+        let mut downloaded = Vec::new();
+        let found = resolve::descend_to_platform(current, platform, |d| {
             if graph::is_manifest_like(d.media_type().as_ref()) {
                 return self.bytes(d);
             }
-            fetch(self.repo, self.layout, d, self.progress)?;
-            self.layout
-                .blobs()
-                .read_verified(d.digest(), LOCAL_MANIFEST_LIMIT)
-        })
+            let store = self.layout.blobs();
+            if !store.has(d.digest(), d.size())? {
+                fetch(self.repo, self.layout, d, self.progress)?;
+                downloaded.push(d.digest().clone());
+            }
+            store.read_verified(d.digest(), LOCAL_MANIFEST_LIMIT)
+        });
+        self.seen.extend(downloaded);
+        found
     }
 }
 
