@@ -246,6 +246,14 @@ fn takeover(root: &Path) -> Result<Found> {
     if store::existing_dir(root, STATE_DIR)?.is_none() {
         return refuse(format!("{STATE_DIR} vanished"));
     }
+    let index = root.join("index.json");
+    if exists(&index)? && !holds(&index, EMPTY_INDEX_JSON) {
+        return refuse(
+            "its index.json is not the empty index our init writes (a layout missing its \
+             oci-layout file, or another program's)"
+                .into(),
+        );
+    }
     if let Some(blobs) = store::existing_dir(root, "blobs")? {
         for entry in fs::read_dir(&blobs).at(&blobs)? {
             let entry = entry.at(&blobs)?;
@@ -254,19 +262,11 @@ fn takeover(root: &Path) -> Result<Found> {
                     .is_some_and(|d| fs::read_dir(d).is_ok_and(|mut e| e.next().is_none()));
             if !empty_sha256 {
                 return refuse(format!(
-                    "blobs/ holds {}, which an interrupted init does not leave",
-                    crate::error::quoted(&entry.file_name().to_string_lossy())
+                    "blobs/{} is there and not empty, which an interrupted init does not leave",
+                    crate::error::one_line(&entry.file_name().to_string_lossy())
                 ));
             }
         }
-    }
-    let index = root.join("index.json");
-    if exists(&index)? && !holds(&index, EMPTY_INDEX_JSON) {
-        return refuse(
-            "its index.json is not the empty index our init writes (a layout missing its \
-             oci-layout file, or another program's)"
-                .into(),
-        );
     }
     Ok(Found::OurInit)
 }
