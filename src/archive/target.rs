@@ -81,8 +81,7 @@ fn replace<T>(
         _ => Path::new("."),
     };
     remove_stale(dir, &prefix);
-    let (file, tmp) = create_temp(dir, &prefix, mode)?;
-    let _registered = Registration::new(&tmp);
+    let (file, tmp, _registered) = create_temp(dir, &prefix, mode)?;
     let result = (|| {
         let mut out = BufWriter::with_capacity(COPY_BUFFER, file);
         let value = write(&mut out)?;
@@ -99,12 +98,20 @@ fn replace<T>(
     result
 }
 
-/// Creates `dir/<prefix><pid>-<n>` exclusively, with `mode` set exactly when given.
-fn create_temp(dir: &Path, prefix: &str, mode: Option<u32>) -> Result<(File, PathBuf)> {
+/// Creates `dir/<prefix><pid>-<n>` exclusively, with `mode` set exactly when given, registered for
+/// removal on a signal before it exists (so no signal finds it unregistered).
+fn create_temp(
+    dir: &Path,
+    prefix: &str,
+    mode: Option<u32>,
+) -> Result<(File, PathBuf, Registration)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!("{prefix}{}-{n}", std::process::id()));
+        // A name of this process's id that exists already is a dead process's leftover (ids are
+        // reused): removing it on a signal takes nothing from anyone.
+        let registration = Registration::new(&tmp);
         match OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -118,7 +125,7 @@ fn create_temp(dir: &Path, prefix: &str, mode: Option<u32>) -> Result<(File, Pat
                         return Err(Error::io(tmp, e));
                     }
                 }
-                return Ok((file, tmp));
+                return Ok((file, tmp, registration));
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(Error::io(tmp, e)),

@@ -114,3 +114,43 @@ fn refused_link(path: &Path, e: io::Error) -> Error {
         Error::io(path, e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Layout;
+
+    /// A lock file removed (with the layout) while a process waited for it is not held: the waiter
+    /// reports the layout gone rather than recreate state in a directory that is no layout.
+    #[test]
+    fn a_lock_unlinked_while_waited_for_is_not_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("l");
+        let layout = Layout::init(&root).unwrap();
+        let held = layout.lock_index().unwrap();
+        let waiter = {
+            let root = root.clone();
+            std::thread::spawn(move || acquire(&root, "index.lock", Mode::Exclusive))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        fs::remove_file(root.join("oci-layout")).unwrap();
+        fs::remove_file(root.join(".ocilayout/index.lock")).unwrap();
+        drop(held);
+        let err = waiter.join().unwrap().unwrap_err();
+        assert!(matches!(err, Error::NotALayout { .. }), "{err}");
+        assert!(!root.join(".ocilayout/index.lock").exists());
+
+        // With the layout still there, the waiter takes a fresh lock file instead.
+        fs::write(root.join("oci-layout"), super::super::OCI_LAYOUT_CONTENT).unwrap();
+        let held = layout.lock_index().unwrap();
+        let waiter = {
+            let root = root.clone();
+            std::thread::spawn(move || acquire(&root, "index.lock", Mode::Exclusive).map(|_| ()))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        fs::remove_file(root.join(".ocilayout/index.lock")).unwrap();
+        drop(held);
+        waiter.join().unwrap().unwrap();
+        assert!(root.join(".ocilayout/index.lock").is_file());
+    }
+}
