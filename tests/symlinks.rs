@@ -13,7 +13,7 @@ use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use registry_support::Registry;
+use registry_support::{sha256, Registry};
 use support::{copy_dir, fixtures, run};
 
 /// Where a link points.
@@ -224,6 +224,16 @@ fn nothing_outside_the_layout_changes_through_a_symlink_in_its_state() {
                     failures.push(format!(
                         "{case}: expected a refusal naming the link: {out:#?}"
                     ));
+                }
+                // A refused gc removed nothing: the garbage blob is still there (where blobs/ is
+                // itself the link, the blob lives outside and the tree check covers it).
+                let garbage = layout.join("blobs/sha256").join(&sha256(GARBAGE)[7..]);
+                if command == "gc"
+                    && out.code != 0
+                    && !path.starts_with("blobs")
+                    && !garbage.exists()
+                {
+                    failures.push(format!("{case}: a refused gc removed a blob: {out:#?}"));
                 }
                 fs::remove_dir_all(&root).unwrap();
             }

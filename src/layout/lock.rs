@@ -16,6 +16,9 @@ use fs2::FileExt;
 use crate::error::{Error, IoContext, Result};
 use crate::store::{self, STATE_DIR};
 
+/// The writer lock's file name.
+pub(crate) const WRITERS: &str = "writers.lock";
+
 /// A held lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct LockGuard {
@@ -49,6 +52,11 @@ pub(crate) fn acquire(root: &Path, name: &str, mode: Mode) -> Result<LockGuard> 
             return Err(gone(root));
         }
         store::ensure_dir(root, STATE_DIR)?;
+        if mode == Mode::Exclusive && name == WRITERS {
+            // Whoever holds this may clear `.ocilayout/tmp` (gc, an undo): a link there is refused
+            // now, before anything is swept, not halfway through.
+            store::existing_dir(root, store::TMP_DIR)?;
+        }
         let path = dir.join(name);
         let file = OpenOptions::new()
             .read(true)

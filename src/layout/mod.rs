@@ -126,12 +126,12 @@ impl Layout {
 
     /// Takes the shared writer lock: held while blobs are written that an index entry will name later.
     pub fn lock_writers(&self) -> Result<LockGuard> {
-        lock::acquire(&self.root, "writers.lock", Mode::Shared)
+        lock::acquire(&self.root, lock::WRITERS, Mode::Shared)
     }
 
     /// Takes the exclusive writer lock: no other process of ours writes blobs while it is held.
     pub fn lock_writers_exclusive(&self) -> Result<LockGuard> {
-        lock::acquire(&self.root, "writers.lock", Mode::Exclusive)
+        lock::acquire(&self.root, lock::WRITERS, Mode::Exclusive)
     }
 }
 
