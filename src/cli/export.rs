@@ -14,7 +14,8 @@ use super::Global;
 pub struct Args {
     /// The layout directory.
     pub dir: PathBuf,
-    /// The archive to write, or `-` for standard output.
+    /// The archive to write, or `-` for standard output. A regular file is replaced only when the
+    /// archive is complete, keeping its mode; a FIFO, a device or `/dev/fd/N` is written in place.
     pub archive: PathBuf,
     /// Export only these references and their closure (default: every entry of index.json).
     pub refs: Vec<String>,
