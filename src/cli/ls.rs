@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use ocilayout::{resolve, Layout};
 use serde::Serialize;
 
-use super::output::{print_json, print_lines};
+use super::output::{print_json, print_rows};
 use super::Global;
 
 #[derive(clap::Args, Debug)]
@@ -51,9 +51,14 @@ pub fn run(args: Args, _global: &Global) -> anyhow::Result<u8> {
     if args.json {
         print_json(&entries)?;
     } else {
-        print_lines(entries.iter().map(|e| {
+        print_rows(entries.iter().map(|e| {
             let name = e.name.as_deref().or(e.tag.as_deref()).unwrap_or("<none>");
-            format!("{name}\t{}\t{}\t{}", e.digest, e.size, e.media_type)
+            [
+                name.to_string(),
+                e.digest.clone(),
+                e.size.to_string(),
+                e.media_type.clone(),
+            ]
         }))?;
     }
     Ok(super::EXIT_OK)

@@ -112,6 +112,7 @@ impl Display {
         if self.quiet {
             return;
         }
+        let s = super::output::shown(&s);
         match &self.bars {
             Some(b) => b.multi.suspend(|| println!("{s}")),
             None => println!("{s}"),
@@ -120,6 +121,7 @@ impl Display {
 
     /// A warning on stderr.
     fn warn(&self, s: String) {
+        let s = super::output::shown(&s);
         match &self.bars {
             Some(b) => b.multi.suspend(|| eprintln!("{s}")),
             None => eprintln!("{s}"),
@@ -220,7 +222,8 @@ pub fn failures(verb: &str, failures: &[(String, ocilayout::Error)]) -> anyhow::
         [(image, e)] => Err(anyhow::anyhow!("{verb} {image}: {e}")),
         many => {
             for (image, e) in &many[..many.len() - 1] {
-                eprintln!("ocilayout: {verb} {image}: {e}");
+                let line = format!("{verb} {image}: {e}");
+                eprintln!("ocilayout: {}", super::output::shown(&line));
             }
             let (image, e) = &many[many.len() - 1];
             Err(anyhow::anyhow!("{verb} {image}: {e}"))
