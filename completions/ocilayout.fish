@@ -83,6 +83,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l cacert -d '
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l auth-file -d 'Read credentials from this auth file (containers auth.json format), before REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json and the docker config' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l jobs -d 'Blobs transferred at once' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l full-ref-name -d 'Also write the full name into org.opencontainers.image.ref.name (default: the tag alone)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l no-referrers -d 'Do not bring along referrers (signatures, SBOMs)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l plain-http -d 'Speak plain HTTP instead of HTTPS'
@@ -96,6 +97,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l cacert -d '
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l auth-file -d 'Read credentials from this auth file (containers auth.json format), before REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json and the docker config' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l jobs -d 'Blobs transferred at once' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l no-referrers -d 'Do not push the layout\'s referrers (signatures, SBOMs) of the image'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l plain-http -d 'Speak plain HTTP instead of HTTPS'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
@@ -108,6 +110,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l cacert -d '
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l auth-file -d 'Read credentials from this auth file (containers auth.json format), before REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json and the docker config' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l jobs -d 'Blobs transferred at once' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l no-referrers -d 'Do not push referrers (signatures, SBOMs)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l plain-http -d 'Speak plain HTTP instead of HTTPS'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
