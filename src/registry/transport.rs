@@ -517,18 +517,24 @@ impl Transport {
         }
     }
 
+    /// An I/O error for a message; a timeout (ureq's, carried inside a body read) says which
+    /// flag sets it.
     fn io_message(&self, e: &std::io::Error) -> String {
+        let text = e.to_string();
+        if let Some(kind) = text.strip_prefix("timeout: ") {
+            return self.timeout_message(kind);
+        }
         match e.kind() {
             std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
                 self.timeout_message("read")
             }
-            _ => e.to_string(),
+            _ => text,
         }
     }
 
     fn timeout_message(&self, what: &str) -> String {
         format!(
-            "timed out ({what}): nothing for {} s (--timeout)",
+            "timed out ({what}) after {} s (--timeout)",
             self.config.timeout.as_secs_f64()
         )
     }
