@@ -17,7 +17,10 @@ use super::Global;
 /// `REG`: how to reach registries.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RegistryArgs {
-    /// Speak plain HTTP instead of HTTPS.
+    /// Speak plain HTTP instead of HTTPS. Without it, a registry on localhost or 127.0.0.0/8 that
+    /// answers HTTPS in plain HTTP is spoken to in plain HTTP (as docker does; -v says so).
+    /// Credentials only ever go to the scheme, host and port they are for: never to a redirect or
+    /// upload Location elsewhere, never from HTTPS down to HTTP.
     #[arg(long)]
     pub plain_http: bool,
     /// Skip TLS certificate verification (a warning says so).

@@ -361,6 +361,22 @@ impl Auth for RegistryAuth {
     }
 }
 
+/// Reads a token server's answer as the client does: the token, and for how long it is offered
+/// (clamped, whatever the server claims). `Err` says why there is no token. Public for the fuzz
+/// targets.
+pub fn parse_token_answer(
+    body: &[u8],
+) -> std::result::Result<(String, std::time::Duration), String> {
+    match token::parse_answer(body, std::time::SystemTime::now()) {
+        Ok(t) => Ok((
+            t.value,
+            t.fresh_until
+                .saturating_duration_since(std::time::Instant::now()),
+        )),
+        Err(token::Failure::Refused(why) | token::Failure::Other(why)) => Err(why),
+    }
+}
+
 /// Whether scope `have` grants everything scope `want` asks (`repository:a:pull,push` covers
 /// `repository:a:pull`), so one token keeps serving a repository.
 fn covers(have: &str, want: &str) -> bool {
