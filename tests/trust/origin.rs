@@ -1,6 +1,7 @@
 //! Credentials go only to their origin (scheme, host and port), on every request path: a redirect
 //! from an HTTPS registry to plain HTTP on the same host and port, an upload `Location` (also the
 //! answer to a mount) on another origin, and a token realm over plain HTTP for an HTTPS registry.
+//! Referrers requests go through the same redirect rule as blobs (`send_following`).
 
 use super::*;
 use crate::snoop::SniffRelay;
@@ -126,4 +127,61 @@ fn a_plain_http_token_realm_for_an_https_registry_gets_no_password() {
     pulled.fails(1, "is plain HTTP while the registry is HTTPS");
     no_secrets(&pulled);
     assert!(server.issued().is_empty(), "a token was issued");
+}
+
+/// A cross-repository mount the registry answers by starting an upload at a `Location` on another
+/// origin: the upload goes there without credentials.
+#[test]
+fn a_mount_answered_with_a_location_elsewhere_gets_no_credentials() {
+    let other = Snoop::start(|_| Reply::basic_challenge());
+    let elsewhere = format!("http://{}/upload/mounted", other.addr);
+    let registry = Snoop::start(move |seen| {
+        if seen.authorization.is_none() {
+            return Reply::basic_challenge();
+        }
+        let digest = seen
+            .path
+            .split("digest=")
+            .nth(1)
+            .map(|d| d.replace("%3A", ":"));
+        match (seen.method.as_str(), digest) {
+            ("POST", _) if seen.path.contains("mount=") => {
+                Reply::new(202).header("Location", &elsewhere)
+            }
+            ("POST", _) => Reply::new(202).header("Location", "/v2/uploads/session"),
+            ("PUT", Some(d)) => Reply::new(201).header("Docker-Content-Digest", &d),
+            ("PUT", None) => Reply::new(201),
+            _ => Reply::new(404),
+        }
+    });
+    let env = Env::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("src");
+    let layout = Layout::init(&dir).unwrap();
+    make_image(&layout, "docker.io/library/app:1", 23, &[3000]);
+    make_image(&layout, "docker.io/library/other:1", 23, &[3000]);
+    let synced = env.run_logged_in(&[
+        "sync",
+        "--plain-http",
+        "--jobs",
+        "1",
+        dir.to_str().unwrap(),
+        &format!("{}/mirror", registry.addr),
+    ]);
+    no_secrets(&synced);
+    assert!(
+        registry.log().iter().any(|s| s.path.contains("mount=")),
+        "a mount was tried: {:?} {synced:#?}",
+        registry.log()
+    );
+    assert!(
+        !other.log().is_empty(),
+        "the Location was used: {synced:#?}"
+    );
+    assert_eq!(
+        other.authorizations(),
+        Vec::<String>::new(),
+        "{:?}",
+        other.log()
+    );
 }
