@@ -189,3 +189,53 @@ fn http_and_https_confusion_explains_itself() {
     );
     run.fails(1, "drop --plain-http");
 }
+
+/// A token server that redirects (307) is followed, as the registry would be, and the password
+/// does not follow the redirect to another origin.
+#[test]
+fn a_token_servers_redirect_is_followed_without_the_password() {
+    let issuer = Snoop::start(|_| Reply::new(200).body(r#"{"token":"tok-2"}"#));
+    let moved = format!("http://{}/token", issuer.addr);
+    let front = Snoop::start(move |seen| {
+        let query = seen.path.split_once('?').map_or("", |(_, q)| q);
+        Reply::new(307).header("Location", &format!("{moved}?{query}"))
+    });
+    let realm = format!("http://{}/token", front.addr);
+    let registry = Snoop::start(move |seen| match &seen.authorization {
+        Some(a) if a == "Bearer tok-2" => Reply::new(404),
+        _ => Reply::new(401).header("WWW-Authenticate", &format!("Bearer realm=\"{realm}\"")),
+    });
+    let env = Env::new();
+    let out = env.home().join("out");
+    let run = env.run_logged_in(&[
+        "pull",
+        "--plain-http",
+        &format!("{}/app:1", registry.addr),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    no_secrets(&run);
+    assert!(
+        front
+            .authorizations()
+            .iter()
+            .all(|a| a.starts_with("Basic ")),
+        "the realm itself gets the password: {:?}",
+        front.log()
+    );
+    assert!(!issuer.log().is_empty(), "{run:#?}");
+    assert_eq!(
+        issuer.authorizations(),
+        Vec::<String>::new(),
+        "{:?}",
+        issuer.log()
+    );
+    assert!(
+        registry
+            .authorizations()
+            .iter()
+            .any(|a| a == "Bearer tok-2"),
+        "{:?} {run:#?}",
+        registry.log()
+    );
+}
