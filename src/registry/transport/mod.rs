@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 use ureq::http::{self, Method, StatusCode};
 use ureq::{Agent, SendBody};
 
+mod failure;
+mod token_calls;
+
 use super::auth::{Auth, RegistryAuth, Scope};
-use super::exchange::{self, Answer, Call, Exchange};
 use super::origin::{host_of, may_carry_credentials, Origin};
 pub(crate) use super::origin::{redact, resolve_location};
 use super::status::retry_after;
@@ -24,6 +26,8 @@ pub(crate) use super::status::{header, retryable, status_error, Response};
 use super::trace::{redacted_headers, Exchanged, Trace};
 use crate::error::{Error, Result};
 use crate::graph::MANIFEST_LIMIT;
+pub(crate) use failure::Failure;
+use token_calls::TokenCalls;
 
 /// How a client talks to registries. Every field is public and documented; [`Default`] is anonymous
 /// HTTPS with the system roots, 4 parallel transfers, 5 attempts per request and a 30 s timeout.
@@ -465,80 +469,6 @@ impl Transport {
         }
     }
 
-    /// ` (through the proxy HOST:PORT)` when requests to `url` go through a proxy, for messages:
-    /// a refused connection is then the proxy's doing. The proxy's credentials are never shown.
-    fn through_proxy(&self, url: &str) -> String {
-        let Some(proxy) = self.agent.config().proxy() else {
-            return String::new();
-        };
-        match url.parse::<http::Uri>() {
-            Ok(uri) if !proxy.is_no_proxy(&uri) => {
-                format!(" (through the proxy {}:{})", proxy.host(), proxy.port())
-            }
-            _ => String::new(),
-        }
-    }
-
-    /// Turns a failed request into an error worth retrying or not.
-    fn classify(&self, url: &str, e: ureq::Error) -> Failure {
-        let note = self.through_proxy(url);
-        let message = match &e {
-            ureq::Error::Io(io) => self.io_message(io),
-            ureq::Error::Timeout(kind) => self.timeout_message(&kind.to_string()),
-            other => other.to_string(),
-        };
-        let error = |message: String| Error::Http {
-            url: redact(url),
-            message,
-        };
-        if message.contains("InvalidContentType") {
-            return Failure::PlainAnswer(error(format!(
-                "the server answered an HTTPS request in plain HTTP; if the registry speaks \
-                 plain HTTP, pass --plain-http{note}"
-            )));
-        }
-        if matches!(e, ureq::Error::Rustls(_)) || message.contains("certificate") {
-            // Trying again cannot make a certificate trusted.
-            return Failure::Fatal(error(format!(
-                "TLS: {message} (to trust the registry's certificate, pass its CA with --cacert FILE){note}"
-            )));
-        }
-        let err = error(format!("{message}{note}"));
-        match e {
-            // Nothing listens there: another attempt a moment later cannot change that.
-            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-                Failure::Fatal(err)
-            }
-            ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::Protocol(_) => {
-                Failure::Connection(err)
-            }
-            ureq::Error::ConnectionFailed => Failure::Connection(err),
-            _ => Failure::Fatal(err),
-        }
-    }
-
-    /// An I/O error for a message; a timeout (ureq's, carried inside a body read) says which
-    /// flag sets it.
-    fn io_message(&self, e: &std::io::Error) -> String {
-        let text = e.to_string();
-        if let Some(kind) = text.strip_prefix("timeout: ") {
-            return self.timeout_message(kind);
-        }
-        match e.kind() {
-            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-                self.timeout_message("read")
-            }
-            _ => text,
-        }
-    }
-
-    fn timeout_message(&self, what: &str) -> String {
-        format!(
-            "timed out ({what}) after {} s (--timeout)",
-            self.config.timeout.as_secs_f64()
-        )
-    }
-
     fn note(&self, note: &str) {
         if let Some(t) = &self.config.trace {
             t.note(note);
@@ -590,69 +520,6 @@ impl Transport {
             Err(e) => shown.error = Some(e.to_string()),
         }
         trace.exchanged(&shown);
-    }
-}
-
-/// Token requests on behalf of one registry, through the transport: retried and redirected like
-/// any request; credentials only to the realm's own origin, and never over plain HTTP when the
-/// registry is reached over HTTPS.
-struct TokenCalls<'t> {
-    transport: &'t Transport,
-    registry: String,
-    https: bool,
-}
-
-impl Exchange for TokenCalls<'_> {
-    fn exchange(&self, call: &Call) -> Result<Answer> {
-        if call.authorization.is_some() && self.https && !call.url.starts_with("https://") {
-            return Err(Error::Auth {
-                registry: self.registry.clone(),
-                reason: format!(
-                    "its token realm {} is plain HTTP while the registry is HTTPS: the \
-                     credentials are not sent in clear text",
-                    redact(&call.url)
-                ),
-            });
-        }
-        let scope = Scope::default();
-        let method = match call.method {
-            exchange::Method::Get => Method::GET,
-            exchange::Method::Post => Method::POST,
-        };
-        let mut req = Request::new(method, call.url.clone(), &scope).body(&call.body);
-        req.headers = call.headers.clone();
-        req.fixed = call.authorization.as_ref().map(|a| a.0.clone());
-        req.anonymous = req.fixed.is_none();
-        let resp = self.transport.send(&req)?;
-        let status = resp.status().as_u16();
-        let mut body = Vec::new();
-        resp.into_body()
-            .into_reader()
-            .take(1 << 20)
-            .read_to_end(&mut body)
-            .map_err(|e| Error::Http {
-                url: redact(&call.url),
-                message: format!("reading the answer: {e}"),
-            })?;
-        Ok(Answer { status, body })
-    }
-}
-
-/// Why a request did not produce a response.
-pub(crate) enum Failure {
-    /// The connection broke or timed out: worth another attempt.
-    Connection(Error),
-    /// An HTTPS request was answered in plain HTTP.
-    PlainAnswer(Error),
-    /// Anything else: retrying cannot help.
-    Fatal(Error),
-}
-
-impl Failure {
-    pub fn into_error(self) -> Error {
-        match self {
-            Failure::Connection(e) | Failure::PlainAnswer(e) | Failure::Fatal(e) => e,
-        }
     }
 }
 
