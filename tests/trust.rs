@@ -4,6 +4,8 @@
 //! where retrying cannot help, http/https confusion explained, and the `-v` request log. Against the
 //! real `docker-registry` and the misbehaving servers of `support/snoop.rs`.
 
+#[path = "support/badserver.rs"]
+mod badserver;
 #[path = "trust/failures.rs"]
 mod failures;
 #[path = "trust/origin.rs"]

@@ -239,3 +239,49 @@ fn a_token_servers_redirect_is_followed_without_the_password() {
         registry.log()
     );
 }
+
+/// A blob download that makes no progress for `--timeout` is a failed attempt (retried, then an
+/// error naming the flag); the same download within the timeout succeeds.
+#[test]
+fn a_stalled_blob_download_times_out() {
+    let server = crate::badserver::start(crate::badserver::Fault::SlowLayer);
+    let env = Env::new();
+    let out = env.home().join("out");
+    let out = out.to_str().unwrap();
+    let started = Instant::now();
+    let run = env.run(
+        &[
+            "pull",
+            "--plain-http",
+            "--timeout",
+            "1",
+            &server.image(),
+            out,
+        ],
+        &[],
+        b"",
+    );
+    let took = started.elapsed();
+    run.fails(1, "timed out");
+    assert!(run.stderr.contains("--timeout"), "{run:#?}");
+    let layer_gets = server
+        .log()
+        .iter()
+        .filter(|s| s.method == "GET" && s.path.ends_with(&server.layer))
+        .count();
+    assert!(layer_gets >= 2, "retried: {:?}", server.log());
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let patient = env.run(
+        &[
+            "pull",
+            "--plain-http",
+            "--timeout",
+            "5",
+            &server.image(),
+            out,
+        ],
+        &[],
+        b"",
+    );
+    patient.ok();
+}
