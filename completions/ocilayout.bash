@@ -569,7 +569,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__pull)
-            opts="-v -q -h --platform --full-ref-name --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --verbose --quiet --no-progress --help"
+            opts="-v -q -h --platform --full-ref-name --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -595,6 +595,10 @@ _ocilayout() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -603,7 +607,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__push)
-            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --verbose --quiet --no-progress --help"
+            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -622,6 +626,10 @@ _ocilayout() {
                     return 0
                     ;;
                 --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -651,7 +659,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__sync)
-            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --verbose --quiet --no-progress --help"
+            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -670,6 +678,10 @@ _ocilayout() {
                     return 0
                     ;;
                 --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -35,7 +35,8 @@ pub const EXIT_USAGE: u8 = 2;
 #[derive(Parser, Debug)]
 #[command(name = "ocilayout", version, about, long_about = None)]
 pub struct Cli {
-    /// More detail on stderr (repeat for more).
+    /// More detail on stderr: -v one line per registry request (method, URL, status, bytes, time),
+    /// -vv its headers too, with credentials and tokens redacted.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Print only errors.

@@ -35,7 +35,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         .iter()
         .map(|s| Reference::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let client = Client::new(args.registry.config()?)?;
+    let client = Client::new(args.registry.config(global)?)?;
     let (layout, created) = Layout::init_tracked(dir)?;
     let opts = PullOptions {
         platform: args.platform,
