@@ -1,7 +1,13 @@
 //! The one descriptor walk shared by gc, fsck, export and sync: from root descriptors down through
 //! indexes and manifests to configs, layers and artifact blobs. `subject` is not followed upward.
+//!
+//! The walk is conservative: a blob is descended when *any* descriptor that reaches it, or its own
+//! content (its `mediaType` field, or the shape of a manifest or index), says it is a manifest or an
+//! index. The first descriptor to arrive decides nothing, so no order of entries or layers can hide
+//! an image's blobs from gc, fsck or export.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 
 use oci_spec::image::{Descriptor, Digest};
 use serde::Deserialize;
@@ -56,6 +62,9 @@ struct Refs {
 pub struct Parsed {
     pub media_type: Option<String>,
     pub children: Vec<Descriptor>,
+    /// Whether the document has any of the fields through which manifests and indexes refer
+    /// downward (`manifests`, `config`, `layers`, `blobs`): the shape of one, whatever it is called.
+    pub shaped: bool,
 }
 
 /// Parses a manifest-like document and returns the descriptors it refers to (config, layers,
@@ -70,6 +79,10 @@ pub fn parse_children(bytes: &[u8]) -> Result<Parsed> {
         Some(at) => malformed(format!("{at}: {e}")),
         None => malformed(e.to_string()),
     })?;
+    let shaped = refs.manifests.is_some()
+        || refs.config.is_some()
+        || refs.layers.is_some()
+        || refs.blobs.is_some();
     let mut children = Vec::new();
     let lists = [
         ("manifests", refs.manifests.unwrap_or_default()),
@@ -91,6 +104,7 @@ pub fn parse_children(bytes: &[u8]) -> Result<Parsed> {
     Ok(Parsed {
         media_type: refs.media_type,
         children,
+        shaped,
     })
 }
 
@@ -189,14 +203,47 @@ impl std::fmt::Display for Problem {
 /// One blob reached by the walk.
 #[derive(Clone, Debug)]
 pub struct Node {
-    /// The first descriptor that reached this blob.
+    /// The descriptor this blob is known by: the first one that called it a manifest or an index if
+    /// any did, else the first one that reached it.
     pub descriptor: Descriptor,
-    /// For a manifest-like blob that was read: the digests it refers to.
+    /// For a blob descended as a manifest or index: the digests it refers to, in document order.
     pub children: Vec<Digest>,
-    /// Whether the walk read and verified this blob's bytes (manifest-like blobs only).
+    /// Whether the walk read this blob whole and checked its digest.
     pub verified: bool,
-    /// What is wrong with it, if anything.
+    /// Whether the blob is a manifest or index: some descriptor reaching it, or its own content,
+    /// says so. Such a blob is descended; when it is missing or cannot be read, what it refers to is
+    /// unknown.
+    pub manifest: bool,
+    /// What is wrong with it, if anything (the most serious problem when there are several).
     pub problem: Option<Problem>,
+}
+
+impl Node {
+    /// Records a problem unless a more serious one is already recorded.
+    fn note(&mut self, p: Problem) {
+        let rank = |p: &Problem| match p {
+            Problem::Missing => 0,
+            // A wrong size is the plainer finding: the content then cannot hash right either.
+            Problem::SizeMismatch { .. } => 1,
+            Problem::Corrupt { .. } => 2,
+            Problem::Unreadable(_) => 3,
+            Problem::MediaTypeMismatch { .. } => 4,
+        };
+        if self.problem.as_ref().is_none_or(|old| rank(&p) < rank(old)) {
+            self.problem = Some(p);
+        }
+    }
+
+    /// Whether what this blob refers to may be unknown: it is a manifest or index with a problem
+    /// other than a disagreeing media type (missing, corrupt, unreadable, or named with a wrong
+    /// size). gc refuses to sweep past such a blob.
+    pub fn hides_children(&self) -> bool {
+        self.manifest
+            && self
+                .problem
+                .as_ref()
+                .is_some_and(|p| !matches!(p, Problem::MediaTypeMismatch { .. }))
+    }
 }
 
 /// The closure of a set of roots: every blob reachable from them, each once, children before the
@@ -225,105 +272,270 @@ impl Graph {
     }
 }
 
+/// A blob's content as far as the walk read it.
+struct Doc {
+    /// The document's own `mediaType` field, when it is a JSON object with a string there.
+    media_type: Option<String>,
+    /// The document read as a manifest or index.
+    parsed: std::result::Result<Parsed, String>,
+}
+
+impl Doc {
+    fn read(bytes: &[u8]) -> Doc {
+        #[derive(Deserialize)]
+        struct MediaTypeField {
+            #[serde(rename = "mediaType")]
+            media_type: Option<serde_json::Value>,
+        }
+        let media_type = serde_json::from_slice::<MediaTypeField>(bytes)
+            .ok()
+            .and_then(|m| match m.media_type {
+                Some(serde_json::Value::String(s)) => Some(s),
+                _ => None,
+            });
+        Doc {
+            media_type,
+            parsed: parse_children(bytes).map_err(|e| crate::error::one_line(&e.to_string())),
+        }
+    }
+
+    /// Whether the content says it is a manifest or index: by its `mediaType`, or by having the shape
+    /// of one (it parses as one and has a field that refers downward).
+    fn says_manifest(&self) -> bool {
+        self.media_type.as_deref().is_some_and(is_manifest_like)
+            || self.parsed.as_ref().is_ok_and(|p| p.shaped)
+    }
+}
+
+/// The walk's state for one blob.
+struct State {
+    node: Node,
+    /// The blob's size in the store; `None` when it is missing.
+    found: Option<u64>,
+    /// The content, once read and verified (`None`: not read, or it could not be trusted).
+    doc: Option<Doc>,
+    /// Whether the content was read (or tried), so it is never read twice.
+    read: bool,
+}
+
 /// Walks the closure of `roots` in `store`. Missing and damaged blobs are recorded on their nodes, not
-/// returned as errors: callers decide (gc refuses to sweep past an unreadable manifest, fsck reports).
-/// Manifest-like blobs are read once and their digest verified; other blobs are only sized.
+/// returned as errors: callers decide (gc refuses to sweep past a manifest it cannot read, fsck
+/// reports). Blobs that some descriptor calls a manifest or index, and blobs whose content starts like
+/// a JSON object, are read once and their digest verified; other blobs are only sized.
 pub fn walk<'a>(
     store: &BlobStore,
     roots: impl IntoIterator<Item = &'a Descriptor>,
 ) -> Result<Graph> {
-    let mut graph = Graph::default();
-    // Iterative post-order DFS, so hostile nesting depth cannot overflow the stack.
-    enum Step {
-        Enter(Box<Descriptor>),
-        Exit(Digest),
+    // Marking: a work list of descriptors until nothing changes. A blob already reached is reached
+    // again by each further descriptor, which may turn it into a manifest to descend.
+    let mut states: Vec<State> = Vec::new();
+    let mut at: HashMap<Digest, usize> = HashMap::new();
+    let mut root_digests: Vec<Digest> = Vec::new();
+    let mut work: Vec<Descriptor> = Vec::new();
+    for r in roots {
+        root_digests.push(r.digest().clone());
+        work.push(r.clone());
     }
-    let mut pending: HashMap<Digest, Node> = HashMap::new();
-    let mut stack: Vec<Step> = roots
-        .into_iter()
-        .map(|d| Step::Enter(Box::new(d.clone())))
+    work.reverse();
+    while let Some(desc) = work.pop() {
+        let d = desc.digest().clone();
+        crate::digest::validate(&d)?;
+        let children = match at.get(&d) {
+            Some(&i) => reach_again(store, &mut states[i], desc)?,
+            None => {
+                let (state, children) = reach_first(store, desc)?;
+                at.insert(d, states.len());
+                states.push(state);
+                children
+            }
+        };
+        work.extend(children.into_iter().rev());
+    }
+
+    // Ordering: children before parents, roots in order, each child list in document order.
+    // Iterative, so hostile nesting depth cannot overflow the stack.
+    let mut order: Vec<usize> = Vec::with_capacity(states.len());
+    let mut placed = vec![false; states.len()];
+    let mut entered = vec![false; states.len()];
+    let mut stack: Vec<(usize, bool)> = root_digests
+        .iter()
+        .rev()
+        .filter_map(|d| at.get(d).map(|&i| (i, false)))
         .collect();
-    stack.reverse();
-    while let Some(step) = stack.pop() {
-        match step {
-            Step::Enter(desc) => {
-                let d = desc.digest().clone();
-                if graph.positions.contains_key(&d) || pending.contains_key(&d) {
-                    continue;
-                }
-                crate::digest::validate(&d)?;
-                let node = inspect(store, *desc)?;
-                stack.push(Step::Exit(d.clone()));
-                let children: Vec<Descriptor> = node.1;
-                for c in children.into_iter().rev() {
-                    stack.push(Step::Enter(Box::new(c)));
-                }
-                pending.insert(d, node.0);
+    while let Some((i, exit)) = stack.pop() {
+        if exit {
+            if !placed[i] {
+                placed[i] = true;
+                order.push(i);
             }
-            Step::Exit(d) => {
-                let node = pending.remove(&d).expect("entered before exit");
-                graph.positions.insert(d, graph.nodes.len());
-                graph.nodes.push(node);
+            continue;
+        }
+        if entered[i] {
+            continue;
+        }
+        entered[i] = true;
+        stack.push((i, true));
+        for c in states[i].node.children.iter().rev() {
+            if let Some(&j) = at.get(c) {
+                if !entered[j] {
+                    stack.push((j, false));
+                }
             }
+        }
+    }
+    let mut slots: Vec<Option<Node>> = states.into_iter().map(|s| Some(s.node)).collect();
+    let mut graph = Graph::default();
+    for i in order {
+        if let Some(node) = slots[i].take() {
+            graph
+                .positions
+                .insert(node.descriptor.digest().clone(), graph.nodes.len());
+            graph.nodes.push(node);
         }
     }
     Ok(graph)
 }
 
-/// Reads one blob's state; for a manifest-like blob also its children.
-fn inspect(store: &BlobStore, desc: Descriptor) -> Result<(Node, Vec<Descriptor>)> {
+/// The first descriptor to reach a blob: sizes it, reads it when it may be a manifest, and returns
+/// the children to walk.
+fn reach_first(store: &BlobStore, desc: Descriptor) -> Result<(State, Vec<Descriptor>)> {
     let d = desc.digest().clone();
-    let mut node = Node {
-        descriptor: desc,
-        children: Vec::new(),
-        verified: false,
-        problem: None,
+    let typed = is_manifest_like(desc.media_type().as_ref());
+    let mut state = State {
+        node: Node {
+            descriptor: desc,
+            children: Vec::new(),
+            verified: false,
+            manifest: typed,
+            problem: None,
+        },
+        found: store.size(&d)?,
+        doc: None,
+        read: false,
     };
-    let expected = node.descriptor.size();
-    let found = match store.size(&d)? {
-        None => {
-            node.problem = Some(Problem::Missing);
-            return Ok((node, Vec::new()));
-        }
-        Some(n) => n,
+    let Some(found) = state.found else {
+        state.node.problem = Some(Problem::Missing);
+        return Ok((state, Vec::new()));
     };
+    let expected = state.node.descriptor.size();
     if found != expected {
-        node.problem = Some(Problem::SizeMismatch { expected, found });
-        return Ok((node, Vec::new()));
+        state.node.note(Problem::SizeMismatch { expected, found });
     }
-    let media_type = node.descriptor.media_type().to_string();
+    if typed || (found <= LOCAL_MANIFEST_LIMIT && starts_like_json(store, &d)?) {
+        read_content(store, &mut state)?;
+    }
+    if let Some(doc) = &state.doc {
+        state.node.manifest |= doc.says_manifest();
+        if typed {
+            let media_type = state.node.descriptor.media_type().to_string();
+            check_media_type(&mut state.node, &media_type, doc);
+        }
+    }
+    let children = if state.node.manifest {
+        descend(&mut state)
+    } else {
+        Vec::new()
+    };
+    Ok((state, children))
+}
+
+/// A further descriptor reaching a blob already reached: checks its size and media type, and turns
+/// the blob into a manifest to descend when this descriptor says it is one.
+fn reach_again(store: &BlobStore, state: &mut State, desc: Descriptor) -> Result<Vec<Descriptor>> {
+    if let Some(found) = state.found {
+        if found != desc.size() {
+            state.node.note(Problem::SizeMismatch {
+                expected: desc.size(),
+                found,
+            });
+        }
+    }
+    let media_type = desc.media_type().to_string();
     if !is_manifest_like(&media_type) {
-        return Ok((node, Vec::new()));
+        return Ok(Vec::new());
     }
-    let bytes = match store.read_verified(&d, LOCAL_MANIFEST_LIMIT) {
-        Ok(b) => b,
+    if !is_manifest_like(state.node.descriptor.media_type().as_ref()) {
+        state.node.descriptor = desc;
+    }
+    if state.found.is_some() && !state.read {
+        read_content(store, state)?;
+    }
+    if let Some(doc) = &state.doc {
+        check_media_type(&mut state.node, &media_type, doc);
+    }
+    if state.node.manifest {
+        // Already descended (or known to hide its children): nothing new below it.
+        return Ok(Vec::new());
+    }
+    state.node.manifest = true;
+    Ok(descend(state))
+}
+
+/// For a blob found to be a manifest or index: its children, or the problem that hides them.
+fn descend(state: &mut State) -> Vec<Descriptor> {
+    let children = match state.doc.as_ref().map(|doc| &doc.parsed) {
+        Some(Ok(parsed)) => parsed.children.clone(),
+        Some(Err(why)) => {
+            let why = why.clone();
+            state.node.note(Problem::Unreadable(why));
+            Vec::new()
+        }
+        // Missing, or not read: too large or corrupt (the problem is already recorded).
+        None => Vec::new(),
+    };
+    state.node.children = children.iter().map(|c| c.digest().clone()).collect();
+    children
+}
+
+/// Reads and verifies a blob's content once, recording a problem when it cannot be trusted.
+fn read_content(store: &BlobStore, state: &mut State) -> Result<()> {
+    state.read = true;
+    let d = state.node.descriptor.digest().clone();
+    match store.read_verified(&d, LOCAL_MANIFEST_LIMIT) {
+        Ok(bytes) => {
+            state.node.verified = true;
+            state.doc = Some(Doc::read(&bytes));
+        }
         Err(Error::DigestMismatch { found, .. }) => {
-            node.problem = Some(Problem::Corrupt { found });
-            return Ok((node, Vec::new()));
+            state.node.note(Problem::Corrupt { found });
         }
         Err(Error::TooLarge { size, limit, .. }) => {
-            node.problem = Some(Problem::Unreadable(format!(
+            state.node.note(Problem::Unreadable(format!(
                 "{size} bytes, over the {limit}-byte limit"
             )));
-            return Ok((node, Vec::new()));
         }
         Err(e) => return Err(e),
-    };
-    node.verified = true;
-    match parse_children(&bytes) {
-        Ok(parsed) => {
-            if let Some(doc) = parsed.media_type.filter(|m| m != &media_type) {
-                node.problem = Some(Problem::MediaTypeMismatch {
-                    descriptor: media_type,
-                    document: doc,
-                });
-            }
-            node.children = parsed.children.iter().map(|c| c.digest().clone()).collect();
-            Ok((node, parsed.children))
+    }
+    Ok(())
+}
+
+/// Records a disagreement between a descriptor that calls the blob a manifest or index (its media
+/// type `descriptor`) and the document's own `mediaType`.
+fn check_media_type(node: &mut Node, descriptor: &str, doc: &Doc) {
+    if let Some(document) = doc.media_type.as_ref().filter(|m| *m != descriptor) {
+        node.note(Problem::MediaTypeMismatch {
+            descriptor: descriptor.to_string(),
+            document: document.clone(),
+        });
+    }
+}
+
+/// Whether a blob's first byte that is not JSON whitespace is `{`: only such a blob can be a
+/// manifest or index by its content. Reads a few bytes, not the blob.
+fn starts_like_json(store: &BlobStore, d: &Digest) -> Result<bool> {
+    let path = store.path(d)?;
+    let mut r = BufReader::with_capacity(512, store.open(d)?);
+    loop {
+        let buf = r.fill_buf().map_err(|e| Error::io(&path, e))?;
+        if buf.is_empty() {
+            return Ok(false);
         }
-        Err(e) => {
-            node.problem = Some(Problem::Unreadable(crate::error::one_line(&e.to_string())));
-            Ok((node, Vec::new()))
+        match buf.iter().position(|b| !b" \t\r\n".contains(b)) {
+            Some(i) => return Ok(buf[i] == b'{'),
+            None => {
+                let n = buf.len();
+                r.consume(n);
+            }
         }
     }
 }

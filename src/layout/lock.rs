@@ -37,17 +37,31 @@ pub(crate) fn acquire(root: &Path, name: &str, mode: Mode) -> Result<LockGuard> 
     let dir = root.join(STATE_DIR);
     fs::create_dir_all(&dir).at(&dir)?;
     let path = dir.join(name);
-    let file = OpenOptions::new()
+    let file = match OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)
-        .at(&path)?;
+    {
+        Ok(f) => f,
+        // A read-only layout (directory, file or file system): an existing lock file locks as well
+        // when opened for reading (flock needs no write access).
+        Err(e) if read_only(&e) => File::open(&path).map_err(|_| e).at(&path)?,
+        Err(e) => return Err(e).at(&path),
+    };
     match mode {
         Mode::Shared => FileExt::lock_shared(&file),
         Mode::Exclusive => FileExt::lock_exclusive(&file),
     }
     .at(&path)?;
     Ok(LockGuard { file })
+}
+
+/// Whether an error means the file could not be opened for writing, though it may be read.
+fn read_only(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
