@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use oci_spec::image::{Descriptor, Digest};
+use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
 use crate::error::{Error, Result};
 use crate::graph::{self, Graph};
@@ -56,7 +56,7 @@ pub struct GcReport {
 /// (see [`referrer::referrer`]) is a root while its subject is reachable from the other roots or
 /// from a referrer kept before it, and is otherwise dropped from `index.json`.
 pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
-    let (locks, unlocked) = lock(layout, opts)?;
+    let locks = lock(layout, opts)?;
     let index = layout.read_index()?;
     let (graph, dropped) = mark(layout, index.manifests())?;
     if let Some(bad) = graph.nodes.iter().find(|n| n.hides_children()) {
@@ -71,7 +71,7 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
     }
     let mut report = GcReport {
         dry_run: opts.dry_run,
-        unlocked,
+        unlocked: locks.guards.is_none(),
         ..GcReport::default()
     };
     let mut all = layout.blobs().digests()?;
@@ -80,10 +80,15 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
         if graph.contains(&d) {
             report.kept += 1;
         } else if let Some(size) = layout.blobs().size(&d)? {
-            report.freed_bytes += size;
             report.removed.push((d, size));
         }
     }
+    // Blobs that became lock files count as removed; they are no longer in the store to sweep.
+    report.removed.extend(locks.made_room.iter().cloned());
+    report
+        .removed
+        .sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+    report.freed_bytes = report.removed.iter().map(|(_, n)| n).sum();
     report.removed_entries = dropped
         .iter()
         .map(|(i, r)| RemovedEntry {
@@ -94,25 +99,50 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
     if opts.dry_run {
         return Ok(report);
     }
+    sweep(layout, index, &dropped, &report.removed)?;
+    report.temp_files = layout.blobs().clear_temp_files()?;
+    empty_lock_files(layout);
+    drop(locks);
+    Ok(report)
+}
+
+/// Removes the blobs `removed` and the entries `dropped`. What no entry reaches goes first: that
+/// frees room for the rewrite of `index.json` (a full file system may have none). Then the index, so
+/// that it never names a blob that is gone even if the sweep is interrupted; then what only the
+/// dropped entries reached.
+fn sweep(
+    layout: &Layout,
+    mut index: ImageIndex,
+    dropped: &[(usize, Referrer)],
+    removed: &[(Digest, u64)],
+) -> Result<()> {
+    let reached_by_any = if dropped.is_empty() {
+        None
+    } else {
+        Some(graph::walk(layout.blobs(), index.manifests())?)
+    };
+    let (first, last): (Vec<&Digest>, Vec<&Digest>) = removed
+        .iter()
+        .map(|(d, _)| d)
+        .partition(|d| reached_by_any.as_ref().is_none_or(|g| !g.contains(d)));
+    for d in first {
+        layout.blobs().remove(d)?;
+    }
     if !dropped.is_empty() {
-        // The index first: it never names a blob that is gone, even if the sweep is interrupted.
         let gone: HashSet<usize> = dropped.iter().map(|(i, _)| *i).collect();
-        let mut index = index;
         layout::edit_manifests(&mut index, |entries| {
-            let mut i = 0;
+            let mut position = 0;
             entries.retain(|_| {
-                i += 1;
-                !gone.contains(&(i - 1))
+                position += 1;
+                !gone.contains(&(position - 1))
             });
         });
         layout.write_index(&index)?;
     }
-    for (d, _) in &report.removed {
+    for d in last {
         layout.blobs().remove(d)?;
     }
-    report.temp_files = layout.blobs().clear_temp_files()?;
-    drop(locks);
-    Ok(report)
+    Ok(())
 }
 
 /// Marks from the roots of `entries`: the graph of what stays, and the referrer entries (by
@@ -143,25 +173,158 @@ fn mark(layout: &Layout, entries: &[Descriptor]) -> Result<(Graph, Vec<(usize, R
     }
 }
 
-/// Takes the exclusive writer lock and the index lock. A dry run of a layout where they cannot be
-/// taken because the file system refuses to create the lock files (read-only, or no permission)
-/// runs without them: it changes nothing, so it cannot harm a writer, and no process of ours writes
-/// blobs into a directory where it cannot create the lock file either.
-fn lock(layout: &Layout, opts: &GcOptions) -> Result<(Option<(LockGuard, LockGuard)>, bool)> {
-    let taken = layout
-        .lock_writers_exclusive()
-        .and_then(|w| layout.lock_index().map(|i| (w, i)));
-    match taken {
-        Ok(locks) => Ok((Some(locks), false)),
-        Err(Error::Io { source, .. }) if opts.dry_run && cannot_write(&source) => Ok((None, true)),
+/// Takes the exclusive writer lock and the index lock.
+///
+/// A dry run of a layout where they cannot be taken because the lock files cannot be created
+/// (read-only, no permission, or no room) runs without them: it changes nothing, so it cannot harm a
+/// writer, and its report is a prediction anyway.
+///
+/// A real run on a file system with no free inodes gets its lock files from garbage instead (see
+/// [`make_room_for_locks`]): gc is what frees room, so it must not need room to start.
+fn lock(layout: &Layout, opts: &GcOptions) -> Result<Locked> {
+    let take = || {
+        layout
+            .lock_writers_exclusive()
+            .and_then(|w| layout.lock_index().map(|i| (w, i)))
+    };
+    match take() {
+        Ok(locks) => Ok(Locked {
+            guards: Some(locks),
+            made_room: Vec::new(),
+        }),
+        Err(Error::Io { source, .. }) if opts.dry_run && cannot_create(&source) => Ok(Locked {
+            guards: None,
+            made_room: Vec::new(),
+        }),
+        Err(Error::Io { source, .. }) if no_room(&source) => {
+            let made_room = make_room_for_locks(layout)?;
+            Ok(Locked {
+                guards: Some(take()?),
+                made_room,
+            })
+        }
         Err(e) => Err(e),
     }
 }
 
-/// Whether an I/O error means the layout cannot be written by us at all.
-fn cannot_write(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
-    )
+/// The locks gc holds, and the garbage blobs it removed to make room for them.
+struct Locked {
+    /// The writer and index locks; `None` for a dry run that could not take them.
+    guards: Option<(LockGuard, LockGuard)>,
+    /// Blobs whose names went to make room for the lock files, with their sizes.
+    made_room: Vec<(Digest, u64)>,
+}
+
+/// Whether an I/O error means a file cannot be created in the layout.
+fn cannot_create(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), PermissionDenied | ReadOnlyFilesystem) || no_room(e)
+}
+
+/// Whether an I/O error means the file system has no room (blocks or inodes) or the quota is spent.
+fn no_room(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), StorageFull | QuotaExceeded)
+}
+
+/// The lock files of a layout, under `.ocilayout/` (as `Layout::lock_writers_exclusive` and
+/// `Layout::lock_index` name them).
+const LOCK_FILES: [&str; 2] = ["writers.lock", "index.lock"];
+
+/// Creates the layout's lock state on a file system with no free inodes, from blobs that nothing
+/// reaches: each missing lock file becomes another name of a garbage blob (see [`give_name`]; the
+/// sweep removes the blob's own name, and [`empty_lock_files`] then gives back its space).
+/// When the `.ocilayout` directory itself is missing, one garbage blob is removed to make room for
+/// it; at that moment no process of ours holds a lock or can take one (that needs the directory), so
+/// no writer is between storing a blob and naming it. Everything is marked again under the locks
+/// before anything else is removed.
+fn make_room_for_locks(layout: &Layout) -> Result<Vec<(Digest, u64)>> {
+    use std::fs;
+    use std::io::ErrorKind;
+    let root = layout.root();
+    let index = layout.read_index()?;
+    let reached = graph::walk(layout.blobs(), index.manifests())?;
+    let mut gone = Vec::new();
+    if reached.nodes.iter().any(|n| n.hides_children()) {
+        // What is garbage is unknown; the normal path will say why.
+        return Ok(gone);
+    }
+    let mut garbage: Vec<Digest> = layout
+        .blobs()
+        .digests()?
+        .into_iter()
+        .filter(|d| !reached.contains(d))
+        .collect();
+    garbage.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+    let mut garbage = garbage.into_iter();
+    let state = root.join(crate::store::STATE_DIR);
+    let io = |path: &std::path::Path, e| Error::io(path, e);
+    if fs::symlink_metadata(&state).is_err() {
+        let Some(g) = garbage.next() else {
+            return Ok(gone);
+        };
+        // Checked again just before: once the directory exists, others may hold locks.
+        if fs::symlink_metadata(&state).is_err() {
+            let size = layout.blobs().size(&g)?.unwrap_or(0);
+            layout.blobs().remove(&g)?;
+            gone.push((g, size));
+        }
+        match fs::create_dir(&state) {
+            Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(io(&state, e)),
+            _ => {}
+        }
+    }
+    for name in LOCK_FILES {
+        let lock = state.join(name);
+        if fs::symlink_metadata(&lock).is_ok() {
+            continue;
+        }
+        let Some(g) = garbage.next() else {
+            return Ok(gone);
+        };
+        let size = layout.blobs().size(&g)?.unwrap_or(0);
+        match give_name(&layout.blobs().path(&g)?, &lock) {
+            Ok(true) => gone.push((g, size)),
+            Ok(false) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(&lock, e)),
+        }
+    }
+    Ok(gone)
+}
+
+/// Gives the garbage blob at `blob` the name `to` as well, never replacing a file there: a hard link,
+/// which needs no inode on most file systems; where it does (tmpfs counts links against its inodes),
+/// a rename, which moves the blob's name (it is garbage) and was checked just before not to replace
+/// anything: with no free inode, nobody else can create `to` in between.
+/// Returns whether the blob's own name is gone (renamed).
+fn give_name(blob: &std::path::Path, to: &std::path::Path) -> std::io::Result<bool> {
+    match std::fs::hard_link(blob, to) {
+        Ok(()) => Ok(false),
+        Err(e) if no_room(&e) => {
+            if std::fs::symlink_metadata(to).is_ok() {
+                return Err(std::io::ErrorKind::AlreadyExists.into());
+            }
+            std::fs::rename(blob, to).map(|()| true)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Gives back the space of lock files that were made from garbage blobs: a lock file that is no
+/// longer also a blob (one link) and holds bytes is emptied. Called under both locks.
+fn empty_lock_files(layout: &Layout) {
+    use std::os::unix::fs::MetadataExt;
+    let state = layout.root().join(crate::store::STATE_DIR);
+    for name in LOCK_FILES {
+        let path = state.join(name);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_file() && meta.nlink() == 1 && meta.len() > 0 {
+            if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&path) {
+                let _ = f.set_len(0);
+            }
+        }
+    }
 }
