@@ -419,3 +419,39 @@ fn a_named_entry_is_never_collected_as_a_referrer() {
     assert!(blob_path(&dir, SBOM).exists());
     assert_eq!(entries(&dir).len(), 2);
 }
+
+/// A large JSON blob that is no manifest (a 5 MiB image config) is read to learn that, but is not
+/// held to the 4 MiB manifest limit: export writes it, import reads it back.
+#[test]
+fn a_large_json_config_is_no_manifest() {
+    let (tmp, dir) = fixture_copy("umoci");
+    let pad = "x".repeat(5 << 20);
+    let (config, config_size) = put_json(
+        &dir,
+        &json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "pad": pad}),
+    );
+    let (manifest, n) = put_json(
+        &dir,
+        &json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
+            "layers": []
+        }),
+    );
+    set_entries(
+        &dir,
+        vec![entry(
+            OCI_MANIFEST,
+            &manifest,
+            n as u64,
+            json!({ REF_NAME: "big" }),
+        )],
+    );
+    ol("fsck", &dir, &[]).ok();
+    let archive = tmp.path().join("big.tar");
+    run(["export".as_ref(), dir.as_os_str(), archive.as_os_str()]).ok();
+    assert!(archive_blobs(&archive).contains(&config));
+    let imported = tmp.path().join("imported");
+    run(["import".as_ref(), archive.as_os_str(), imported.as_os_str()]).ok();
+    assert_eq!(size_of(&imported, &config), config_size as u64);
+}
