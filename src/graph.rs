@@ -7,7 +7,7 @@
 //! an image's blobs from gc, fsck or export.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 
 use oci_spec::image::{Descriptor, Digest};
 use serde::Deserialize;
@@ -62,9 +62,6 @@ struct Refs {
 pub struct Parsed {
     pub media_type: Option<String>,
     pub children: Vec<Descriptor>,
-    /// Whether the document has any of the fields through which manifests and indexes refer
-    /// downward (`manifests`, `config`, `layers`, `blobs`): the shape of one, whatever it is called.
-    pub shaped: bool,
 }
 
 /// Parses a manifest-like document and returns the descriptors it refers to (config, layers,
@@ -79,10 +76,6 @@ pub fn parse_children(bytes: &[u8]) -> Result<Parsed> {
         Some(at) => malformed(format!("{at}: {e}")),
         None => malformed(e.to_string()),
     })?;
-    let shaped = refs.manifests.is_some()
-        || refs.config.is_some()
-        || refs.layers.is_some()
-        || refs.blobs.is_some();
     let mut children = Vec::new();
     let lists = [
         ("manifests", refs.manifests.unwrap_or_default()),
@@ -104,7 +97,6 @@ pub fn parse_children(bytes: &[u8]) -> Result<Parsed> {
     Ok(Parsed {
         media_type: refs.media_type,
         children,
-        shaped,
     })
 }
 
@@ -276,26 +268,49 @@ impl Graph {
 struct Doc {
     /// The document's own `mediaType` field, when it is a JSON object with a string there.
     media_type: Option<String>,
-    /// The document read as a manifest or index.
-    parsed: std::result::Result<Parsed, String>,
+    /// Whether it has a field through which manifests and indexes refer downward (`manifests`,
+    /// `config`, `layers`, `blobs`).
+    shaped: bool,
+    /// Its children, when it reads as a manifest or index (taken when the blob is descended).
+    children: Option<Vec<Descriptor>>,
 }
 
 impl Doc {
+    /// Reads what the walk needs from a document. Cheap for what is plainly no manifest (an image
+    /// configuration, a JSON layer): one pass that allocates nothing but the `mediaType` string.
     fn read(bytes: &[u8]) -> Doc {
+        use serde::de::IgnoredAny;
+        use serde_json::value::RawValue;
         #[derive(Deserialize)]
-        struct MediaTypeField {
-            #[serde(rename = "mediaType")]
-            media_type: Option<serde_json::Value>,
+        struct Probe<'a> {
+            #[serde(rename = "mediaType", borrow)]
+            media_type: Option<&'a RawValue>,
+            manifests: Option<IgnoredAny>,
+            config: Option<IgnoredAny>,
+            layers: Option<IgnoredAny>,
+            blobs: Option<IgnoredAny>,
         }
-        let media_type = serde_json::from_slice::<MediaTypeField>(bytes)
-            .ok()
-            .and_then(|m| match m.media_type {
-                Some(serde_json::Value::String(s)) => Some(s),
-                _ => None,
-            });
+        let Ok(probe) = serde_json::from_slice::<Probe>(bytes) else {
+            return Doc {
+                media_type: None,
+                shaped: false,
+                children: None,
+            };
+        };
+        let media_type = probe
+            .media_type
+            .and_then(|m| serde_json::from_str::<String>(m.get()).ok());
+        let shaped = probe.manifests.is_some()
+            || probe.config.is_some()
+            || probe.layers.is_some()
+            || probe.blobs.is_some();
+        let children = (shaped || media_type.as_deref().is_some_and(is_manifest_like))
+            .then(|| parse_children(bytes).ok().map(|p| p.children))
+            .flatten();
         Doc {
             media_type,
-            parsed: parse_children(bytes).map_err(|e| crate::error::one_line(&e.to_string())),
+            shaped,
+            children,
         }
     }
 
@@ -303,7 +318,7 @@ impl Doc {
     /// of one (it parses as one and has a field that refers downward).
     fn says_manifest(&self) -> bool {
         self.media_type.as_deref().is_some_and(is_manifest_like)
-            || self.parsed.as_ref().is_ok_and(|p| p.shaped)
+            || (self.shaped && self.children.is_some())
     }
 }
 
@@ -422,7 +437,7 @@ fn reach_first(store: &BlobStore, desc: Descriptor) -> Result<(State, Vec<Descri
         state.node.note(Problem::SizeMismatch { expected, found });
     }
     if typed || (found <= LOCAL_MANIFEST_LIMIT && starts_like_json(store, &d)?) {
-        read_content(store, &mut state)?;
+        read_content(store, &mut state, typed)?;
     }
     if let Some(doc) = &state.doc {
         state.node.manifest |= doc.says_manifest();
@@ -432,7 +447,7 @@ fn reach_first(store: &BlobStore, desc: Descriptor) -> Result<(State, Vec<Descri
         }
     }
     let children = if state.node.manifest {
-        descend(&mut state)
+        descend(store, &mut state)?
     } else {
         Vec::new()
     };
@@ -457,8 +472,9 @@ fn reach_again(store: &BlobStore, state: &mut State, desc: Descriptor) -> Result
     if !is_manifest_like(state.node.descriptor.media_type().as_ref()) {
         state.node.descriptor = desc;
     }
-    if state.found.is_some() && !state.read {
-        read_content(store, state)?;
+    if state.found.is_some() && (!state.read || (state.doc.is_some() && !state.node.verified)) {
+        // Not read yet, or read as a probe that did not check the digest: now it must be trusted.
+        read_content(store, state, true)?;
     }
     if let Some(doc) = &state.doc {
         check_media_type(&mut state.node, &media_type, doc);
@@ -468,44 +484,66 @@ fn reach_again(store: &BlobStore, state: &mut State, desc: Descriptor) -> Result
         return Ok(Vec::new());
     }
     state.node.manifest = true;
-    Ok(descend(state))
+    descend(store, state)
 }
 
 /// For a blob found to be a manifest or index: its children, or the problem that hides them.
-fn descend(state: &mut State) -> Vec<Descriptor> {
-    let children = match state.doc.as_ref().map(|doc| &doc.parsed) {
-        Some(Ok(parsed)) => parsed.children.clone(),
-        Some(Err(why)) => {
-            let why = why.clone();
-            state.node.note(Problem::Unreadable(why));
-            Vec::new()
-        }
+fn descend(store: &BlobStore, state: &mut State) -> Result<Vec<Descriptor>> {
+    let Some(doc) = state.doc.as_mut() else {
         // Missing, or not read: too large or corrupt (the problem is already recorded).
-        None => Vec::new(),
+        return Ok(Vec::new());
+    };
+    let children = match doc.children.take() {
+        Some(children) => children,
+        // Only a descriptor calls it a manifest: the probe did not parse it as one, so parse it now
+        // (and when it does not parse, this gives the reason).
+        None => match parse_children(
+            &store.read_verified(state.node.descriptor.digest(), LOCAL_MANIFEST_LIMIT)?,
+        ) {
+            Ok(parsed) => parsed.children,
+            Err(e) => {
+                let why = crate::error::one_line(&e.to_string());
+                state.node.note(Problem::Unreadable(why));
+                return Ok(Vec::new());
+            }
+        },
     };
     state.node.children = children.iter().map(|c| c.digest().clone()).collect();
-    children
+    Ok(children)
 }
 
-/// Reads and verifies a blob's content once, recording a problem when it cannot be trusted.
-fn read_content(store: &BlobStore, state: &mut State) -> Result<()> {
+/// Reads a blob's content, recording a problem when it cannot be trusted. Its digest is checked when
+/// `trust` (a descriptor calls it a manifest) or when the content says it is one: the probe of a blob
+/// that turns out to be plain (an image configuration, a JSON layer) does not hash it; fsck does.
+fn read_content(store: &BlobStore, state: &mut State, trust: bool) -> Result<()> {
     state.read = true;
+    state.doc = None;
     let d = state.node.descriptor.digest().clone();
-    match store.read_verified(&d, LOCAL_MANIFEST_LIMIT) {
-        Ok(bytes) => {
-            state.node.verified = true;
-            state.doc = Some(Doc::read(&bytes));
-        }
-        Err(Error::DigestMismatch { found, .. }) => {
-            state.node.note(Problem::Corrupt { found });
-        }
-        Err(Error::TooLarge { size, limit, .. }) => {
-            state.node.note(Problem::Unreadable(format!(
-                "{size} bytes, over the {limit}-byte limit"
-            )));
-        }
-        Err(e) => return Err(e),
+    let path = store.path(&d)?;
+    let mut bytes = Vec::new();
+    let len = store
+        .open(&d)?
+        .take(LOCAL_MANIFEST_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(&path, e))?;
+    if len as u64 > LOCAL_MANIFEST_LIMIT {
+        state.node.note(Problem::Unreadable(format!(
+            "over the {LOCAL_MANIFEST_LIMIT}-byte limit"
+        )));
+        return Ok(());
     }
+    let doc = Doc::read(&bytes);
+    if trust || doc.says_manifest() {
+        match crate::digest::verify_bytes(&d, &bytes) {
+            Ok(()) => state.node.verified = true,
+            Err(Error::DigestMismatch { found, .. }) => {
+                state.node.note(Problem::Corrupt { found });
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    state.doc = Some(doc);
     Ok(())
 }
 
