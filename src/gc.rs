@@ -44,8 +44,8 @@ pub struct GcReport {
     /// Whether nothing was removed because this was a dry run.
     pub dry_run: bool,
     /// Whether the collection ran without the layout's locks: a dry run of a layout whose lock
-    /// files cannot be opened (a read-only directory that never had them). Its report may be out of
-    /// date if another process changes the layout meanwhile.
+    /// files do not exist and cannot be created (read-only, no permission, or no room). Its report
+    /// may be out of date if another process changes the layout meanwhile.
     pub unlocked: bool,
 }
 
