@@ -518,6 +518,18 @@ fn descend(store: &BlobStore, state: &mut State) -> Result<Vec<Descriptor>> {
 fn read_content(store: &BlobStore, state: &mut State, trust: bool) -> Result<()> {
     state.read = true;
     state.doc = None;
+    let too_large = || {
+        Problem::Unreadable(format!(
+            "{} bytes, over the {LOCAL_MANIFEST_LIMIT}-byte limit",
+            state.found.unwrap_or_default()
+        ))
+    };
+    if state.found.is_some_and(|n| n > LOCAL_MANIFEST_LIMIT) {
+        // Not read at all: a file this size is damage, not a manifest, and must not fill memory.
+        let p = too_large();
+        state.node.note(p);
+        return Ok(());
+    }
     let d = state.node.descriptor.digest().clone();
     let path = store.path(&d)?;
     let mut bytes = Vec::new();
@@ -527,9 +539,9 @@ fn read_content(store: &BlobStore, state: &mut State, trust: bool) -> Result<()>
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(&path, e))?;
     if len as u64 > LOCAL_MANIFEST_LIMIT {
-        state.node.note(Problem::Unreadable(format!(
-            "over the {LOCAL_MANIFEST_LIMIT}-byte limit"
-        )));
+        // It grew after it was sized.
+        let p = too_large();
+        state.node.note(p);
         return Ok(());
     }
     let doc = Doc::read(&bytes);
