@@ -398,17 +398,21 @@ pub fn walk<'a>(
             }
         }
     }
+    // Every blob reached is placed (each was reached from a root); the map of digests is reused.
     let mut slots: Vec<Option<Node>> = states.into_iter().map(|s| Some(s.node)).collect();
-    let mut graph = Graph::default();
+    let mut nodes = Vec::with_capacity(order.len());
+    let mut positions = at;
     for i in order {
         if let Some(node) = slots[i].take() {
-            graph
-                .positions
-                .insert(node.descriptor.digest().clone(), graph.nodes.len());
-            graph.nodes.push(node);
+            if let Some(p) = positions.get_mut(node.descriptor.digest()) {
+                *p = nodes.len();
+            }
+            nodes.push(node);
         }
     }
-    Ok(graph)
+    // Kept true even if the invariant above were broken: a digest maps only to its own node.
+    positions.retain(|d, p| nodes.get(*p).is_some_and(|n| n.descriptor.digest() == d));
+    Ok(Graph { nodes, positions })
 }
 
 /// The first descriptor to reach a blob: sizes it, reads it when it may be a manifest, and returns

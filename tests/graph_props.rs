@@ -4,7 +4,7 @@
 //! export's member list are checked against a conservative marker written here from the rules, not
 //! from the library's code.
 //!
-//! `PROPTEST_CASES` sets the number of cases (default 4000).
+//! `PROPTEST_CASES` sets the number of cases (default 3000).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -523,7 +523,7 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(4000)
+        .unwrap_or(3000)
 }
 
 #[test]
