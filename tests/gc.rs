@@ -396,6 +396,14 @@ fn a_referrer_of_a_platform_manifest_stays() {
         "{human}"
     );
     ol("untag", &dir, &["multi:1", "nested:1"]).ok();
+    let human = ol("gc", &dir, &["--dry-run"]);
+    human.ok();
+    assert!(
+        human.stderr.contains(&format!(
+            "would remove the entry {sig}: it refers to {ARM}, which no other entry reaches"
+        )),
+        "{human:#?}"
+    );
     let v = json_of(ol("gc", &dir, &["--json"]).ok());
     assert_eq!(v["removed_entries"][0]["digest"], sig, "{v}");
     assert_eq!(v["removed_entries"][0]["subject"], ARM, "{v}");
