@@ -88,7 +88,7 @@ fn export_labelled(
     if let Some(node) = graph
         .nodes
         .iter()
-        .find(|n| n.verified && n.descriptor.size() > graph::MANIFEST_LIMIT)
+        .find(|n| n.manifest && n.descriptor.size() > graph::MANIFEST_LIMIT)
     {
         return Err(Error::TooLarge {
             what: format!(

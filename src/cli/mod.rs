@@ -61,7 +61,7 @@ pub enum Command {
     Tag(tag::Args),
     /// Remove names from index.json (blobs stay until gc).
     Untag(untag::Args),
-    /// Remove blobs no index.json entry reaches.
+    /// Remove blobs no index.json entry reaches, and referrer entries whose subject has gone.
     Gc(gc::Args),
     /// Check every reachable blob's presence, size, digest and media type.
     Fsck(fsck::Args),

@@ -58,14 +58,26 @@ pub(crate) fn acquire(root: &Path, name: &str, mode: Mode) -> Result<LockGuard> 
             store::existing_dir(root, store::TMP_DIR)?;
         }
         let path = dir.join(name);
-        let file = OpenOptions::new()
+        let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        let file = match OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .custom_flags(flags)
             .open(&path)
-            .map_err(|e| refused_link(&path, e))?;
+        {
+            Ok(f) => f,
+            // A read-only layout (directory, file or file system): an existing lock file locks as
+            // well when opened for reading (flock needs no write access).
+            Err(e) if read_only(&e) => OpenOptions::new()
+                .read(true)
+                .custom_flags(flags)
+                .open(&path)
+                .map_err(|_| e)
+                .map_err(|e| refused_link(&path, e))?,
+            Err(e) => return Err(refused_link(&path, e)),
+        };
         if !file.metadata().at(&path)?.is_file() {
             return Err(Error::Unsafe {
                 path,
@@ -121,6 +133,14 @@ fn refused_link(path: &Path, e: io::Error) -> Error {
     } else {
         Error::io(path, e)
     }
+}
+
+/// Whether an error means the file could not be opened for writing, though it may be read.
+fn read_only(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 #[cfg(test)]
