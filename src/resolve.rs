@@ -294,13 +294,32 @@ struct RawIndex<'a> {
     manifests: Vec<&'a RawValue>,
 }
 
+/// What a user typed, found among index entries.
+#[derive(Clone, Debug)]
+pub enum Found {
+    /// The entry at this position.
+    Entry(usize),
+    /// A manifest or index blob that no entry names, given by digest.
+    Blob(Box<Descriptor>),
+}
+
+/// Finds what a user typed among already-read entries (see [`resolve`]); no platform descent.
+pub fn find_in<E: IndexEntry>(layout: &Layout, entries: &[E], input: &str) -> Result<Found> {
+    match find_entries(entries, input)? {
+        hits if hits.is_empty() && digest::looks_like_digest(input) => {
+            manifest_blob(layout, input).map(|d| Found::Blob(Box::new(d)))
+        }
+        hits => choose(layout, entries, &hits, input).map(Found::Entry),
+    }
+}
+
 /// Resolves within an already-read index (see [`resolve`]); no platform descent.
 pub fn resolve_in(layout: &Layout, index: &ImageIndex, input: &str) -> Result<Descriptor> {
     let entries = index.manifests();
-    match find_entries(entries, input)? {
-        hits if hits.is_empty() && digest::looks_like_digest(input) => manifest_blob(layout, input),
-        hits => Ok(entries[choose(layout, entries, &hits, input)?].clone()),
-    }
+    Ok(match find_in(layout, entries, input)? {
+        Found::Entry(i) => entries[i].clone(),
+        Found::Blob(d) => *d,
+    })
 }
 
 /// A manifest or index blob named by digest but by no entry: its descriptor is made from the blob.

@@ -3,21 +3,21 @@
 //! refused; the closure of every entry must be complete before `index.json` changes. A refused import
 //! leaves the target exactly as it was.
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use flate2::read::MultiGzDecoder;
-use oci_spec::image::{Descriptor, Digest, ImageIndex};
+use oci_spec::image::Digest;
 
 use super::tar_reader::{Kind, Member, TarReader};
-use super::{entry_key, ImportOptions, ImportReport, Moved, COPY_BUFFER};
+use super::{ImportOptions, ImportReport, Moved, COPY_BUFFER};
 use crate::digest::{self, Algorithm, HashingReader};
 use crate::error::{Error, Result};
 use crate::graph::{self, Problem};
-use crate::layout::{self, Layout};
+use crate::layout::{Entry, IndexDocument, Layout};
+use crate::names::{self, Namer};
 use crate::store::{self, VerifiedBlob, TMP_DIR};
 
 /// Verified blobs waiting to be persisted while the next ones stream in.
@@ -326,20 +326,20 @@ impl Session<'_> {
             .as_ref()
             .ok_or_else(|| not_layout("no index.json member"))?;
         let bytes = fs::read(&spooled.path).map_err(|e| Error::io(&spooled.path, e))?;
-        let index = layout::parse_index(&bytes, Path::new("index.json in the archive"))?;
+        let mut archived = IndexDocument::parse(&bytes, Path::new("index.json in the archive"))?;
         drop(bytes);
-        let entries = index.manifests().clone();
+        let entries = archived.take_entries();
         check_closure(self.layout, &entries)?;
-        self.report.moved = self.layout.update_index(|idx| Ok(merge(idx, &entries)))?;
         self.report.images = entries.len();
+        self.report.moved = self.layout.update_index(|doc| Ok(merge(doc, entries)))?;
         Ok(())
     }
 }
 
 /// Refuses unless every blob reachable from `entries` is now in the store, sound, and every manifest
 /// is within the size limit for manifests from an archive.
-fn check_closure(layout: &Layout, entries: &[Descriptor]) -> Result<()> {
-    let graph = graph::walk(layout.blobs(), entries)?;
+fn check_closure(layout: &Layout, entries: &[Entry]) -> Result<()> {
+    let graph = graph::walk(layout.blobs(), entries.iter().map(Entry::descriptor))?;
     for node in &graph.nodes {
         let d = node.descriptor.digest();
         let size = node.descriptor.size();
@@ -368,51 +368,21 @@ fn check_closure(layout: &Layout, entries: &[Descriptor]) -> Result<()> {
     Ok(())
 }
 
-/// Merges archive entries into an index: an entry whose name (see [`entry_key`]) is already taken
-/// replaces every entry with that name, and a name that now labels another digest is reported; an
-/// unnamed entry is added unless an identical one is there.
-fn merge(index: &mut ImageIndex, incoming: &[Descriptor]) -> Vec<Moved> {
-    // Each entry's key is computed once (it parses the name): positions by key, so merging stays
-    // linear in the size of both indexes.
-    let mut slots: Vec<Option<Descriptor>> = index.manifests().iter().cloned().map(Some).collect();
-    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, e) in index.manifests().iter().enumerate() {
-        if let Some(key) = entry_key(e) {
-            by_key.entry(key).or_default().push(i);
-        }
-    }
+/// Merges archive entries into an index by the one naming rule ([`Namer::assign`]): an entry whose
+/// name is already taken replaces every entry with that name, and a name that now labels another
+/// digest is reported; an unnamed entry is added unless an identical one is there. Entries keep the
+/// JSON the archive gave them.
+fn merge(doc: &mut IndexDocument, incoming: Vec<Entry>) -> Vec<Moved> {
+    let mut namer = Namer::new(doc);
     let mut moved = Vec::new();
     for entry in incoming {
-        let Some(name) = entry_key(entry) else {
-            if !slots.iter().flatten().any(|e| e == entry) {
-                slots.push(Some(entry.clone()));
-            }
-            continue;
-        };
-        match by_key.get_mut(&name) {
-            // Every entry with this name goes; the new one takes the first one's place.
-            Some(positions) => {
-                for &p in positions.iter() {
-                    let old = slots[p].take().expect("a position is cleared once");
-                    if old.digest() != entry.digest() {
-                        moved.push(Moved {
-                            name: name.clone(),
-                            from: old.digest().to_string(),
-                            to: entry.digest().to_string(),
-                        });
-                    }
-                }
-                let first = positions[0];
-                slots[first] = Some(entry.clone());
-                positions.truncate(1);
-            }
+        match names::entry_key(&entry) {
+            Some(key) => moved.extend(namer.assign(key, entry)),
             None => {
-                by_key.insert(name, vec![slots.len()]);
-                slots.push(Some(entry.clone()));
+                namer.add_unnamed(entry, |a, b| a.descriptor() == b.descriptor());
             }
         }
     }
-    index.set_manifests(slots.into_iter().flatten().collect());
     moved
 }
 

@@ -14,8 +14,7 @@ pub use export::{export, export_to_path, select_entries};
 pub use import::import;
 
 use crate::layout::Layout;
-use crate::resolve::{self, REF_NAME};
-pub use crate::tag::Moved;
+pub use crate::names::Moved;
 
 /// Bytes moved through one buffer while streaming blobs.
 const COPY_BUFFER: usize = 1 << 20;
@@ -88,13 +87,4 @@ pub struct ImportReport {
     pub ignored: usize,
     /// Names that now label a different digest than before.
     pub moved: Vec<Moved>,
-}
-
-/// The name that identifies an index entry when entries are merged: its canonical name (SPEC §2
-/// reading rules), else its `ref.name` as a bare tag.
-fn entry_key(d: &Descriptor) -> Option<String> {
-    if let Some(name) = resolve::entry_name(d) {
-        return Some(name.to_string());
-    }
-    d.annotations().as_ref()?.get(REF_NAME).cloned()
 }

@@ -7,11 +7,15 @@ mod push;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use oci_spec::image::{Descriptor, Digest, ImageIndex};
+use std::collections::HashSet;
+
+use oci_spec::image::{Descriptor, Digest};
 
 use crate::error::{Error, Result};
+use crate::layout::{Entry, IndexDocument};
+use crate::names::Namer;
 use crate::progress::{Event, Progress, Summary};
-use crate::resolve;
+use crate::resolve::IndexEntry;
 
 pub use pull::{pull, PullOptions};
 pub use push::{push, sync, PushOptions};
@@ -88,26 +92,27 @@ pub(crate) fn parallel<T: Sync, R: Send>(
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Index entries without a name: referrers kept reachable (and anything else stored unnamed).
-pub(crate) fn unnamed_entries(index: &ImageIndex) -> impl Iterator<Item = &Descriptor> {
-    index
-        .manifests()
-        .iter()
-        .filter(|d| resolve::entry_names(*d) == resolve::EntryName::default())
-}
-
-/// Adds `d` to `index` as an entry without a name, unless an unnamed entry with its digest is there.
-pub(crate) fn add_unnamed(index: &mut ImageIndex, d: &Descriptor) -> bool {
-    if unnamed_entries(index).any(|e| e.digest() == d.digest()) {
-        return false;
-    }
-    let mut entry = d.clone();
-    entry.set_annotations(None);
-    entry.set_platform(None);
-    let mut manifests = index.manifests().clone();
-    manifests.push(entry);
-    index.set_manifests(manifests);
-    true
+/// Adds each of `referrers` to `doc` as an entry without a name (and without annotations or platform),
+/// unless an entry with its digest is there already. One pass over the index for all of them.
+pub(crate) fn add_unnamed(doc: &mut IndexDocument, referrers: &[Descriptor]) -> usize {
+    let fresh: Vec<Entry> = {
+        let present: HashSet<&str> = doc.entries().iter().map(|e| e.digest_str()).collect();
+        referrers
+            .iter()
+            .filter(|r| !present.contains(r.digest().as_ref()))
+            .map(|r| {
+                let mut entry = r.clone();
+                entry.set_annotations(None);
+                entry.set_platform(None);
+                Entry::new(entry)
+            })
+            .collect()
+    };
+    let mut namer = Namer::new(doc);
+    fresh
+        .into_iter()
+        .filter(|e| namer.add_unnamed(e.clone(), |_, _| true))
+        .count()
 }
 
 #[cfg(test)]

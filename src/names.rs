@@ -1,0 +1,325 @@
+//! The one rule for names in `index.json`: an entry carries the canonical full name in
+//! `io.containerd.image.name` and the tag alone in `org.opencontainers.image.ref.name`, and a name
+//! labels at most one entry, so giving a name to an entry takes it from every other. `tag`, `pull`
+//! and `import` all name entries through [`Namer`].
+
+use std::collections::HashMap;
+
+use oci_spec::image::Descriptor;
+
+use crate::layout::{Entry, IndexDocument};
+use crate::reference::Reference;
+use crate::resolve::{self, IndexEntry, CONTAINERD_NAME, REF_NAME};
+
+/// How names are written.
+#[derive(Clone, Debug, Default)]
+pub struct NameOptions {
+    /// Write the full canonical name into `ref.name` too, for tools that want it there.
+    pub full_ref_name: bool,
+}
+
+/// A name that now points at another digest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Moved {
+    /// The name, canonical (or the bare tag of an entry that has no full name).
+    pub name: String,
+    /// The digest it labelled.
+    pub from: String,
+    /// The digest it labels now.
+    pub to: String,
+}
+
+/// The name that identifies an entry for the one-entry-per-name rule: its canonical name (under
+/// every reading convention), else its `ref.name` as a bare tag; `None` for an unnamed entry.
+pub fn entry_key(d: &impl IndexEntry) -> Option<String> {
+    if let Some(name) = resolve::entry_name(d) {
+        return Some(name.to_string());
+    }
+    d.annotation(REF_NAME).map(str::to_string)
+}
+
+/// `annotations` with the naming ones set for `name`; every other annotation is kept.
+pub fn naming_annotations(
+    annotations: Option<&HashMap<String, String>>,
+    name: &Reference,
+    opts: &NameOptions,
+) -> HashMap<String, String> {
+    let mut out = annotations.cloned().unwrap_or_default();
+    out.remove(REF_NAME);
+    out.insert(CONTAINERD_NAME.to_string(), name.to_string());
+    let ref_name = if opts.full_ref_name {
+        Some(name.to_string())
+    } else {
+        name.tag().map(str::to_string)
+    };
+    if let Some(r) = ref_name {
+        out.insert(REF_NAME.to_string(), r);
+    }
+    out
+}
+
+/// `target` as an index entry named `name`.
+pub fn named_entry(target: &Descriptor, name: &Reference, opts: &NameOptions) -> Descriptor {
+    let mut entry = target.clone();
+    entry.set_annotations(Some(naming_annotations(
+        target.annotations().as_ref(),
+        name,
+        opts,
+    )));
+    entry
+}
+
+/// Points each of `names` at `target` within `doc` (see [`Namer::name`]). Call it inside
+/// [`crate::Layout::update_index`].
+pub fn apply_names(
+    doc: &mut IndexDocument,
+    target: &Descriptor,
+    names: &[Reference],
+    opts: &NameOptions,
+) -> Vec<Moved> {
+    let target = Entry::new(target.clone());
+    let mut namer = Namer::new(doc);
+    names
+        .iter()
+        .flat_map(|n| namer.name(&target, n, opts))
+        .collect()
+}
+
+/// Names entries of a document. Every entry's key is computed once, when the namer is made, and each
+/// change then costs a hash lookup: naming many entries in a large index stays linear. The entries
+/// are put back in the document, in order, when the namer is dropped.
+pub struct Namer<'a> {
+    doc: &'a mut IndexDocument,
+    /// The entries; `None` where one was removed.
+    slots: Vec<Option<Entry>>,
+    /// Positions of the entries with each key.
+    by_key: HashMap<String, Vec<usize>>,
+    /// Positions of the unnamed entries with each digest.
+    unnamed: HashMap<String, Vec<usize>>,
+}
+
+impl<'a> Namer<'a> {
+    /// Takes the entries of `doc` (given back on drop).
+    pub fn new(doc: &'a mut IndexDocument) -> Namer<'a> {
+        let slots: Vec<Option<Entry>> = doc.take_entries().into_iter().map(Some).collect();
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut unnamed: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, e) in slots.iter().enumerate() {
+            let Some(e) = e else { continue };
+            match entry_key(e) {
+                Some(key) => by_key.entry(key).or_default().push(i),
+                None => unnamed
+                    .entry(e.digest_str().to_string())
+                    .or_default()
+                    .push(i),
+            }
+        }
+        Namer {
+            doc,
+            slots,
+            by_key,
+            unnamed,
+        }
+    }
+
+    /// Gives `name` to `target`. An entry that already has the name and the target's digest stays
+    /// where it is with its JSON; only its naming annotations are set (nothing changes when they are
+    /// already ours). Otherwise `target` with the naming annotations takes the name (see
+    /// [`Namer::assign`]).
+    pub fn name(&mut self, target: &Entry, name: &Reference, opts: &NameOptions) -> Vec<Moved> {
+        let key = name.to_string();
+        let same = self.by_key.get(&key).and_then(|ps| {
+            ps.iter()
+                .filter_map(|&p| self.slots[p].as_ref())
+                .find(|e| e.digest_str() == target.digest_str())
+        });
+        let mut entry = same.unwrap_or(target).clone();
+        let annotations = naming_annotations(entry.descriptor().annotations().as_ref(), name, opts);
+        entry.set_annotations(Some(annotations));
+        self.assign(key, entry)
+    }
+
+    /// The rule itself: `entry` takes `key`. Every entry that had the key goes, and each one with
+    /// another digest is reported as moved; `entry` takes the place of the first one with its digest,
+    /// else of the first one, else goes at the end.
+    pub fn assign(&mut self, key: String, entry: Entry) -> Vec<Moved> {
+        let mut moved = Vec::new();
+        let Some(positions) = self.by_key.get_mut(&key).filter(|ps| !ps.is_empty()) else {
+            self.by_key.insert(key, vec![self.slots.len()]);
+            self.slots.push(Some(entry));
+            return moved;
+        };
+        let place = positions
+            .iter()
+            .copied()
+            .find(|&p| {
+                self.slots[p]
+                    .as_ref()
+                    .is_some_and(|e| e.digest_str() == entry.digest_str())
+            })
+            .unwrap_or(positions[0]);
+        for &p in positions.iter() {
+            if let Some(old) = self.slots[p].take() {
+                if old.digest_str() != entry.digest_str() {
+                    moved.push(Moved {
+                        name: key.clone(),
+                        from: old.digest_str().to_string(),
+                        to: entry.digest_str().to_string(),
+                    });
+                }
+            }
+        }
+        self.slots[place] = Some(entry);
+        *positions = vec![place];
+        moved
+    }
+
+    /// Adds an entry that has no name, unless an unnamed entry with its digest that `same` calls
+    /// the same is there already. Returns whether it was added.
+    pub fn add_unnamed(&mut self, entry: Entry, same: impl Fn(&Entry, &Entry) -> bool) -> bool {
+        let positions = self
+            .unnamed
+            .entry(entry.digest_str().to_string())
+            .or_default();
+        let present = positions
+            .iter()
+            .filter_map(|&p| self.slots[p].as_ref())
+            .any(|e| same(e, &entry));
+        if present {
+            return false;
+        }
+        positions.push(self.slots.len());
+        self.slots.push(Some(entry));
+        true
+    }
+}
+
+impl Drop for Namer<'_> {
+    fn drop(&mut self) {
+        let entries = std::mem::take(&mut self.slots)
+            .into_iter()
+            .flatten()
+            .collect();
+        self.doc.set_entries(entries);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::image::MediaType;
+
+    fn desc(hex: char) -> Descriptor {
+        let d = crate::digest::parse(&format!("sha256:{}", hex.to_string().repeat(64))).unwrap();
+        Descriptor::new(MediaType::ImageManifest, 10, d)
+    }
+
+    fn names(index: &IndexDocument) -> Vec<(String, String, Option<String>)> {
+        index
+            .descriptors()
+            .map(|e| {
+                (
+                    resolve::display_name(e),
+                    e.digest().to_string()[7..8].to_string(),
+                    IndexEntry::annotation(e, REF_NAME).map(str::to_string),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_name_labels_one_entry_and_moves() {
+        let mut index = IndexDocument::empty();
+        let opts = NameOptions::default();
+        let alpine = Reference::parse("alpine:3.16").unwrap();
+        let tool = Reference::parse("ghcr.io/acme/tool:1.0").unwrap();
+        assert!(apply_names(
+            &mut index,
+            &desc('a'),
+            &[alpine.clone(), tool.clone()],
+            &opts
+        )
+        .is_empty());
+        // Tagging again with the same name and digest changes nothing.
+        assert!(
+            apply_names(&mut index, &desc('a'), std::slice::from_ref(&alpine), &opts).is_empty()
+        );
+        assert_eq!(index.entries().len(), 2);
+        // The name moves to another digest and is reported.
+        let moved = apply_names(&mut index, &desc('b'), std::slice::from_ref(&alpine), &opts);
+        assert_eq!(
+            moved,
+            vec![Moved {
+                name: "docker.io/library/alpine:3.16".into(),
+                from: desc('a').digest().to_string(),
+                to: desc('b').digest().to_string(),
+            }]
+        );
+        assert_eq!(
+            names(&index),
+            // It takes the place of the entry it came from.
+            vec![
+                (
+                    "docker.io/library/alpine:3.16".into(),
+                    "b".into(),
+                    Some("3.16".into())
+                ),
+                (
+                    "ghcr.io/acme/tool:1.0".into(),
+                    "a".into(),
+                    Some("1.0".into())
+                ),
+            ]
+        );
+        // With the full-name option ref.name holds the whole name.
+        let full = NameOptions {
+            full_ref_name: true,
+        };
+        apply_names(&mut index, &desc('c'), &[tool], &full);
+        assert_eq!(
+            names(&index)[1],
+            (
+                "ghcr.io/acme/tool:1.0".into(),
+                "c".into(),
+                Some("ghcr.io/acme/tool:1.0".into())
+            )
+        );
+    }
+
+    #[test]
+    fn a_name_written_by_another_tool_moves_too() {
+        let mut index = IndexDocument::empty();
+        // skopeo-style: the full name in ref.name only.
+        let mut skopeo = desc('a');
+        skopeo.set_annotations(Some(
+            [(
+                REF_NAME.to_string(),
+                "docker.io/library/alpine:3.16".to_string(),
+            )]
+            .into(),
+        ));
+        // umoci-style bare tag: a different thing, untouched.
+        let mut umoci = desc('a');
+        umoci.set_annotations(Some([(REF_NAME.to_string(), "3.16".to_string())].into()));
+        index.push(Entry::new(skopeo));
+        index.push(Entry::new(umoci));
+        let moved = apply_names(
+            &mut index,
+            &desc('b'),
+            &[Reference::parse("alpine:3.16").unwrap()],
+            &NameOptions::default(),
+        );
+        assert_eq!(moved.len(), 1);
+        assert_eq!(
+            names(&index),
+            vec![
+                (
+                    "docker.io/library/alpine:3.16".into(),
+                    "b".into(),
+                    Some("3.16".into())
+                ),
+                ("3.16".into(), "a".into(), Some("3.16".into())),
+            ]
+        );
+    }
+}
