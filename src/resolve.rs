@@ -184,10 +184,16 @@ pub fn find_entries<E: IndexEntry>(entries: &[E], input: &str) -> Result<Vec<usi
             return Ok(by_name);
         }
     }
-    // 4. A bare tag against the tag part of named entries (a tag ends the name it belongs to).
+    // 4. A bare tag against the tag of named entries' canonical names. A tag ends the name it belongs
+    // to, or the name has no tag and the tag is `latest` (containerd writes a plain `foo` as
+    // `docker.io/library/foo`); only such entries are parsed.
     if reference::is_valid_tag(input) {
+        let implied = |s: &str| {
+            let last = s.rsplit('/').next().unwrap_or(s);
+            input == "latest" && !last.contains(':') && !last.contains('@')
+        };
         return Ok(positions(entries, |e| {
-            let ends = |s: Option<&str>| s.is_some_and(|s| s.ends_with(input));
+            let ends = |s: Option<&str>| s.is_some_and(|s| s.ends_with(input) || implied(s));
             if !ends(e.annotation(CONTAINERD_NAME)) && !ends(e.annotation(REF_NAME)) {
                 return false;
             }
