@@ -58,3 +58,140 @@ fn a_bare_tag_implied_by_the_name_resolves() {
         .collect();
     assert_eq!(names, ["ghcr.io/acme/bar:1", "docker.io/library/copy:1"]);
 }
+
+/// A containerd daemon of the test's own: its own root, state and socket, no CRI plugin. Killed on
+/// drop.
+struct Containerd {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Containerd {
+    fn start() -> Containerd {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let socket = d.join("c.sock");
+        let config = format!(
+            "version = 2\nroot = {:?}\nstate = {:?}\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = {:?}\n[ttrpc]\n  address = {:?}\n",
+            d.join("root"),
+            d.join("state"),
+            socket,
+            d.join("t.sock"),
+        );
+        fs::write(d.join("config.toml"), config).unwrap();
+        let child = std::process::Command::new("containerd")
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(fs::File::create(d.join("log")).unwrap())
+            .spawn()
+            .expect("start containerd");
+        let c = Containerd {
+            child,
+            socket,
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if c.ctr(&["version"]).status.success() {
+                return c;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("containerd did not start");
+    }
+
+    fn ctr(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("ctr")
+            .arg("-a")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run ctr")
+    }
+
+    fn ok(&self, args: &[&str]) {
+        let out = self.ctr(args);
+        assert!(
+            out.status.success(),
+            "ctr {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ctr images export` writes the whole index but only the local platform's blobs. import refuses
+/// it naming the platforms present and the way through; `import --platform` stores that platform's
+/// manifest under the name.
+#[test]
+fn a_partial_containerd_export_is_explained_and_imported_by_platform() {
+    if !support::have("containerd") || !support::have("ctr") || !nix_root() {
+        return;
+    }
+    let (local, other, manifest) = match std::env::consts::ARCH {
+        "x86_64" => ("linux/amd64", "linux/arm64/v8", D1),
+        "aarch64" => ("linux/arm64/v8", "linux/amd64", ARM),
+        _ => return,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("multi.tar");
+    let part = tmp.path().join("part.tar");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    ol(
+        "export",
+        &support::fixtures().join("multiarch"),
+        &[&s(&whole), "docker.io/library/multi:1"],
+    )
+    .ok();
+    let containerd = Containerd::start();
+    containerd.ok(&[
+        "images",
+        "import",
+        "--all-platforms",
+        "--no-unpack",
+        &s(&whole),
+    ]);
+    containerd.ok(&["images", "export", &s(&part), "docker.io/library/multi:1"]);
+
+    let dir = tmp.path().join("layout");
+    let run = support::run(["import", &s(&part), &s(&dir)]);
+    let err = run.fails(1, "only some platforms");
+    for want in [
+        "docker.io/library/multi:1",
+        &format!("present: {local}"),
+        &format!("missing: {other}"),
+        &format!("import --platform {local}"),
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!dir.exists());
+
+    support::run(["import", "--platform", other, &s(&part), &s(&dir)]).fails(1, "refused");
+    assert!(!dir.exists());
+
+    support::run(["import", "--platform", local, &s(&part), &s(&dir)]).ok();
+    assert_eq!(ol("resolve", &dir, &["multi:1"]).ok().trim(), manifest);
+    ol("fsck", &dir, &[]).ok();
+    // Only the chosen platform's closure is stored, nothing more.
+    let blobs = fs::read_dir(dir.join("blobs/sha256")).unwrap().count();
+    let gc: Value = serde_json::from_str(ol("gc", &dir, &["--json"]).ok()).unwrap();
+    assert_eq!(gc["removed"], 0, "{gc}");
+    assert_eq!(blobs, 3);
+}
+
+fn nix_root() -> bool {
+    // containerd needs root; under CI the test runs as root.
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}

@@ -11,13 +11,15 @@ use std::sync::mpsc;
 use flate2::read::MultiGzDecoder;
 use oci_spec::image::Digest;
 
+use super::closure;
 use super::tar_reader::{Kind, Member, TarReader};
 use super::{ImportOptions, ImportReport, Moved, COPY_BUFFER};
 use crate::digest::{self, Algorithm, HashingReader};
 use crate::error::{Error, Result};
-use crate::graph::{self, Problem};
+use crate::graph;
 use crate::layout::{Entry, IndexDocument, Layout};
 use crate::names::{self, Namer};
+use crate::platform::Platform;
 use crate::store::{self, VerifiedBlob, TMP_DIR};
 
 /// Verified blobs waiting to be persisted while the next ones stream in.
@@ -30,7 +32,7 @@ const OCI_LAYOUT_LIMIT: u64 = 4096;
 /// merges the archive's entries into its `index.json` (an entry whose name is already taken replaces
 /// that entry; the move is reported). On any error, blobs this import added are removed again, and a
 /// directory it created is removed.
-pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<ImportReport> {
+pub fn import(source: impl Read, dir: &Path, opts: &ImportOptions) -> Result<ImportReport> {
     let before = Target::inspect(dir)?;
     let layout = match before {
         // A directory an interrupted import left half-initialized is resumed by init; any other
@@ -55,6 +57,7 @@ pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<Im
         oci_layout: None,
         index: None,
         persist: None,
+        platform: opts.platform.clone(),
     };
     let result = {
         // Held for the whole import: gc must not sweep blobs that the index does not name yet.
@@ -65,7 +68,13 @@ pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<Im
         })
     };
     match result {
-        Ok(()) => Ok(session.report),
+        Ok(()) => {
+            if opts.platform.is_some() {
+                // The other platforms' blobs the archive held: no entry names them.
+                remove_unreferenced(&layout, &session.created);
+            }
+            Ok(session.report)
+        }
         Err(e) => {
             remove_unreferenced(&layout, &session.created);
             for (alg, existed) in [Algorithm::Sha256, Algorithm::Sha512]
@@ -164,6 +173,8 @@ struct Session<'a> {
     index: Option<Spooled>,
     /// Hands verified blobs to the thread that persists them (set while the stream is read).
     persist: Option<mpsc::SyncSender<VerifiedBlob>>,
+    /// Store only this platform's manifest of each image index.
+    platform: Option<Platform>,
 }
 
 impl Session<'_> {
@@ -328,44 +339,15 @@ impl Session<'_> {
         let bytes = fs::read(&spooled.path).map_err(|e| Error::io(&spooled.path, e))?;
         let mut archived = IndexDocument::parse(&bytes, Path::new("index.json in the archive"))?;
         drop(bytes);
-        let entries = archived.take_entries();
-        check_closure(self.layout, &entries)?;
+        let mut entries = archived.take_entries();
+        if let Some(p) = &self.platform {
+            entries = closure::select_platform(self.layout, entries, p)?;
+        }
+        closure::check(self.layout, &entries)?;
         self.report.images = entries.len();
         self.report.moved = self.layout.update_index(|doc| Ok(merge(doc, entries)))?;
         Ok(())
     }
-}
-
-/// Refuses unless every blob reachable from `entries` is now in the store, sound, and every manifest
-/// is within the size limit for manifests from an archive.
-fn check_closure(layout: &Layout, entries: &[Entry]) -> Result<()> {
-    let graph = graph::walk(layout.blobs(), entries.iter().map(Entry::descriptor))?;
-    for node in &graph.nodes {
-        let d = node.descriptor.digest();
-        let size = node.descriptor.size();
-        if graph::is_manifest_like(node.descriptor.media_type().as_ref())
-            && size > graph::MANIFEST_LIMIT
-        {
-            return Err(Error::TooLarge {
-                what: format!("manifest {d}"),
-                size,
-                limit: graph::MANIFEST_LIMIT,
-            });
-        }
-        match &node.problem {
-            None => {}
-            Some(Problem::Missing) => {
-                return Err(Error::ArchiveRefused(format!(
-                    "blob {d} is neither in the archive nor in {}",
-                    layout.root().display()
-                )))
-            }
-            Some(problem) => {
-                return Err(Error::ArchiveRefused(format!("blob {d} is {problem}")));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Merges archive entries into an index by the one naming rule ([`Namer::assign`]): an entry whose

@@ -4,6 +4,7 @@
 //! Members are `oci-layout`, `index.json`, optionally `manifest.json` (for `docker load`), and
 //! `blobs/<alg>/<hex>`. Export is deterministic: fixed member order, mtime 0, owner 0:0, fixed modes.
 
+mod closure;
 mod export;
 mod import;
 mod tar_reader;
@@ -67,10 +68,14 @@ pub struct ExportReport {
     pub bytes: u64,
 }
 
-/// Options for an import (none yet; here so that options can be added without breaking callers).
+/// Options for an import.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
-pub struct ImportOptions {}
+pub struct ImportOptions {
+    /// Store, under each entry's name, only the manifest for this platform of an image index (as
+    /// `pull --platform` does); only that manifest's closure need be in the archive.
+    pub platform: Option<crate::platform::Platform>,
+}
 
 /// What an import did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
