@@ -106,24 +106,22 @@ fn partial_index(layout: &Layout, entries: &[Entry]) -> Option<String> {
                 missing.push(shown);
             }
         }
+        // Only when some platform is complete is there a way through.
+        let Some(first) = present.first() else {
+            continue;
+        };
         if missing.is_empty() {
             continue;
         }
-        let name = resolve::display_name(entry);
-        let missing = missing.join(", ");
-        return Some(match present.first() {
-            Some(first) => format!(
-                "{name} has the blobs of only some platforms of its image index (present: {}; \
-                 missing: {missing}), as `ctr images export` and `nerdctl save` write by default; \
-                 import --platform {first} stores that platform's image under the name, or export \
-                 again with every platform (ctr images export --all-platforms)",
-                present.join(", ")
-            ),
-            None => format!(
-                "{name}: no platform of its image index is complete in the archive (missing: \
-                 {missing})"
-            ),
-        });
+        return Some(format!(
+            "{} has the blobs of only some platforms of its image index (present: {}; missing: \
+             {}), as `ctr images export` and `nerdctl save` write by default; import --platform \
+             {first} stores that platform's image under the name, or export again with every \
+             platform (ctr images export --all-platforms)",
+            resolve::display_name(entry),
+            present.join(", "),
+            missing.join(", ")
+        ));
     }
     None
 }
