@@ -195,3 +195,134 @@ fn nix_root() -> bool {
         .output()
         .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
+
+/// The index.json corpus (tests/index-corpus/README.md says where each file comes from).
+const CORPUS: [&str; 9] = [
+    "containerd",
+    "containerd-indented",
+    "skopeo",
+    "umoci",
+    "podman",
+    "oras",
+    "regclient",
+    "buildkit",
+    "synthetic",
+];
+
+fn corpus(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/index-corpus")
+        .join(format!("{name}.json"));
+    fs::read_to_string(path).unwrap()
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+}
+
+/// Every top-level key but `manifests`.
+fn top_level(index: &Value) -> serde_json::Map<String, Value> {
+    let mut top = index.as_object().unwrap().clone();
+    top.remove("manifests");
+    top
+}
+
+/// After `tag` and `untag` every entry the commands did not touch equals the original as a JSON value,
+/// and so does every top-level key, for index.json files written by every tool in the corpus.
+#[test]
+fn tag_and_untag_keep_every_untouched_entry_of_every_tool() {
+    for name in CORPUS {
+        let (_tmp, dir) = fixture_copy("umoci");
+        let text = corpus(name);
+        let original: Value = serde_json::from_str(&text).unwrap();
+        let originals = original["manifests"].as_array().unwrap().clone();
+        // The corpus, and one entry of ours to tag from.
+        let mut doc = original.clone();
+        doc["manifests"].as_array_mut().unwrap().push(entry(
+            D1,
+            345,
+            json!({"io.containerd.image.name": "docker.io/library/source:1",
+                   "org.opencontainers.image.ref.name": "1"}),
+        ));
+        fs::write(dir.join("index.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
+
+        ol("tag", &dir, &["source:1", "added:1", "example.com/more:2"]).ok();
+        let tagged = read_json(&dir.join("index.json"));
+        assert_eq!(
+            tagged["manifests"].as_array().unwrap().len(),
+            originals.len() + 3
+        );
+        ol(
+            "untag",
+            &dir,
+            &["added:1", "example.com/more:2", "source:1"],
+        )
+        .ok();
+
+        let after = read_json(&dir.join("index.json"));
+        assert_eq!(
+            top_level(&after),
+            top_level(&original),
+            "{name}: top-level keys"
+        );
+        assert_eq!(after["manifests"].as_array().unwrap(), &originals, "{name}");
+    }
+}
+
+/// Tagging an entry with the name it already carries under another convention changes only its
+/// `annotations`; every other key of it, and every other entry, stays.
+#[test]
+fn renaming_in_place_replaces_only_annotations() {
+    let (_tmp, dir) = fixture_copy("umoci");
+    fs::write(dir.join("index.json"), corpus("synthetic")).unwrap();
+    let original = read_json(&dir.join("index.json"));
+    ol("tag", &dir, &["renamed:3", "renamed:3"]).ok();
+    let after = read_json(&dir.join("index.json"));
+    let (before, now) = (&original["manifests"], &after["manifests"]);
+    for i in 0..3 {
+        assert_eq!(now[i], before[i], "entry {i}");
+    }
+    let mut want = before[3].clone();
+    want["annotations"] = json!({
+        "io.containerd.image.name": "docker.io/library/renamed:3",
+        "org.opencontainers.image.ref.name": "3",
+        "x-keep": "yes",
+    });
+    assert_eq!(now[3], want);
+    assert_eq!(top_level(&after), top_level(&original));
+}
+
+/// An archive's entries keep every field when imported, and the layout's own entries keep theirs.
+#[test]
+fn import_keeps_every_field_of_both_indexes() {
+    let (tmp, src) = fixture_copy("umoci");
+    let synthetic = corpus("synthetic");
+    fs::write(src.join("index.json"), &synthetic).unwrap();
+    let archive = tmp.path().join("a.tar");
+    let status = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&src)
+        .args([
+            "-cf",
+            archive.to_str().unwrap(),
+            "oci-layout",
+            "index.json",
+            "blobs",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // Into a layout whose own index.json is another tool's.
+    let (_tmp2, dir) = fixture_copy("umoci");
+    let oras = corpus("oras");
+    fs::write(dir.join("index.json"), &oras).unwrap();
+    support::run(["import", archive.to_str().unwrap(), dir.to_str().unwrap()]).ok();
+    let after = read_json(&dir.join("index.json"));
+    let ours: Value = serde_json::from_str(&oras).unwrap();
+    let theirs: Value = serde_json::from_str(&synthetic).unwrap();
+    let mut want = ours["manifests"].as_array().unwrap().clone();
+    want.extend(theirs["manifests"].as_array().unwrap().iter().cloned());
+    assert_eq!(after["manifests"].as_array().unwrap(), &want);
+    assert_eq!(top_level(&after), top_level(&ours));
+}
