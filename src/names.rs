@@ -94,8 +94,9 @@ pub struct Namer<'a> {
     slots: Vec<Option<Entry>>,
     /// Positions of the entries with each key.
     by_key: HashMap<String, Vec<usize>>,
-    /// Positions of the unnamed entries with each digest.
-    unnamed: HashMap<String, Vec<usize>>,
+    /// The position of the unnamed entry with each identity (made at the first
+    /// [`Namer::add_unnamed`]).
+    unnamed: Option<HashMap<String, usize>>,
 }
 
 impl<'a> Namer<'a> {
@@ -103,22 +104,16 @@ impl<'a> Namer<'a> {
     pub fn new(doc: &'a mut IndexDocument) -> Namer<'a> {
         let slots: Vec<Option<Entry>> = doc.take_entries().into_iter().map(Some).collect();
         let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut unnamed: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in slots.iter().enumerate() {
-            let Some(e) = e else { continue };
-            match entry_key(e) {
-                Some(key) => by_key.entry(key).or_default().push(i),
-                None => unnamed
-                    .entry(e.digest_str().to_string())
-                    .or_default()
-                    .push(i),
+            if let Some(key) = e.as_ref().and_then(entry_key) {
+                by_key.entry(key).or_default().push(i);
             }
         }
         Namer {
             doc,
             slots,
             by_key,
-            unnamed,
+            unnamed: None,
         }
     }
 
@@ -174,24 +169,42 @@ impl<'a> Namer<'a> {
         moved
     }
 
-    /// Adds an entry that has no name, unless an unnamed entry with its digest that `same` calls
-    /// the same is there already. Returns whether it was added.
-    pub fn add_unnamed(&mut self, entry: Entry, same: impl Fn(&Entry, &Entry) -> bool) -> bool {
-        let positions = self
-            .unnamed
-            .entry(entry.digest_str().to_string())
-            .or_default();
-        let present = positions
-            .iter()
-            .filter_map(|&p| self.slots[p].as_ref())
-            .any(|e| same(e, &entry));
-        if present {
-            return false;
+    /// Adds an entry that has no name, unless an unnamed entry with the same `identity` is there
+    /// already (the digest, say, or the whole descriptor: see [`same_descriptor`]). A namer is used
+    /// with one identity. Returns whether it was added.
+    pub fn add_unnamed(&mut self, entry: Entry, identity: impl Fn(&Entry) -> String) -> bool {
+        let slots = &self.slots;
+        let unnamed = self.unnamed.get_or_insert_with(|| {
+            let mut map: HashMap<String, usize> = HashMap::new();
+            for (i, e) in slots.iter().enumerate() {
+                if let Some(e) = e.as_ref().filter(|e| entry_key(*e).is_none()) {
+                    map.entry(identity(e)).or_insert(i);
+                }
+            }
+            map
+        });
+        match unnamed.entry(identity(&entry)) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(self.slots.len());
+                self.slots.push(Some(entry));
+                true
+            }
         }
-        positions.push(self.slots.len());
-        self.slots.push(Some(entry));
-        true
     }
+}
+
+/// The identity of an unnamed entry that is "the same" only as a whole: its descriptor as JSON with
+/// sorted keys (what it would be written as).
+pub fn same_descriptor(e: &Entry) -> String {
+    serde_json::to_value(e.descriptor())
+        .and_then(|v| serde_json::to_string(&v))
+        .unwrap_or_else(|_| e.digest_str().to_string())
+}
+
+/// The identity of an unnamed entry that is "the same" when it has the same digest.
+pub fn same_digest(e: &Entry) -> String {
+    e.digest_str().to_string()
 }
 
 impl Drop for Namer<'_> {

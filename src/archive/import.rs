@@ -361,7 +361,7 @@ fn merge(doc: &mut IndexDocument, incoming: Vec<Entry>) -> Vec<Moved> {
         match names::entry_key(&entry) {
             Some(key) => moved.extend(namer.assign(key, entry)),
             None => {
-                namer.add_unnamed(entry, |a, b| a.descriptor() == b.descriptor());
+                namer.add_unnamed(entry, names::same_descriptor);
             }
         }
     }
