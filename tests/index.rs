@@ -364,3 +364,55 @@ fn eighty_thousand_entries_merge_in_seconds() {
     // Generous for a debug build on a loaded machine; the quadratic merge took minutes.
     assert!(took.as_secs() < 60, "two imports took {took:?}");
 }
+
+/// A ustar header for a regular file `name` of `size` bytes.
+fn tar_header(name: &str, size: u64) -> [u8; 512] {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..107].copy_from_slice(b"0000644");
+    h[108..115].copy_from_slice(b"0000000");
+    h[116..123].copy_from_slice(b"0000000");
+    h[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+    h[136..147].copy_from_slice(b"00000000000");
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    h
+}
+
+/// A `.tar.gz` whose index.json inflates to 1 GiB (a few MB compressed) is refused at the member's
+/// header, before a byte of it is inflated or stored, and leaves no directory behind.
+#[test]
+fn an_index_json_bomb_is_refused_before_it_is_read() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("bomb.tar.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        fs::File::create(&archive).unwrap(),
+        flate2::Compression::best(),
+    );
+    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+    gz.write_all(&tar_header("oci-layout", layout.len() as u64))
+        .unwrap();
+    gz.write_all(layout).unwrap();
+    gz.write_all(&[0u8; 512][..512 - layout.len()]).unwrap();
+    gz.write_all(&tar_header("index.json", 1 << 30)).unwrap();
+    // The first megabyte of the bomb: valid JSON entries, repeated (the rest would follow).
+    let one = serde_json::to_vec(&entry(D1, 345, json!({"n": "x"}))).unwrap();
+    let mut head = b"{\"schemaVersion\":2,\"manifests\":[".to_vec();
+    while head.len() < 1 << 20 {
+        head.extend_from_slice(&one);
+        head.push(b',');
+    }
+    gz.write_all(&head).unwrap();
+    gz.finish().unwrap();
+
+    let dir = tmp.path().join("layout");
+    let run = support::run(["import", archive.to_str().unwrap(), dir.to_str().unwrap()]);
+    let err = run.fails(1, "index.json in the archive is 1073741824 bytes");
+    assert!(err.contains("over the limit of"), "{err}");
+    assert!(!dir.exists());
+}

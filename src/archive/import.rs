@@ -28,6 +28,12 @@ const PERSIST_QUEUE: usize = 4;
 /// The `oci-layout` member is refused above this size.
 const OCI_LAYOUT_LIMIT: u64 = 4096;
 
+/// An archive's `index.json` is refused above this size, at its member header, before a byte of it
+/// is inflated: a few megabytes of gzip can inflate to gigabytes, and merging an index costs memory
+/// in proportion to its size. 256 MiB is over a million entries, far beyond any real bundle (80,000
+/// entries are about 12 MiB); a layout's own `index.json` is not capped.
+pub const ARCHIVE_INDEX_LIMIT: u64 = 256 << 20;
+
 /// Imports the archive read from `source` into the layout at `dir`, creating it when needed, and
 /// merges the archive's entries into its `index.json` (an entry whose name is already taken replaces
 /// that entry; the move is reported). On any error, blobs this import added are removed again, and a
@@ -259,6 +265,13 @@ impl Session<'_> {
             ["index.json"] => {
                 if self.index.is_some() {
                     return Err(refuse("appears twice"));
+                }
+                if member.size > ARCHIVE_INDEX_LIMIT {
+                    return Err(Error::TooLarge {
+                        what: "index.json in the archive".into(),
+                        size: member.size,
+                        limit: ARCHIVE_INDEX_LIMIT,
+                    });
                 }
                 self.index = Some(Spooled::write(self.layout, content, &shown)?);
             }

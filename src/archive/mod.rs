@@ -12,7 +12,7 @@ mod tar_reader;
 use oci_spec::image::Descriptor;
 
 pub use export::{export, export_to_path, select_entries};
-pub use import::import;
+pub use import::{import, ARCHIVE_INDEX_LIMIT};
 
 use crate::layout::Layout;
 pub use crate::names::Moved;
