@@ -4,6 +4,7 @@
 //! and `import` all name entries through [`Namer`].
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use oci_spec::image::Descriptor;
 
@@ -85,36 +86,86 @@ pub fn apply_names(
         .collect()
 }
 
+/// Positions of entries by the hash of a string (a name, an identity): each hash heads a chain of
+/// positions through `next`, so that a large index costs two words per entry, not a string. Whoever
+/// follows a chain checks the string itself (hashes may collide).
+#[derive(Default)]
+struct Chains {
+    head: HashMap<u64, usize>,
+    next: Vec<usize>,
+}
+
+const END: usize = usize::MAX;
+
+impl Chains {
+    fn hash(s: &str) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        s.hash(&mut h);
+        h.finish()
+    }
+
+    fn insert(&mut self, s: &str, position: usize) {
+        if self.next.len() <= position {
+            self.next.resize(position + 1, END);
+        }
+        self.next[position] = self.head.insert(Self::hash(s), position).unwrap_or(END);
+    }
+
+    /// Every position inserted under `s`'s hash, latest first.
+    fn positions(&self, s: &str) -> impl Iterator<Item = usize> + '_ {
+        let mut p = self.head.get(&Self::hash(s)).copied().unwrap_or(END);
+        std::iter::from_fn(move || {
+            let here = p;
+            (here != END).then(|| {
+                p = self.next[here];
+                here
+            })
+        })
+    }
+}
+
 /// Names entries of a document. Every entry's key is computed once, when the namer is made, and each
 /// change then costs a hash lookup: naming many entries in a large index stays linear. The entries
-/// are put back in the document, in order, when the namer is dropped.
+/// are put back in the document, in order and without the removed ones, when the namer is dropped.
 pub struct Namer<'a> {
     doc: &'a mut IndexDocument,
-    /// The entries; `None` where one was removed.
-    slots: Vec<Option<Entry>>,
-    /// Positions of the entries with each key.
-    by_key: HashMap<String, Vec<usize>>,
-    /// The position of the unnamed entry with each identity (made at the first
-    /// [`Namer::add_unnamed`]).
-    unnamed: Option<HashMap<String, usize>>,
+    entries: Vec<Entry>,
+    removed: Vec<bool>,
+    /// Entries by key.
+    by_key: Chains,
+    /// Unnamed entries by identity (made at the first [`Namer::add_unnamed`]).
+    unnamed: Option<Chains>,
 }
 
 impl<'a> Namer<'a> {
     /// Takes the entries of `doc` (given back on drop).
     pub fn new(doc: &'a mut IndexDocument) -> Namer<'a> {
-        let slots: Vec<Option<Entry>> = doc.take_entries().into_iter().map(Some).collect();
-        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, e) in slots.iter().enumerate() {
-            if let Some(key) = e.as_ref().and_then(entry_key) {
-                by_key.entry(key).or_default().push(i);
+        let entries = doc.take_entries();
+        let mut by_key = Chains::default();
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(key) = entry_key(e) {
+                by_key.insert(&key, i);
             }
         }
         Namer {
             doc,
-            slots,
+            removed: vec![false; entries.len()],
+            entries,
             by_key,
             unnamed: None,
         }
+    }
+
+    /// Positions of the entries (not removed) whose key is `key`, in order.
+    fn with_key(&self, key: &str) -> Vec<usize> {
+        let mut found: Vec<usize> = self
+            .by_key
+            .positions(key)
+            .filter(|&p| !self.removed[p] && entry_key(&self.entries[p]).as_deref() == Some(key))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 
     /// Gives `name` to `target`. An entry that already has the name and the target's digest stays
@@ -123,11 +174,11 @@ impl<'a> Namer<'a> {
     /// [`Namer::assign`]).
     pub fn name(&mut self, target: &Entry, name: &Reference, opts: &NameOptions) -> Vec<Moved> {
         let key = name.to_string();
-        let same = self.by_key.get(&key).and_then(|ps| {
-            ps.iter()
-                .filter_map(|&p| self.slots[p].as_ref())
-                .find(|e| e.digest_str() == target.digest_str())
-        });
+        let same = self
+            .with_key(&key)
+            .into_iter()
+            .map(|p| &self.entries[p])
+            .find(|e| e.digest_str() == target.digest_str());
         let mut entry = same.unwrap_or(target).clone();
         let annotations = naming_annotations(entry.descriptor().annotations().as_ref(), name, opts);
         entry.set_annotations(Some(annotations));
@@ -138,59 +189,65 @@ impl<'a> Namer<'a> {
     /// another digest is reported as moved; `entry` takes the place of the first one with its digest,
     /// else of the first one, else goes at the end.
     pub fn assign(&mut self, key: String, entry: Entry) -> Vec<Moved> {
-        let mut moved = Vec::new();
-        let Some(positions) = self.by_key.get_mut(&key).filter(|ps| !ps.is_empty()) else {
-            self.by_key.insert(key, vec![self.slots.len()]);
-            self.slots.push(Some(entry));
-            return moved;
+        let positions = self.with_key(&key);
+        let Some(&first) = positions.first() else {
+            self.push(entry);
+            if let Some(p) = self.entries.len().checked_sub(1) {
+                self.by_key.insert(&key, p);
+            }
+            return Vec::new();
         };
         let place = positions
             .iter()
             .copied()
-            .find(|&p| {
-                self.slots[p]
-                    .as_ref()
-                    .is_some_and(|e| e.digest_str() == entry.digest_str())
-            })
-            .unwrap_or(positions[0]);
-        for &p in positions.iter() {
-            if let Some(old) = self.slots[p].take() {
-                if old.digest_str() != entry.digest_str() {
-                    moved.push(Moved {
-                        name: key.clone(),
-                        from: old.digest_str().to_string(),
-                        to: entry.digest_str().to_string(),
-                    });
-                }
+            .find(|&p| self.entries[p].digest_str() == entry.digest_str())
+            .unwrap_or(first);
+        let mut moved = Vec::new();
+        for &p in &positions {
+            let old = self.entries[p].digest_str();
+            if old != entry.digest_str() {
+                moved.push(Moved {
+                    name: key.clone(),
+                    from: old.to_string(),
+                    to: entry.digest_str().to_string(),
+                });
             }
+            self.removed[p] = true;
         }
-        self.slots[place] = Some(entry);
-        *positions = vec![place];
+        self.entries[place] = entry;
+        self.removed[place] = false;
         moved
+    }
+
+    fn push(&mut self, entry: Entry) {
+        self.entries.push(entry);
+        self.removed.push(false);
     }
 
     /// Adds an entry that has no name, unless an unnamed entry with the same `identity` is there
     /// already (the digest, say, or the whole descriptor: see [`same_descriptor`]). A namer is used
     /// with one identity. Returns whether it was added.
     pub fn add_unnamed(&mut self, entry: Entry, identity: impl Fn(&Entry) -> String) -> bool {
-        let slots = &self.slots;
+        let (entries, removed) = (&self.entries, &self.removed);
         let unnamed = self.unnamed.get_or_insert_with(|| {
-            let mut map: HashMap<String, usize> = HashMap::new();
-            for (i, e) in slots.iter().enumerate() {
-                if let Some(e) = e.as_ref().filter(|e| entry_key(*e).is_none()) {
-                    map.entry(identity(e)).or_insert(i);
+            let mut chains = Chains::default();
+            for (i, e) in entries.iter().enumerate() {
+                if !removed[i] && entry_key(e).is_none() {
+                    chains.insert(&identity(e), i);
                 }
             }
-            map
+            chains
         });
-        match unnamed.entry(identity(&entry)) {
-            std::collections::hash_map::Entry::Occupied(_) => false,
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(self.slots.len());
-                self.slots.push(Some(entry));
-                true
-            }
+        let id = identity(&entry);
+        let present = unnamed
+            .positions(&id)
+            .any(|p| !removed[p] && identity(&entries[p]) == id);
+        if present {
+            return false;
         }
+        unnamed.insert(&id, entries.len());
+        self.push(entry);
+        true
     }
 }
 
@@ -209,10 +266,12 @@ pub fn same_digest(e: &Entry) -> String {
 
 impl Drop for Namer<'_> {
     fn drop(&mut self) {
-        let entries = std::mem::take(&mut self.slots)
-            .into_iter()
-            .flatten()
-            .collect();
+        let mut entries = std::mem::take(&mut self.entries);
+        let mut i = 0;
+        entries.retain(|_| {
+            i += 1;
+            !self.removed[i - 1]
+        });
         self.doc.set_entries(entries);
     }
 }

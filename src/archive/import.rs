@@ -350,8 +350,7 @@ impl Session<'_> {
             .as_ref()
             .ok_or_else(|| not_layout("no index.json member"))?;
         let bytes = fs::read(&spooled.path).map_err(|e| Error::io(&spooled.path, e))?;
-        let mut archived = IndexDocument::parse(&bytes, Path::new("index.json in the archive"))?;
-        drop(bytes);
+        let mut archived = IndexDocument::parse(bytes, Path::new("index.json in the archive"))?;
         let mut entries = archived.take_entries();
         if let Some(p) = &self.platform {
             entries = closure::select_platform(self.layout, entries, p)?;

@@ -2,12 +2,15 @@
 //! is kept, so a rewrite changes exactly what it means to change and nothing a tool of another kind
 //! wrote there (`platform."os.version"`, unknown keys, `data`, `urls`, ...) is lost.
 //!
-//! Memory: the document holds each entry's original JSON once plus its parsed descriptor; it is
-//! written straight to the file, entry by entry, with no second copy of the whole document.
+//! Memory: the document holds the text it was read from once (entries keep ranges of it) plus each
+//! entry's parsed descriptor; it is written straight to the file, entry by entry, with no second copy
+//! of the whole document.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use oci_spec::image::{Descriptor, ImageIndex};
 use serde_json::value::RawValue;
@@ -16,13 +19,29 @@ use crate::digest;
 use crate::error::{Error, Result};
 use crate::resolve::IndexEntry;
 
+/// An entry's JSON text as read: a range of the document it came from, which the entries share (so
+/// the text is held once, not copied per entry).
+#[derive(Clone, Debug)]
+struct Source {
+    text: Arc<String>,
+    range: Range<usize>,
+}
+
+impl Source {
+    fn get(&self) -> &str {
+        // The range was taken from this text when it was parsed: always in bounds, on char
+        // boundaries (it delimits a JSON value).
+        self.text.get(self.range.clone()).unwrap_or_default()
+    }
+}
+
 /// The JSON an entry is written back as.
 #[derive(Clone, Debug)]
 enum Raw {
     /// Unchanged: written back byte for byte.
-    Original(Box<RawValue>),
+    Original(Source),
     /// Only `annotations` changed: the original with that one key replaced.
-    Reannotated(Box<RawValue>),
+    Reannotated(Source),
     /// Added by us: serialized from the descriptor.
     New,
 }
@@ -43,18 +62,23 @@ impl Entry {
         }
     }
 
-    /// An entry read from its JSON text, which it keeps. `Err` holds the reason it is not one.
-    pub fn from_json(json: &RawValue) -> std::result::Result<Entry, String> {
-        let descriptor: Descriptor = serde_json::from_str(json.get()).map_err(|e| {
-            match crate::graph::descriptor_fault(json.get()) {
+    /// An entry read from the JSON text at `range` of `text`, which it keeps. `Err` holds the
+    /// reason it is not one.
+    fn from_source(text: &Arc<String>, range: Range<usize>) -> std::result::Result<Entry, String> {
+        let source = Source {
+            text: Arc::clone(text),
+            range,
+        };
+        let json = source.get();
+        let descriptor: Descriptor =
+            serde_json::from_str(json).map_err(|e| match crate::graph::descriptor_fault(json) {
                 Some(fault) => format!("{}: {e}", fault.trim_start_matches('.')),
                 None => e.to_string(),
-            }
-        })?;
+            })?;
         digest::validate(descriptor.digest()).map_err(|e| e.to_string())?;
         Ok(Entry {
             descriptor,
-            raw: Raw::Original(json.to_owned()),
+            raw: Raw::Original(source),
         })
     }
 
@@ -154,14 +178,24 @@ impl IndexDocument {
 
     /// Parses an `index.json` document, checking what `oci_spec`'s `ImageIndex` checks
     /// (`schemaVersion` a number, `manifests` an array of descriptors) and every entry's digest.
-    pub fn parse(bytes: &[u8], path: &Path) -> Result<IndexDocument> {
+    /// The bytes become the entries' shared source text (not copied).
+    pub fn parse(bytes: Vec<u8>, path: &Path) -> Result<IndexDocument> {
         let malformed = |reason: String| Error::Malformed {
             what: path.display().to_string(),
             reason: format!("not a valid image index: {reason}"),
         };
-        let text = std::str::from_utf8(bytes).map_err(|e| malformed(format!("not UTF-8: {e}")))?;
+        let text = Arc::new(
+            String::from_utf8(bytes)
+                .map_err(|e| malformed(format!("not UTF-8: {}", e.utf8_error())))?,
+        );
+        let base = text.as_ptr() as usize;
+        // Where a value borrowed from `text` lies in it.
+        let range_of = |r: &RawValue| {
+            let start = r.get().as_ptr() as usize - base;
+            start..start + r.get().len()
+        };
         let mut top: BTreeMap<String, &RawValue> =
-            serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
+            serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
         let manifests = top
             .remove("manifests")
             .ok_or_else(|| malformed("missing field `manifests`".into()))?;
@@ -184,13 +218,12 @@ impl IndexDocument {
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
-                Entry::from_json(r).map_err(|e| malformed(format!("manifests[{i}]: {e}")))
+                Entry::from_source(&text, range_of(r))
+                    .map_err(|e| malformed(format!("manifests[{i}]: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(IndexDocument {
-            top: top.into_iter().map(|(k, v)| (k, v.to_owned())).collect(),
-            entries,
-        })
+        let top = top.into_iter().map(|(k, v)| (k, v.to_owned())).collect();
+        Ok(IndexDocument { top, entries })
     }
 
     /// The entries, in order.
@@ -311,7 +344,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> IndexDocument {
-        IndexDocument::parse(text.as_bytes(), Path::new("index.json")).unwrap()
+        IndexDocument::parse(text.as_bytes().to_vec(), Path::new("index.json")).unwrap()
     }
 
     fn written(doc: &IndexDocument) -> serde_json::Value {
@@ -355,7 +388,7 @@ mod tests {
                 "manifests[0]",
             ),
         ] {
-            let err = IndexDocument::parse(text.as_bytes(), Path::new("index.json"))
+            let err = IndexDocument::parse(text.as_bytes().to_vec(), Path::new("index.json"))
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(want), "{text}: {err}");

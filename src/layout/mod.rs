@@ -148,7 +148,7 @@ impl Layout {
     pub fn read_document(&self) -> Result<IndexDocument> {
         let path = self.index_path();
         let bytes = fs::read(&path).at(&path)?;
-        IndexDocument::parse(&bytes, &path)
+        IndexDocument::parse(bytes, &path)
     }
 
     /// Replaces `index.json` atomically with an index built from scratch (see
