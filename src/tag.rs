@@ -1,6 +1,6 @@
-//! Writing names into `index.json` (SPEC §2): an entry carries the canonical full name in
-//! `io.containerd.image.name` and the tag alone in `org.opencontainers.image.ref.name`; a canonical
-//! name labels at most one entry, so tagging an existing name moves it. Untagging removes entries.
+//! `tag` and `untag`: give a resolved image more names in one atomic rewrite of `index.json`, or
+//! remove the entries names resolve to. How a name is written, and that a name labels one entry,
+//! is the naming module's rule ([`crate::names`]).
 
 use crate::error::{Error, Result};
 use crate::layout::{Entry, Layout};
@@ -18,7 +18,7 @@ pub struct TagReport {
     pub moved: Vec<Moved>,
 }
 
-/// Resolves `source` and gives it every name in `targets` (SPEC §2 canonical form), in one atomic
+/// Resolves `source` and gives it every name in `targets` (in canonical form), in one atomic
 /// rewrite of `index.json` under the index lock. The source's blob must be present with its size.
 pub fn tag(
     layout: &Layout,
@@ -71,7 +71,7 @@ pub struct Untagged {
     pub digest: String,
 }
 
-/// Removes the entries each of `refs` resolves to (SPEC §2 order; a digest removes every entry with
+/// Removes the entries each of `refs` resolves to (in resolution order; a digest removes every entry with
 /// it). All or nothing: an unknown or ambiguous ref leaves `index.json` untouched.
 pub fn untag(layout: &Layout, refs: &[&str]) -> Result<Vec<Untagged>> {
     layout.update_index(|doc| {

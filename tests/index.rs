@@ -362,7 +362,7 @@ fn eighty_thousand_entries_merge_in_seconds() {
     assert_eq!(got.map(Vec::len), Some(2 * n));
     assert!(got == want, "the entries differ");
     // Generous for a debug build on a loaded machine; the quadratic merge took minutes.
-    assert!(took.as_secs() < 60, "two imports took {took:?}");
+    assert!(took.as_secs() < 120, "two imports took {took:?}");
 }
 
 /// A ustar header for a regular file `name` of `size` bytes.

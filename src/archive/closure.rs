@@ -48,7 +48,14 @@ pub(super) fn select_platform(
 /// Refuses unless every blob reachable from `entries` is now in the store, sound, and every manifest
 /// is within the size limit for manifests from an archive.
 pub(super) fn check(layout: &Layout, entries: &[Entry]) -> Result<()> {
-    let graph = graph::walk(layout.blobs(), entries.iter().map(Entry::descriptor))?;
+    // One root per distinct reading (digest, media type, size): the walk holds a copy of each root,
+    // and 80,000 entries of one image are one root, not 80,000.
+    let mut seen = std::collections::HashSet::new();
+    let roots = entries
+        .iter()
+        .map(Entry::descriptor)
+        .filter(|d| seen.insert((d.digest().as_ref(), d.media_type().to_string(), d.size())));
+    let graph = graph::walk(layout.blobs(), roots)?;
     for node in &graph.nodes {
         let d = node.descriptor.digest();
         let size = node.descriptor.size();

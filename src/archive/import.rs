@@ -30,9 +30,10 @@ const OCI_LAYOUT_LIMIT: u64 = 4096;
 
 /// An archive's `index.json` is refused above this size, at its member header, before a byte of it
 /// is inflated: a few megabytes of gzip can inflate to gigabytes, and merging an index costs memory
-/// in proportion to its size. 256 MiB is over a million entries, far beyond any real bundle (80,000
-/// entries are about 12 MiB); a layout's own `index.json` is not capped.
-pub const ARCHIVE_INDEX_LIMIT: u64 = 256 << 20;
+/// in proportion to its size (about 7 times it, plus about 5 times the layout's own index.json).
+/// 64 MiB is about 300,000 entries, far beyond any real bundle (80,000 entries are about 16 MiB); a
+/// layout's own `index.json` is not capped.
+pub const ARCHIVE_INDEX_LIMIT: u64 = 64 << 20;
 
 /// Imports the archive read from `source` into the layout at `dir`, creating it when needed, and
 /// merges the archive's entries into its `index.json` (an entry whose name is already taken replaces

@@ -266,17 +266,6 @@ impl IndexDocument {
         self.entries.iter().all(Entry::is_original)
     }
 
-    /// The document as an `oci_spec` index (unknown keys are not part of it).
-    pub fn to_image_index(&self) -> Result<ImageIndex> {
-        let mut bytes = Vec::new();
-        self.write_to(&mut bytes)
-            .map_err(|e| Error::Damaged(format!("index.json: {e}")))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Malformed {
-            what: "index.json".into(),
-            reason: e.to_string(),
-        })
-    }
-
     /// Writes the document: top-level keys in sorted order, entries in order, each entry as
     /// [`Entry`] says; a newline at the end.
     pub fn write_to(&self, w: &mut dyn Write) -> io::Result<()> {
