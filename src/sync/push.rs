@@ -292,7 +292,8 @@ impl<'a> Pusher<'a> {
         });
         let store = self.layout.blobs();
         let open = || -> Result<Box<dyn Read + Send>> { Ok(Box::new(store.open(digest)?)) };
-        let pushed = repo.push_blob(d, &open, from.as_deref(), &mut |bytes| {
+        let origin = store.path(digest)?.display().to_string();
+        let pushed = repo.push_blob(d, &open, &origin, from.as_deref(), &mut |bytes| {
             self.progress.event(&Event::BlobBytes { digest, bytes })
         })?;
         remember();
