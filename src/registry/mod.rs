@@ -7,6 +7,7 @@ pub mod auth;
 mod blobs;
 mod manifests;
 pub mod referrers;
+mod tls;
 pub mod transport;
 mod upload;
 

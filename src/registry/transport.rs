@@ -337,9 +337,7 @@ fn classify(url: &str, e: ureq::Error, note: &str) -> Failure {
         // Trying again cannot make a certificate trusted.
         return Failure::Fatal(Error::Http {
             url: redact(url),
-            message: format!(
-                "TLS: {message} (to trust the registry's certificate, pass its CA with --cacert FILE){note}"
-            ),
+            message: format!("TLS: {message} ({}){note}", super::tls::hint(&message)),
         });
     }
     let err = Error::Http {
