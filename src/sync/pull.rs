@@ -75,12 +75,14 @@ pub fn pull(
     let tally = Tally::new(progress);
     let cache = Cache::default();
     let jobs = client.config().jobs.max(1);
+    // index.json is read once here, not once per image: what each plan needs to know of it.
+    let mut present = Present::read(layout)?;
     let plans = parallel(jobs, images, |image| {
         let repo = client.repository(image.registry_host(), image.path(), false);
         tally.event(&Event::ImageStart {
             image: &image.to_string(),
         });
-        plan(&repo, layout, image, opts, &cache, &tally)
+        plan(&repo, layout, image, opts, &cache, &present, jobs, &tally)
     });
 
     // Every blob any plan needs, once.
@@ -126,7 +128,8 @@ pub fn pull(
                     None => Error::Invalid(told[d].clone()),
                 });
             }
-            commit(layout, &p, opts, &tally).map(|unchanged| (p.root.digest().clone(), unchanged))
+            commit(layout, &p, opts, &mut present, &tally)
+                .map(|unchanged| (p.root.digest().clone(), unchanged))
         });
         report.record(&tally, shown, outcome);
     }
@@ -134,14 +137,41 @@ pub fn pull(
     Ok(report)
 }
 
+/// What `index.json` held when the pull began (and what this pull has added since): the digest of
+/// every entry, and every (digest, canonical name) pair.
+struct Present {
+    digests: HashSet<Digest>,
+    named: HashSet<(Digest, String)>,
+}
+
+impl Present {
+    fn read(layout: &Layout) -> Result<Self> {
+        let index = layout.read_index()?;
+        let mut present = Present {
+            digests: HashSet::with_capacity(index.manifests().len()),
+            named: HashSet::new(),
+        };
+        for e in index.manifests() {
+            present.digests.insert(e.digest().clone());
+            if let Some(name) = resolve::entry_name(e) {
+                present.named.insert((e.digest().clone(), name.to_string()));
+            }
+        }
+        Ok(present)
+    }
+}
+
 /// Works out what one image needs: the entry's descriptor, and every manifest and blob of its
 /// closure (and its referrers') that the layout lacks.
+#[allow(clippy::too_many_arguments)]
 fn plan(
     repo: &Repository,
     layout: &Layout,
     image: &Reference,
     opts: &PullOptions,
     cache: &Cache,
+    present: &Present,
+    jobs: usize,
     progress: &dyn Progress,
 ) -> Result<Plan> {
     let reference = match image.digest() {
@@ -196,19 +226,20 @@ fn plan(
                     continue;
                 }
             };
+            let found: Vec<Descriptor> = found
+                .into_iter()
+                .filter(|r| graph::is_manifest_like(r.media_type().as_ref()))
+                .collect();
+            walk.prefetch(&found, jobs)?;
             for r in found {
-                if !graph::is_manifest_like(r.media_type().as_ref()) {
-                    continue;
-                }
                 walk.collect(&r, 0)?;
                 referrers.push(r);
             }
         }
     }
-    let index = layout.read_index()?;
-    let named = index.manifests().iter().any(|e| {
-        e.digest() == root.digest() && crate::resolve::entry_name(e).as_ref() == Some(image)
-    });
+    let named = present
+        .named
+        .contains(&(root.digest().clone(), image.to_string()));
     Ok(Plan {
         name: image.clone(),
         root,
@@ -269,6 +300,23 @@ impl Walk<'_> {
         } else {
             let m = self.fetched(desc)?;
             self.manifests.push(m);
+        }
+        Ok(())
+    }
+
+    /// Fetches the manifests of `descs` the layout lacks into the run's cache, `jobs` at a time:
+    /// an image with thousands of referrers does not wait for them one by one.
+    fn prefetch(&self, descs: &[Descriptor], jobs: usize) -> Result<()> {
+        let store = self.layout.blobs();
+        let mut wanted = Vec::new();
+        for d in descs {
+            crate::digest::validate(d.digest())?;
+            if !self.seen.contains(d.digest()) && !store.has(d.digest(), d.size())? {
+                wanted.push(d);
+            }
+        }
+        for r in parallel(jobs, &wanted, |d| self.fetched(d)) {
+            r?;
         }
         Ok(())
     }
@@ -377,6 +425,7 @@ fn commit(
     layout: &Layout,
     plan: &Plan,
     opts: &PullOptions,
+    present: &mut Present,
     progress: &dyn Progress,
 ) -> Result<bool> {
     let store = layout.blobs();
@@ -392,11 +441,10 @@ fn commit(
             outcome: Outcome::Transferred,
         });
     }
-    let index = layout.read_index()?;
     let missing_referrer = plan
         .referrers
         .iter()
-        .any(|r| !index.manifests().iter().any(|e| e.digest() == r.digest()));
+        .any(|r| !present.digests.contains(r.digest()));
     if plan.named && !missing_referrer {
         return Ok(true);
     }
@@ -407,12 +455,21 @@ fn commit(
             std::slice::from_ref(&plan.name),
             &opts.names,
         );
+        let mut listed: HashSet<Digest> =
+            idx.manifests().iter().map(|e| e.digest().clone()).collect();
         for r in &plan.referrers {
-            if !idx.manifests().iter().any(|e| e.digest() == r.digest()) {
+            if listed.insert(r.digest().clone()) {
                 add_unnamed(idx, r);
             }
         }
         Ok(())
     })?;
+    present.digests.insert(plan.root.digest().clone());
+    present
+        .named
+        .insert((plan.root.digest().clone(), plan.name.to_string()));
+    present
+        .digests
+        .extend(plan.referrers.iter().map(|r| r.digest().clone()));
     Ok(false)
 }
