@@ -128,7 +128,7 @@ pub fn pull(
                     None => Error::Invalid(told[d].clone()),
                 });
             }
-            commit(layout, &p, opts, &mut present, &tally)
+            commit(layout, &p, opts, &mut present, jobs, &tally)
                 .map(|unchanged| (p.root.digest().clone(), unchanged))
         });
         report.record(&tally, shown, outcome);
@@ -426,21 +426,10 @@ fn commit(
     plan: &Plan,
     opts: &PullOptions,
     present: &mut Present,
+    jobs: usize,
     progress: &dyn Progress,
 ) -> Result<bool> {
-    let store = layout.blobs();
-    for m in &plan.manifests {
-        let size = m.bytes.len() as u64;
-        if store.has(&m.digest, size)? {
-            continue;
-        }
-        store.put_reader(&mut m.bytes.as_slice(), &m.digest, Some(size))?;
-        progress.event(&Event::BlobDone {
-            digest: &m.digest,
-            size,
-            outcome: Outcome::Transferred,
-        });
-    }
+    write_manifests(layout, &plan.manifests, jobs, progress)?;
     let missing_referrer = plan
         .referrers
         .iter()
@@ -472,4 +461,58 @@ fn commit(
         .digests
         .extend(plan.referrers.iter().map(|r| r.digest().clone()));
     Ok(false)
+}
+
+/// Stores `manifests` (listed children before parents), `jobs` at a time, in waves: a manifest goes
+/// out only after every child of it in the list is durable, so the store never holds a manifest
+/// whose children this pull has yet to write. Manifests that do not depend on each other (the
+/// platforms of an index, the referrers of an image) are written side by side.
+fn write_manifests(
+    layout: &Layout,
+    manifests: &[Arc<Manifest>],
+    jobs: usize,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let position: HashMap<&Digest, usize> = manifests
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (&m.digest, i))
+        .collect();
+    let mut wave = vec![0usize; manifests.len()];
+    for (i, m) in manifests.iter().enumerate() {
+        let children = graph::parse_children(&m.bytes)?.children;
+        wave[i] = children
+            .iter()
+            .filter_map(|c| position.get(c.digest()).filter(|j| **j < i))
+            .map(|j| wave[*j] + 1)
+            .max()
+            .unwrap_or(0);
+    }
+    let store = layout.blobs();
+    let last = wave.iter().copied().max().unwrap_or(0);
+    for w in 0..=last {
+        let batch: Vec<&Arc<Manifest>> = manifests
+            .iter()
+            .zip(&wave)
+            .filter(|(_, mw)| **mw == w)
+            .map(|(m, _)| m)
+            .collect();
+        let written = parallel(jobs, &batch, |m| -> Result<()> {
+            let size = m.bytes.len() as u64;
+            if store.has(&m.digest, size)? {
+                return Ok(());
+            }
+            store.put_reader(&mut m.bytes.as_slice(), &m.digest, Some(size))?;
+            progress.event(&Event::BlobDone {
+                digest: &m.digest,
+                size,
+                outcome: Outcome::Transferred,
+            });
+            Ok(())
+        });
+        for r in written {
+            r?;
+        }
+    }
+    Ok(())
 }

@@ -179,12 +179,7 @@ impl<'a> Pusher<'a> {
         }
 
         // Manifests children-first by digest; the root under its tag last.
-        for node in &graph.nodes {
-            let d = &node.descriptor;
-            if d.digest() != root.digest() && graph::is_manifest_like(d.media_type().as_ref()) {
-                unchanged &= self.manifest(&repo, d, d.digest().as_ref())?;
-            }
-        }
+        unchanged &= self.manifests(&repo, &graph, Some(root.digest()), jobs)?;
         let target = match dest.digest() {
             Some(d) if d != root.digest() => {
                 return Err(Error::Invalid(format!(
@@ -199,12 +194,7 @@ impl<'a> Pusher<'a> {
 
         // Referrers after their subjects; then, per subject, the ones the registry does not list
         // (it has no referrers API) go under the fallback tag, which we then keep.
-        for node in &referrer_graph.nodes {
-            let d = &node.descriptor;
-            if graph::is_manifest_like(d.media_type().as_ref()) {
-                unchanged &= self.manifest(&repo, d, d.digest().as_ref())?;
-            }
-        }
+        unchanged &= self.manifests(&repo, &referrer_graph, None, jobs)?;
         let mut by_subject: Vec<(&Digest, Vec<&Descriptor>)> = Vec::new();
         for (r, subject) in &referrers {
             match by_subject.iter_mut().find(|(s, _)| *s == subject) {
@@ -284,6 +274,52 @@ impl<'a> Pusher<'a> {
         self.layout
             .blobs()
             .read_verified(d.digest(), LOCAL_MANIFEST_LIMIT)
+    }
+
+    /// Puts every manifest of `graph` but `except` under its digest, `jobs` at a time, in waves: a
+    /// manifest goes only once the manifests it names are there (a registry may refuse an index
+    /// whose children it lacks), so independent ones (platforms, referrers) go side by side.
+    /// Returns whether the registry had them all.
+    fn manifests(
+        &self,
+        repo: &Repository,
+        graph: &Graph,
+        except: Option<&Digest>,
+        jobs: usize,
+    ) -> Result<bool> {
+        let nodes: Vec<&graph::Node> = graph
+            .nodes
+            .iter()
+            .filter(|n| graph::is_manifest_like(n.descriptor.media_type().as_ref()))
+            .filter(|n| Some(n.descriptor.digest()) != except)
+            .collect();
+        // The walk lists children before parents, so a child's wave is known before its parent's.
+        let mut wave: HashMap<&Digest, usize> = HashMap::with_capacity(nodes.len());
+        for n in &nodes {
+            let w = n
+                .children
+                .iter()
+                .filter_map(|c| wave.get(c))
+                .map(|w| w + 1)
+                .max()
+                .unwrap_or(0);
+            wave.insert(n.descriptor.digest(), w);
+        }
+        let last = wave.values().copied().max().unwrap_or(0);
+        let mut unchanged = true;
+        for w in 0..=last {
+            let batch: Vec<&Descriptor> = nodes
+                .iter()
+                .map(|n| &n.descriptor)
+                .filter(|d| wave.get(d.digest()) == Some(&w))
+                .collect();
+            for r in parallel(jobs, &batch, |d| {
+                self.manifest(repo, d, d.digest().as_ref())
+            }) {
+                unchanged &= r?;
+            }
+        }
+        Ok(unchanged)
     }
 
     /// Puts a manifest under `reference` unless the registry has it with that digest. Returns
