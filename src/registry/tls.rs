@@ -304,3 +304,38 @@ pub(crate) fn hint(message: &str) -> &'static str {
         "check the registry's certificate, or pass its CA with --cacert FILE"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each refusal gets the remedy that fits it; only those that a certificate can cure
+    /// suggest --cacert.
+    #[test]
+    fn hints_fit_the_refusal() {
+        let cases = [
+            (
+                "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
+                "itself",
+                true,
+            ),
+            ("invalid peer certificate: UnknownIssuer", "issued it", true),
+            (
+                "certificate not valid for name \"localhost\"",
+                "host name",
+                false,
+            ),
+            ("invalid peer certificate: Expired", "validity", false),
+            (
+                "certificate expired: verification time 5, but certificate is not valid after 4",
+                "validity",
+                false,
+            ),
+        ];
+        for (message, needle, cacert) in cases {
+            let h = hint(message);
+            assert!(h.contains(needle), "{message}: {h}");
+            assert_eq!(h.contains("--cacert"), cacert, "{message}: {h}");
+        }
+    }
+}

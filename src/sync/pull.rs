@@ -2,7 +2,8 @@
 //! the manifest tree (from the layout when a manifest is already there, else fetched and verified) and
 //! its referrers. Fetch: every missing blob of every image once, in parallel, streamed into the store
 //! and verified. Commit: per image, its manifests children-first, then one `index.json` update under
-//! its canonical name. The shared writer lock is held for the whole pull, so `gc` never sweeps a blob
+//! its canonical name. `index.json` is read once for the whole run; manifests are fetched and written
+//! `jobs` at a time. The shared writer lock is held for the whole pull, so `gc` never sweeps a blob
 //! the pull found present or wrote and is about to name.
 
 use std::collections::{HashMap, HashSet};

@@ -1,9 +1,10 @@
 //! Push and sync: layout → registry. For each image: walk its closure in the layout (refusing damage),
 //! put every blob the repository lacks (mounted from another repository of this run when possible,
-//! uploaded otherwise, in parallel), then the manifests children-first by digest, the tag last, and
-//! finally the image's referrers, recorded under the fallback tag when the registry has no referrers
-//! API. The bytes are the layout's own, so every digest is unchanged.
-
+//! uploaded otherwise, in parallel, every byte hashed as it is read), then the manifests
+//! children-first by digest, the tag last, and finally the image's referrers, recorded under the
+//! fallback tag when the registry has no referrers API. Which manifests refer to which subject is
+//! read once per run, so a sync's work grows with the layout, not with its square. The bytes are
+//! the layout's own, so every digest is unchanged.
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::{Mutex, OnceLock};
