@@ -445,12 +445,22 @@ fn commit(
             std::slice::from_ref(&plan.name),
             &opts.names,
         );
+        // Each new referrer's entry is made by `add_unnamed` on an index of its own, and all of
+        // them join index.json at once: one pass however many there are.
         let mut listed: HashSet<Digest> =
             idx.manifests().iter().map(|e| e.digest().clone()).collect();
+        let mut fresh = Vec::new();
         for r in &plan.referrers {
             if listed.insert(r.digest().clone()) {
-                add_unnamed(idx, r);
+                let mut one = crate::layout::empty_index();
+                add_unnamed(&mut one, r);
+                fresh.extend(one.manifests().iter().cloned());
             }
+        }
+        if !fresh.is_empty() {
+            let mut all = idx.manifests().clone();
+            all.extend(fresh);
+            idx.set_manifests(all);
         }
         Ok(())
     })?;
