@@ -15,6 +15,8 @@ pub mod progress;
 pub mod reference;
 pub mod registry;
 pub mod resolve;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod store;
 pub mod sync;
 pub mod tag;
