@@ -335,6 +335,7 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
 /// wildcard). Parameters such as `q=` are dropped; a type given with `q=0` is refused.
 pub fn accepted_types(values: &[&str]) -> Option<Vec<String>> {
     let mut out = Vec::new();
+    let mut any = false;
     for v in values {
         for item in v.split(',') {
             let mut parts = item.split(';');
@@ -345,7 +346,11 @@ pub fn accepted_types(values: &[&str]) -> Option<Vec<String>> {
                     .and_then(|q| q.trim().parse::<f32>().ok())
                     .is_some_and(|q| q == 0.0)
             });
-            if ty.is_empty() || refused {
+            if ty.is_empty() {
+                continue;
+            }
+            any = true;
+            if refused {
                 continue;
             }
             if ty == "*/*" || ty == "application/*" {
@@ -354,7 +359,7 @@ pub fn accepted_types(values: &[&str]) -> Option<Vec<String>> {
             out.push(ty);
         }
     }
-    (!out.is_empty()).then_some(out)
+    any.then_some(out)
 }
 
 #[cfg(test)]
@@ -463,6 +468,8 @@ mod tests {
             accepted_types(&["a/b;q=0", "c/d"]),
             Some(vec!["c/d".to_string()])
         );
+        assert_eq!(accepted_types(&["a/b;q=0"]), Some(vec![]));
+        assert_eq!(accepted_types(&[""]), None);
     }
 
     #[test]
