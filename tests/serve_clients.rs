@@ -2,6 +2,8 @@
 //! podman (storage driver vfs, its own root), our own `pull` and `push`, with htpasswd and TLS; gc
 //! racing pushes. Byte-identical digests throughout.
 
+#[path = "support/containerd.rs"]
+mod containerd;
 #[path = "support/registry.rs"]
 mod registry_support;
 #[path = "support/serve.rs"]
@@ -125,6 +127,48 @@ fn podman_pulls_from_serve() {
         ]);
         let got = podman(&["image", "inspect", "--format", "{{.Digest}}", &image]);
         assert_eq!(got.trim(), digest, "{image}");
+    }
+}
+
+#[test]
+fn containerd_pulls_directly_and_as_a_mirror() {
+    let Some(c) = containerd::Containerd::start() else {
+        return;
+    };
+    let (_t, dir) = fixture_copy("multiarch");
+    let (_t2, named) = fixture_copy("containerd");
+    let s = Serve::start(&dir, &[]);
+    let m = Serve::start(&named, &[]);
+    // Directly, in plain HTTP: every platform's manifest is fetched, amd64 unpacked.
+    let image = format!("{}/multi:1", s.addr);
+    c.ctr(&[
+        "images",
+        "pull",
+        "--plain-http",
+        "--snapshotter",
+        "native",
+        &image,
+    ]);
+    assert_eq!(c.image_digest(&image), MULTI);
+    // As a mirror for docker.io and ghcr.io at once (hosts.toml): containerd asks for `acme/tool`
+    // with `?ns=ghcr.io`, which must not be docker.io's acme/tool.
+    let hosts = c.mirror("docker.io", "https://registry-1.docker.io", &m.addr);
+    c.mirror("ghcr.io", "https://ghcr.io", &m.addr);
+    let hosts = hosts.to_str().unwrap();
+    for (image, digest) in [
+        ("docker.io/library/alpine:3.16", D1),
+        ("ghcr.io/acme/tool:1.0", D2),
+    ] {
+        c.ctr(&[
+            "images",
+            "pull",
+            "--hosts-dir",
+            hosts,
+            "--snapshotter",
+            "native",
+            image,
+        ]);
+        assert_eq!(c.image_digest(image), digest, "{image}");
     }
 }
 

@@ -199,6 +199,8 @@ pub fn client_name(canonical: &str) -> String {
 pub struct Catalog {
     layout: Layout,
     current: Mutex<Option<(FileKey, Arc<Snapshot>)>>,
+    /// Held while parsing, so that requests arriving together after a change parse once.
+    reloading: Mutex<()>,
 }
 
 impl Catalog {
@@ -206,6 +208,7 @@ impl Catalog {
         Catalog {
             layout,
             current: Mutex::new(None),
+            reloading: Mutex::new(()),
         }
     }
 
@@ -213,13 +216,31 @@ impl Catalog {
     /// opened once and its key taken from that open file, so the key always describes the bytes
     /// that were parsed, whatever renames race with it.
     pub fn snapshot(&self) -> Result<Arc<Snapshot>> {
+        if let Some(s) = self.fresh()? {
+            return Ok(s);
+        }
+        self.reload()
+    }
+
+    /// The snapshot if `index.json` has not changed since it was taken (one `stat`, cheap enough for
+    /// an async worker); `None` when it must be reloaded.
+    pub fn fresh(&self) -> Result<Option<Arc<Snapshot>>> {
         let path = self.layout.root().join("index.json");
         let key = FileKey::of(&std::fs::metadata(&path).at(&path)?);
-        if let Some((k, s)) = self.lock().as_ref() {
-            if *k == key {
-                return Ok(s.clone());
-            }
+        Ok(self
+            .lock()
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, s)| s.clone()))
+    }
+
+    /// Parses `index.json` again (blocking: seconds for a very large index).
+    pub fn reload(&self) -> Result<Arc<Snapshot>> {
+        let _one = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = self.fresh()? {
+            return Ok(s);
         }
+        let path = self.layout.root().join("index.json");
         let mut file = File::open(&path).at(&path)?;
         let key = FileKey::of(&file.metadata().at(&path)?);
         let mut bytes = Vec::new();

@@ -312,7 +312,10 @@ async fn answer(
     let snapshot = || {
         let s = state.clone();
         async move {
-            tokio::task::spawn_blocking(move || s.catalog.snapshot())
+            if let Some(fresh) = s.catalog.fresh().map_err(manifests::internal)? {
+                return Ok(fresh);
+            }
+            tokio::task::spawn_blocking(move || s.catalog.reload())
                 .await
                 .map_err(|e| manifests::internal(Error::Invalid(e.to_string())))?
                 .map_err(manifests::internal)
