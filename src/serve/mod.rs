@@ -216,7 +216,10 @@ where
         let state = state.clone();
         async move { Ok::<_, std::convert::Infallible>(handle(state, req).await) }
     });
+    // A client that never finishes its request headers is dropped (slowloris).
     let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
         .keep_alive(true)
         .serve_connection(io, service);
     tokio::pin!(conn);
