@@ -589,7 +589,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__pull)
-            opts="-v -q -h --platform --full-ref-name --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --verbose --quiet --no-progress --help"
+            opts="-v -q -h --platform --full-ref-name --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -615,6 +615,10 @@ _ocilayout() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -623,7 +627,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__push)
-            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --verbose --quiet --no-progress --help"
+            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -642,6 +646,10 @@ _ocilayout() {
                     return 0
                     ;;
                 --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -705,7 +713,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__sync)
-            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --verbose --quiet --no-progress --help"
+            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -724,6 +732,10 @@ _ocilayout() {
                     return 0
                     ;;
                 --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -186,5 +186,39 @@ whole = read(os.path.join(work, "tars", "umoci.tar"))
 seed("archive_import", whole[:3000])
 seed("archive_import", b"\0" * 1024)
 seed("archive_import", b"")
+
+# www_authenticate: challenges as registries send them, and broken ones.
+for h in [
+    'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"',
+    'Basic realm="Registry Realm"',
+    'Basic',
+    'Bearer realm="https://a/t", error="insufficient_scope", scope="repository:x:pull,push"',
+    'Basic realm="x", Bearer realm="https://t", service=reg',
+    'Bearer realm="a\\"b"',
+    'Bearer realm="http://127.0.0.1:1/token?x=1&y=2",service="s s",scope="repository:a:pull repository:b:push"',
+    'Bearer realm="unterminated',
+    '=,=,Bearer ,realm=',
+    'Negotiate abc==, Bearer realm=""',
+    'Bearer realm="https://t",scope="repository:a/b:pull,push",scope="registry:catalog:*"',
+    '',
+]:
+    seed("www_authenticate", h)
+
+# token_response: answers of token servers, honest and hostile.
+for t in [
+    '{"token":"abc","expires_in":300,"issued_at":"2024-02-29T12:34:56Z"}',
+    '{"access_token":"abc","expires_in":60}',
+    '{"token":"abc","access_token":"def"}',
+    '{"token":"abc","expires_in":9223372036854775807}',
+    '{"token":"abc","expires_in":18446744073709551615}',
+    '{"token":"abc","expires_in":1e308,"issued_at":"9999-12-31T23:59:59Z"}',
+    '{"token":"abc","expires_in":-1,"issued_at":"0000-01-01T00:00:00+99:99"}',
+    '{"token":"abc","expires_in":"300","issued_at":12}',
+    '{"token":""}',
+    '{"token":null,"access_token":["x"]}',
+    '{}',
+    'not json',
+]:
+    seed("token_response", t)
 EOF
 du -sh fuzz/corpus/*

@@ -23,7 +23,7 @@ seconds="${1:-40}"
 case "$seconds" in
   '' | *[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS]" >&2; exit 2 ;;
 esac
-read -r -a targets <<<"${FUZZ_TARGETS:-reference index_json manifest archive_import}"
+read -r -a targets <<<"${FUZZ_TARGETS:-reference index_json manifest archive_import www_authenticate token_response}"
 sanitizer="${FUZZ_SANITIZER:-none}"
 rss_limit_mb=512
 timeout_s=30
@@ -36,6 +36,7 @@ max_len() {
     reference) echo 1024 ;;
     index_json | manifest) echo 32768 ;;
     archive_import) echo 65536 ;;
+    www_authenticate | token_response) echo 4096 ;;
     *) echo 4096 ;;
   esac
 }

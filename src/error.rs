@@ -26,6 +26,12 @@ pub enum Error {
     #[error("{}: not an OCI image layout: {reason}", path.display())]
     NotALayout { path: PathBuf, reason: String },
 
+    /// Something in the layout's own state (`.ocilayout/`, its `tmp/`, lock files, `blobs/<alg>/`,
+    /// the file about to be replaced) that is not what we made: a symbolic link, or not a directory
+    /// or regular file. Refused rather than followed, so nothing outside the layout is touched.
+    #[error("{}: {reason}; refusing to follow or replace it", path.display())]
+    Unsafe { path: PathBuf, reason: String },
+
     /// JSON that does not parse as what it should be. The reason may quote the document, so control
     /// characters in it are shown escaped.
     #[error("{}: {}", one_line(what), one_line(reason))]
@@ -130,17 +136,10 @@ pub(crate) fn quoted(input: &str) -> String {
 pub fn one_line(message: &str) -> String {
     const HEAD: usize = 300;
     const TAIL: usize = 300;
-    let mut escaped = String::with_capacity(message.len());
-    for ch in message.chars() {
-        if ch.is_control() {
-            escaped.extend(ch.escape_default());
-        } else {
-            escaped.push(ch);
-        }
-    }
+    let escaped = escape_controls(message);
     let chars = escaped.chars().count();
     if chars <= HEAD + TAIL + 40 {
-        return escaped;
+        return escaped.into_owned();
     }
     let at = |n: usize| {
         escaped
@@ -155,6 +154,29 @@ pub fn one_line(message: &str) -> String {
         tail - head,
         &escaped[tail..]
     )
+}
+
+/// Text from a name, a path or a document made safe for one line of a terminal or a report: control
+/// characters (newline, tab, ESC, the C1 range) and the invisible bidirectional overrides that can
+/// reorder what a terminal shows are written as Rust escapes (`\n`, `\u{1b}`); everything else is
+/// kept. The one rule for every line the program prints, errors and results alike.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |ch: char| {
+        ch.is_control()
+            || matches!(ch, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for ch in text.chars() {
+        if unsafe_char(ch) {
+            escaped.extend(ch.escape_default());
+        } else {
+            escaped.push(ch);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 /// The library's result type.

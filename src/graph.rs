@@ -1,5 +1,10 @@
 //! The one descriptor walk shared by gc, fsck, export and sync: from root descriptors down through
 //! indexes and manifests to configs, layers and artifact blobs. `subject` is not followed upward.
+//!
+//! The walk is conservative: a blob is descended when *any* descriptor that reaches it, or its own
+//! content (its `mediaType` field, or the shape of a manifest or index), says it is a manifest or an
+//! index. The first descriptor to arrive decides nothing, so no order of entries or layers can hide
+//! an image's blobs from gc, fsck or export.
 
 use std::collections::HashMap;
 
@@ -7,7 +12,9 @@ use oci_spec::image::{Descriptor, Digest};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::store::BlobStore;
+
+mod walk;
+pub use walk::walk;
 
 /// Manifests and indexes are refused above this size when read from a registry or an archive.
 pub const MANIFEST_LIMIT: u64 = 4 << 20;
@@ -189,14 +196,47 @@ impl std::fmt::Display for Problem {
 /// One blob reached by the walk.
 #[derive(Clone, Debug)]
 pub struct Node {
-    /// The first descriptor that reached this blob.
+    /// The descriptor this blob is known by: the first one that called it a manifest or an index if
+    /// any did, else the first one that reached it.
     pub descriptor: Descriptor,
-    /// For a manifest-like blob that was read: the digests it refers to.
+    /// For a blob descended as a manifest or index: the digests it refers to, in document order.
     pub children: Vec<Digest>,
-    /// Whether the walk read and verified this blob's bytes (manifest-like blobs only).
+    /// Whether the walk read this blob whole and checked its digest.
     pub verified: bool,
-    /// What is wrong with it, if anything.
+    /// Whether the blob is a manifest or index: some descriptor reaching it, or its own content,
+    /// says so. Such a blob is descended; when it is missing or cannot be read, what it refers to is
+    /// unknown.
+    pub manifest: bool,
+    /// What is wrong with it, if anything (the most serious problem when there are several).
     pub problem: Option<Problem>,
+}
+
+impl Node {
+    /// Records a problem unless a more serious one is already recorded.
+    pub(crate) fn note(&mut self, p: Problem) {
+        let rank = |p: &Problem| match p {
+            Problem::Missing => 0,
+            // A wrong size is the plainer finding: the content then cannot hash right either.
+            Problem::SizeMismatch { .. } => 1,
+            Problem::Corrupt { .. } => 2,
+            Problem::Unreadable(_) => 3,
+            Problem::MediaTypeMismatch { .. } => 4,
+        };
+        if self.problem.as_ref().is_none_or(|old| rank(&p) < rank(old)) {
+            self.problem = Some(p);
+        }
+    }
+
+    /// Whether what this blob refers to may be unknown: it is a manifest or index with a problem
+    /// other than a disagreeing media type (missing, corrupt, unreadable, or named with a wrong
+    /// size). gc refuses to sweep past such a blob.
+    pub fn hides_children(&self) -> bool {
+        self.manifest
+            && self
+                .problem
+                .as_ref()
+                .is_some_and(|p| !matches!(p, Problem::MediaTypeMismatch { .. }))
+    }
 }
 
 /// The closure of a set of roots: every blob reachable from them, each once, children before the
@@ -225,105 +265,38 @@ impl Graph {
     }
 }
 
-/// Walks the closure of `roots` in `store`. Missing and damaged blobs are recorded on their nodes, not
-/// returned as errors: callers decide (gc refuses to sweep past an unreadable manifest, fsck reports).
-/// Manifest-like blobs are read once and their digest verified; other blobs are only sized.
-pub fn walk<'a>(
-    store: &BlobStore,
-    roots: impl IntoIterator<Item = &'a Descriptor>,
-) -> Result<Graph> {
-    let mut graph = Graph::default();
-    // Iterative post-order DFS, so hostile nesting depth cannot overflow the stack.
-    enum Step {
-        Enter(Box<Descriptor>),
-        Exit(Digest),
-    }
-    let mut pending: HashMap<Digest, Node> = HashMap::new();
-    let mut stack: Vec<Step> = roots
-        .into_iter()
-        .map(|d| Step::Enter(Box::new(d.clone())))
-        .collect();
-    stack.reverse();
-    while let Some(step) = stack.pop() {
-        match step {
-            Step::Enter(desc) => {
-                let d = desc.digest().clone();
-                if graph.positions.contains_key(&d) || pending.contains_key(&d) {
-                    continue;
-                }
-                crate::digest::validate(&d)?;
-                let node = inspect(store, *desc)?;
-                stack.push(Step::Exit(d.clone()));
-                let children: Vec<Descriptor> = node.1;
-                for c in children.into_iter().rev() {
-                    stack.push(Step::Enter(Box::new(c)));
-                }
-                pending.insert(d, node.0);
-            }
-            Step::Exit(d) => {
-                let node = pending.remove(&d).expect("entered before exit");
-                graph.positions.insert(d, graph.nodes.len());
-                graph.nodes.push(node);
-            }
-        }
-    }
-    Ok(graph)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Reads one blob's state; for a manifest-like blob also its children.
-fn inspect(store: &BlobStore, desc: Descriptor) -> Result<(Node, Vec<Descriptor>)> {
-    let d = desc.digest().clone();
-    let mut node = Node {
-        descriptor: desc,
-        children: Vec::new(),
-        verified: false,
-        problem: None,
-    };
-    let expected = node.descriptor.size();
-    let found = match store.size(&d)? {
-        None => {
-            node.problem = Some(Problem::Missing);
-            return Ok((node, Vec::new()));
-        }
-        Some(n) => n,
-    };
-    if found != expected {
-        node.problem = Some(Problem::SizeMismatch { expected, found });
-        return Ok((node, Vec::new()));
-    }
-    let media_type = node.descriptor.media_type().to_string();
-    if !is_manifest_like(&media_type) {
-        return Ok((node, Vec::new()));
-    }
-    let bytes = match store.read_verified(&d, LOCAL_MANIFEST_LIMIT) {
-        Ok(b) => b,
-        Err(Error::DigestMismatch { found, .. }) => {
-            node.problem = Some(Problem::Corrupt { found });
-            return Ok((node, Vec::new()));
-        }
-        Err(Error::TooLarge { size, limit, .. }) => {
-            node.problem = Some(Problem::Unreadable(format!(
-                "{size} bytes, over the {limit}-byte limit"
-            )));
-            return Ok((node, Vec::new()));
-        }
-        Err(e) => return Err(e),
-    };
-    node.verified = true;
-    match parse_children(&bytes) {
-        Ok(parsed) => {
-            if let Some(doc) = parsed.media_type.filter(|m| m != &media_type) {
-                node.problem = Some(Problem::MediaTypeMismatch {
-                    descriptor: media_type,
-                    document: doc,
-                });
-            }
-            node.children = parsed.children.iter().map(|c| c.digest().clone()).collect();
-            Ok((node, parsed.children))
-        }
-        Err(e) => {
-            node.problem = Some(Problem::Unreadable(crate::error::one_line(&e.to_string())));
-            Ok((node, Vec::new()))
-        }
+    /// The order of problems: the most serious one is kept.
+    #[test]
+    fn the_most_serious_problem_is_kept() {
+        let d = crate::digest::sha256(b"x");
+        let mut node = Node {
+            descriptor: Descriptor::new(oci_spec::image::MediaType::ImageManifest, 1, d),
+            children: Vec::new(),
+            verified: false,
+            manifest: true,
+            problem: None,
+        };
+        node.note(Problem::MediaTypeMismatch {
+            descriptor: OCI_MANIFEST.into(),
+            document: OCI_INDEX.into(),
+        });
+        assert!(
+            !node.hides_children(),
+            "a disagreeing media type hides nothing"
+        );
+        node.note(Problem::Unreadable("x".into()));
+        node.note(Problem::SizeMismatch {
+            expected: 1,
+            found: 2,
+        });
+        node.note(Problem::Corrupt { found: "y".into() });
+        assert!(matches!(node.problem, Some(Problem::SizeMismatch { .. })));
+        assert!(node.hides_children());
+        node.manifest = false;
+        assert!(!node.hides_children(), "a plain blob hides nothing");
     }
 }

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod platform;
 pub mod progress;
 pub mod reference;
+pub mod referrer;
 pub mod registry;
 pub mod resolve;
 #[cfg(feature = "serve")]

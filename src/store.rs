@@ -17,6 +17,78 @@ pub(crate) const STATE_DIR: &str = ".ocilayout";
 /// Directory (relative to the layout root) that holds temporary blob files while they are written.
 pub(crate) const TMP_DIR: &str = ".ocilayout/tmp";
 
+/// The directory `root/rel` (`rel` relative, `/`-separated), checked component by component with
+/// `lstat` so that none of our own state is reached through a symbolic link; missing components are
+/// created one at a time (never `root` itself: a vanished layout is an error, not recreated).
+pub(crate) fn ensure_dir(root: &Path, rel: &str) -> Result<PathBuf> {
+    let mut path = root.to_path_buf();
+    for part in rel.split('/') {
+        path.push(part);
+        if check_dir(&path)?.is_none() {
+            match fs::create_dir(&path) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                    return Err(Error::io(path, e))
+                }
+                // Made by another process in the meantime: checked again below.
+                _ => {}
+            }
+            if check_dir(&path)?.is_none() {
+                return Err(Error::io(&path, io::ErrorKind::NotFound.into()));
+            }
+        }
+    }
+    Ok(path)
+}
+
+/// The directory `root/rel` when it exists, `None` when it does not, an error when any component
+/// below `root` is a symbolic link or not a directory. Nothing is created.
+pub(crate) fn existing_dir(root: &Path, rel: &str) -> Result<Option<PathBuf>> {
+    let mut path = root.to_path_buf();
+    for part in rel.split('/') {
+        path.push(part);
+        if check_dir(&path)?.is_none() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(path))
+}
+
+/// `lstat`s `path`: `Some(())` for a real directory, `None` when nothing is there, an error for a
+/// symbolic link or anything else.
+fn check_dir(path: &Path) -> Result<Option<()>> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Ok(Some(())),
+        Ok(m) => Err(Error::Unsafe {
+            path: path.to_path_buf(),
+            reason: if m.file_type().is_symlink() {
+                "is a symbolic link, not a directory of this layout".into()
+            } else {
+                "is not a directory".into()
+            },
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Refuses `path` when it is a symbolic link or anything but a regular file; a missing file is fine.
+/// Checked before a file of ours is replaced by a rename or opened for writing.
+pub(crate) fn check_not_link(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(m) => Err(Error::Unsafe {
+            path: path.to_path_buf(),
+            reason: if m.file_type().is_symlink() {
+                "is a symbolic link".into()
+            } else {
+                "is not a regular file".into()
+            },
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
 /// The blobs of one layout.
 #[derive(Clone, Debug)]
 pub struct BlobStore {
@@ -91,8 +163,7 @@ impl BlobStore {
 
     /// Starts writing a new blob hashed with `algorithm`.
     pub fn writer(&self, algorithm: Algorithm) -> Result<BlobWriter> {
-        let dir = self.root.join(TMP_DIR);
-        fs::create_dir_all(&dir).at(&dir)?;
+        let dir = ensure_dir(&self.root, TMP_DIR)?;
         let (file, tmp) = create_temp(&dir, |n| format!("blob-{}-{n}", std::process::id()))?;
         Ok(BlobWriter {
             store: self.clone(),
@@ -126,6 +197,10 @@ impl BlobStore {
     /// Removes a blob; a blob already gone is not an error.
     pub fn remove(&self, d: &Digest) -> Result<()> {
         let path = self.path(d)?;
+        // `blobs/<alg>` through a symbolic link would remove a file outside the layout.
+        if existing_dir(&self.root, &format!("blobs/{}", d.algorithm().as_ref()))?.is_none() {
+            return Ok(());
+        }
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(path, e)),
             _ => Ok(()),
@@ -146,7 +221,9 @@ impl BlobStore {
     pub fn digests(&self) -> Result<Vec<Digest>> {
         let mut out = Vec::new();
         for alg in [Algorithm::Sha256, Algorithm::Sha512] {
-            let dir = self.root.join("blobs").join(alg.as_str());
+            let Some(dir) = existing_dir(&self.root, &format!("blobs/{}", alg.as_str()))? else {
+                continue;
+            };
             let entries = match fs::read_dir(&dir) {
                 Ok(e) => e,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -170,16 +247,18 @@ impl BlobStore {
     /// Removes temporary files left by writers that crashed. Only safe while no writer runs: callers
     /// hold the layout's exclusive writer lock.
     pub fn clear_temp_files(&self) -> Result<usize> {
-        let dir = self.root.join(TMP_DIR);
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(Error::io(dir, e)),
+        // A symbolic link at `.ocilayout` or its `tmp` is refused: emptying it would delete files
+        // outside the layout.
+        let Some(dir) = existing_dir(&self.root, TMP_DIR)? else {
+            return Ok(0);
         };
+        let entries = fs::read_dir(&dir).at(&dir)?;
         let mut n = 0;
         for entry in entries {
-            let path = entry.at(&dir)?.path();
-            let removed = if path.is_dir() {
+            let entry = entry.at(&dir)?;
+            let path = entry.path();
+            // The entry's own type (not followed): a symbolic link in tmp is removed as a link.
+            let removed = if entry.file_type().at(&path)?.is_dir() {
                 fs::remove_dir_all(&path)
             } else {
                 fs::remove_file(&path)
@@ -281,10 +360,12 @@ impl VerifiedBlob {
         file.sync_all().at(&self.tmp)?;
         drop(file);
         let dest = self.store.path(&self.digest)?;
-        let dir = dest.parent().expect("a blob path has a parent");
-        fs::create_dir_all(dir).at(dir)?;
+        let dir = ensure_dir(
+            &self.store.root,
+            &format!("blobs/{}", self.digest.algorithm().as_ref()),
+        )?;
         fs::rename(&self.tmp, &dest).at(&dest)?;
-        sync_dir(dir)?;
+        sync_dir(&dir)?;
         Ok((self.digest.clone(), self.len))
     }
 }

@@ -210,8 +210,14 @@ fn gc_leaves_the_blobs_umoci_gc_leaves() {
         ("multiarch", &["multi:1", "nested:1"], &[], &[]),
         ("artifact", &[SBOM], &[], &[]),
         ("artifact", &["mystery"], &[], &[]),
-        // umoci follows an artifact's `subject`; SPEC §4 does not follow it upward.
-        ("artifact", &["app:1"], &[D1, CONFIG1, LAYER], &[]),
+        // umoci follows an artifact's `subject` and keeps a referrer entry forever; we do not
+        // follow `subject` upward, and collect the SBOM's entry once its subject has gone.
+        (
+            "artifact",
+            &["app:1"],
+            &[D1, CONFIG1, LAYER, SBOM, EMPTY, SBOM_LAYER],
+            &[],
+        ),
         // umoci 0.4.7 does not descend Docker manifest lists; we do.
         ("docker", &["v2s2"], &[], &[V2S2, CONFIG1, LAYER]),
     ];

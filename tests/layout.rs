@@ -497,13 +497,21 @@ mod ls {
         }
     }
 
-    /// `ls --json` (SPEC §6): exactly the keys name, tag, digest, mediaType, size, annotations, in
-    /// index.json order, with every convention's names read (SPEC §2). A field added to the shape must
-    /// be added here deliberately.
+    /// `ls --json` (SPEC §6): exactly the keys name, tag, digest, mediaType, size, annotations,
+    /// artifactType, subject, in index.json order, with every convention's names read (SPEC §2). A
+    /// field added to the shape must be added here deliberately.
     #[test]
     fn json_shape_over_every_fixture() {
-        let want_keys =
-            BTreeSet::from(["name", "tag", "digest", "mediaType", "size", "annotations"]);
+        let want_keys = BTreeSet::from([
+            "name",
+            "tag",
+            "digest",
+            "mediaType",
+            "size",
+            "annotations",
+            "artifactType",
+            "subject",
+        ]);
         for f in FIXTURES {
             let (tmp, dir) = fixture_copy(f);
             let before = full_tree(tmp.path());
@@ -526,6 +534,14 @@ mod ls {
                     .cloned()
                     .unwrap_or(Value::Object(Default::default()));
                 assert_eq!(g["annotations"], annotations, "{f}: {g}");
+                // Only the artifact fixture's unnamed SBOM entry is an artifact and a referrer.
+                let (artifact_type, subject) = if g["digest"] == SBOM {
+                    (Some("application/vnd.example.sbom"), Some(D1))
+                } else {
+                    (None, None)
+                };
+                assert_eq!(g["artifactType"].as_str(), artifact_type, "{f}: {g}");
+                assert_eq!(g["subject"].as_str(), subject, "{f}: {g}");
             }
             // Human output: one line per entry, the name (or tag) first.
             let text = ol("ls", &dir, &[]);
@@ -845,8 +861,13 @@ mod gc {
                 &["v2s2", "dockerlist:1"],
                 &[DLIST, V2S2, CONFIG1, LAYER],
             ),
-            // Artifacts: the unnamed SBOM entry is a root; its subject is not followed upward.
-            ("artifact", &["app:1"], &[D1, CONFIG1, LAYER]),
+            // Artifacts: the unnamed SBOM entry is a root while its subject is named; its subject
+            // is not followed upward. Once the subject is gone the SBOM goes with it.
+            (
+                "artifact",
+                &["app:1"],
+                &[D1, CONFIG1, LAYER, SBOM, EMPTY, SBOM_LAYER],
+            ),
             ("artifact", &[SBOM], &[SBOM, EMPTY, SBOM_LAYER]),
             ("artifact", &["mystery"], &[MYSTERY]),
             ("containerd", &["3.16", "quay.io/acme/tool:1.0"], &[]),
@@ -901,10 +922,10 @@ mod gc {
         );
     }
 
-    /// Unknown media types are kept and not descended: a blob of an unknown type that happens to be
-    /// manifest JSON does not keep what it mentions.
+    /// Unknown media types are kept and not descended by their type; but marking is conservative: a
+    /// blob of an unknown type whose content has the shape of a manifest keeps what it refers to.
     #[test]
-    fn unknown_media_types_kept_not_descended() {
+    fn unknown_media_types_kept_and_manifest_content_descended() {
         let (tmp, dir) = fixture_copy("artifact");
         let orphan = put_blob(&dir, b"only the unknown blob mentions me");
         let doc = serde_json::json!({
@@ -922,10 +943,32 @@ mod gc {
                 "annotations": {REF_NAME: "other"}
             }),
         );
+        // A JSON document of an unknown type that mentions a digest outside any descriptor field is
+        // not a manifest: what it mentions is not kept.
+        let stray = put_blob(&dir, b"mentioned, never referred to");
+        let note = serde_json::to_vec(&serde_json::json!({"see": stray})).unwrap();
+        let note_digest = put_blob(&dir, &note);
+        add_entry(
+            &dir,
+            serde_json::json!({
+                "mediaType": "application/vnd.example.note+json",
+                "digest": note_digest, "size": note.len(),
+                "annotations": {REF_NAME: "note"}
+            }),
+        );
         let removed = dry_then_real(tmp.path(), "artifact");
-        assert_eq!(removed, set([orphan.as_str()]));
+        assert_eq!(removed, set([stray.as_str()]));
         for kept in [
-            &*unknown, MYSTERY, SBOM, EMPTY, SBOM_LAYER, D1, CONFIG1, LAYER,
+            &*unknown,
+            &*orphan,
+            &*note_digest,
+            MYSTERY,
+            SBOM,
+            EMPTY,
+            SBOM_LAYER,
+            D1,
+            CONFIG1,
+            LAYER,
         ] {
             assert!(blob_path(&dir, kept).exists(), "{kept} was removed");
         }

@@ -354,6 +354,7 @@ fn tampered_blob_on_the_registry_is_refused() {
 
     let dir = tmp.path().join("l");
     let d = dir.to_str().unwrap();
+    run(["init", d]).ok();
     let out = run(["pull", "--plain-http", &reg.at("library/victim:1"), d]);
     out.fails(1, &layer);
     assert!(index_json(&dir)["manifests"].as_array().unwrap().is_empty());
@@ -404,6 +405,9 @@ fn pull_bad(fault: Fault) -> (badserver::BadServer, tempfile::TempDir, support::
     let server = badserver::start(fault);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("l");
+    // An existing layout, so that what a failed pull leaves in it can be checked (a failed pull into
+    // a new directory leaves none: tests/takeover.rs).
+    run(["init", dir.to_str().unwrap()]).ok();
     let out = run([
         "pull",
         "--plain-http",

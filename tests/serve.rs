@@ -710,3 +710,75 @@ fn a_large_index_is_not_parsed_per_request() {
         "a request took {each:?}, the one after a change {first:?}"
     );
 }
+
+#[test]
+fn a_symlinked_blob_is_never_streamed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    let layout = ocilayout::Layout::init(&dir).unwrap();
+    let m = make_image(&layout, "s:1", 4, &[2 << 20]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(&dir, m.digest().as_ref())).unwrap();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The blob's name now points at a file outside the layout, larger than what is checked whole
+    // before answering: streaming it would send most of it before the digest check fails.
+    let secret = tmp.path().join("secret");
+    fs::write(&secret, noise(99, 3 << 20)).unwrap();
+    let path = dir
+        .join("blobs/sha256")
+        .join(layer.trim_start_matches("sha256:"));
+    fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(&secret, &path).unwrap();
+    let s = Serve::start(&dir, &[]);
+    for range in [None, Some("bytes=0-99")] {
+        let headers: Vec<(&str, &str)> = range.map(|r| ("Range", r)).into_iter().collect();
+        let r = get(&s.addr, &format!("/v2/s/blobs/{layer}"), &headers);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (404, "BLOB_UNKNOWN"),
+            "{range:?}"
+        );
+        assert!(r.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refused"));
+    }
+}
+
+#[test]
+fn a_blob_verified_once_is_hashed_again_after_any_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    let layout = ocilayout::Layout::init(&dir).unwrap();
+    let m = make_image(&layout, "v:1", 6, &[3 << 20]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(&dir, m.digest().as_ref())).unwrap();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Serve::start(&dir, &[]);
+    let path = format!("/v2/v/blobs/{layer}");
+    for _ in 0..2 {
+        let r = get(&s.addr, &path, &[]);
+        assert!(r.complete && sha256(&r.body) == layer);
+    }
+    // Rewritten in place, same size: the server must notice it is another file version.
+    let file = dir
+        .join("blobs/sha256")
+        .join(layer.trim_start_matches("sha256:"));
+    let mut b = fs::read(&file).unwrap();
+    b[10] ^= 1;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &b))
+        .unwrap();
+    let r = get(&s.addr, &path, &[]);
+    assert!(!r.complete, "a changed blob was served whole");
+    assert_eq!(get(&s.addr, &path, &[]).code(), "BLOB_UNKNOWN");
+}

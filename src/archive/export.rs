@@ -2,7 +2,7 @@
 //! against its digest on the way out so that corruption is never shipped.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, Digest};
@@ -15,7 +15,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::graph;
 use crate::layout::{self, Layout, OCI_LAYOUT_CONTENT};
 use crate::resolve;
-use crate::store::{self, BlobStore};
+use crate::store::BlobStore;
 
 /// Streams an archive of `layout` (or of the entries `opts` chooses) into `out`. Nothing is written
 /// when the closure is incomplete or damaged; a blob whose content turns out not to match its digest
@@ -45,31 +45,11 @@ pub fn select_entries(layout: &Layout, inputs: &[&str]) -> Result<Vec<Descriptor
     Ok(entries)
 }
 
-/// Exports into the file `path`: written under a temporary name beside it and renamed into place only
-/// when complete, so a failed export leaves no partial archive behind.
+/// Exports into `path`. A regular file (or a new one) is written under a temporary name beside it
+/// and renamed into place only when complete, keeping the mode of the file it replaces, so a failed
+/// export leaves no partial archive behind; a FIFO, a device or `/dev/fd/N` is written in place.
 pub fn export_to_path(layout: &Layout, path: &Path, opts: &ExportOptions) -> Result<ExportReport> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{}: not a file name", path.display())))?;
-    let file_name = file_name.to_string_lossy();
-    let dir = path.parent().unwrap_or(Path::new(""));
-    let (file, tmp) = store::create_temp(dir, |n| {
-        format!(".{file_name}.tmp-{}-{n}", std::process::id())
-    })?;
-    let result = (|| {
-        let mut out = BufWriter::with_capacity(COPY_BUFFER, file);
-        let report = export_labelled(layout, &mut out, path, opts)?;
-        // Not fsynced, like `tar cf`: the rename only keeps a failed export from leaving a partial
-        // archive under the final name. Layout durability (SPEC §3) is the importer's business.
-        out.into_inner()
-            .map_err(|e| Error::io(path, e.into_error()))?;
-        fs::rename(&tmp, path).at(path)?;
-        Ok(report)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    super::target::write_to(path, |out| export_labelled(layout, out, path, opts))
 }
 
 fn export_labelled(
@@ -85,8 +65,13 @@ fn export_labelled(
         ));
     }
     // Keeps gc from sweeping blobs while they are read. Best effort: a read-only layout can still be
-    // exported, it just cannot be protected against a concurrent gc.
-    let _guard = layout.lock_writers().ok();
+    // exported, it just cannot be protected against a concurrent gc. A symbolic link where our lock
+    // file or state directory should be is refused, not ignored.
+    let _guard = match layout.lock_writers() {
+        Ok(guard) => Some(guard),
+        Err(e @ Error::Unsafe { .. }) => return Err(e),
+        Err(_) => None,
+    };
     let (index_bytes, entries) = index_document(layout, opts.entries.as_deref())?;
     let store = layout.blobs();
     let graph = graph::walk(store, &entries)?;
@@ -103,7 +88,7 @@ fn export_labelled(
     if let Some(node) = graph
         .nodes
         .iter()
-        .find(|n| n.verified && n.descriptor.size() > graph::MANIFEST_LIMIT)
+        .find(|n| n.manifest && n.descriptor.size() > graph::MANIFEST_LIMIT)
     {
         return Err(Error::TooLarge {
             what: format!(

@@ -31,19 +31,8 @@ const OCI_LAYOUT_LIMIT: u64 = 4096;
 /// that entry; the move is reported). On any error, blobs this import added are removed again, and a
 /// directory it created is removed.
 pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<ImportReport> {
-    let before = Target::inspect(dir)?;
-    let layout = match before {
-        // A directory an interrupted import left half-initialized is resumed by init; any other
-        // directory without an oci-layout file is refused by it.
-        Target::Layout => Layout::open(dir).or_else(|_| Layout::init(dir))?,
-        Target::Missing | Target::EmptyDir => match Layout::init(dir) {
-            Ok(l) => l,
-            Err(e) => {
-                before.undo(dir);
-                return Err(e);
-            }
-        },
-    };
+    // Refuses a directory that is not a layout, unless it is empty or our own interrupted init.
+    let (layout, created) = Layout::init_tracked(dir)?;
     let alg_dirs_before: Vec<bool> = [Algorithm::Sha256, Algorithm::Sha512]
         .iter()
         .map(|a| dir.join("blobs").join(a.as_str()).is_dir())
@@ -76,7 +65,8 @@ pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<Im
                     let _ = fs::remove_dir(dir.join("blobs").join(alg.as_str()));
                 }
             }
-            before.undo(dir);
+            // Only when this import created the layout and nothing has been named in it since.
+            created.undo(&layout);
             Err(e)
         }
     }
@@ -104,51 +94,6 @@ fn remove_unreferenced(layout: &Layout, created: &[Digest]) {
     };
     for d in created.iter().filter(|d| !graph.contains(d)) {
         let _ = layout.blobs().remove(d);
-    }
-}
-
-/// What the target directory was before the import, so that a refused import can restore it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
-    Missing,
-    EmptyDir,
-    Layout,
-}
-
-impl Target {
-    fn inspect(dir: &Path) -> Result<Target> {
-        match fs::read_dir(dir) {
-            Ok(mut entries) => Ok(if entries.next().is_none() {
-                Target::EmptyDir
-            } else {
-                Target::Layout
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Target::Missing),
-            Err(_) => Layout::open(dir).map(|_| Target::Layout),
-        }
-    }
-
-    /// Removes what the import created around the blobs: the whole directory when there was none, its
-    /// content when it was empty.
-    fn undo(self, dir: &Path) {
-        match self {
-            Target::Layout => {}
-            Target::Missing => {
-                let _ = fs::remove_dir_all(dir);
-            }
-            Target::EmptyDir => {
-                if let Ok(entries) = fs::read_dir(dir) {
-                    for entry in entries.flatten() {
-                        let path = entry.path();
-                        let _ = if path.is_dir() {
-                            fs::remove_dir_all(&path)
-                        } else {
-                            fs::remove_file(&path)
-                        };
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -467,8 +412,7 @@ struct Spooled {
 
 impl Spooled {
     fn write(layout: &Layout, content: &mut dyn Read, shown: &str) -> Result<Spooled> {
-        let dir = layout.root().join(TMP_DIR);
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let dir = store::ensure_dir(layout.root(), TMP_DIR)?;
         let (mut file, path) = store::create_temp(&dir, |n| {
             format!("import-index-{}-{n}.json", std::process::id())
         })?;

@@ -7,11 +7,13 @@
 mod export;
 mod import;
 mod tar_reader;
+mod target;
 
 use oci_spec::image::Descriptor;
 
 pub use export::{export, export_to_path, select_entries};
 pub use import::import;
+pub use target::remove_temp_files_on_signal;
 
 use crate::layout::Layout;
 use crate::resolve::{self, REF_NAME};

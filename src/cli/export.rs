@@ -14,7 +14,8 @@ use super::Global;
 pub struct Args {
     /// The layout directory.
     pub dir: PathBuf,
-    /// The archive to write, or `-` for standard output.
+    /// The archive to write, or `-` for standard output. A regular file is replaced only when the
+    /// archive is complete, keeping its mode; a FIFO, a device or `/dev/fd/N` is written in place.
     pub archive: PathBuf,
     /// Export only these references and their closure (default: every entry of index.json).
     pub refs: Vec<String>,
@@ -30,6 +31,28 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    // A reader that quits early leaves a truncated archive: unlike `ls | head`, that is a failure.
+    // (Rust ignores SIGPIPE, so a write to a closed pipe is an EPIPE error that ends up here.)
+    let target = if args.archive.as_os_str() == "-" {
+        "standard output".to_string()
+    } else {
+        args.archive.display().to_string()
+    };
+    export(args, global).map_err(|e| {
+        if super::output::is_broken_pipe(&e) {
+            anyhow::anyhow!(
+                "{}: the reader closed the pipe before the archive was complete",
+                ocilayout::error::one_line(&target)
+            )
+        } else {
+            e
+        }
+    })
+}
+
+fn export(args: Args, global: &Global) -> anyhow::Result<u8> {
+    // An interrupted export removes its temporary file.
+    archive::remove_temp_files_on_signal();
     let layout = Layout::open(&args.dir)?;
     let to_stdout = args.archive.as_os_str() == "-";
     let compression = if args.gzip {

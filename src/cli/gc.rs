@@ -30,6 +30,18 @@ struct Summary {
     dry_run: bool,
     temp_files: usize,
     digests: Vec<String>,
+    /// Referrer entries dropped from index.json because their subject is gone.
+    removed_entries: Vec<RemovedEntry>,
+}
+
+/// One referrer entry `gc` dropped from index.json.
+#[derive(Serialize)]
+struct RemovedEntry {
+    digest: String,
+    #[serde(rename = "mediaType")]
+    media_type: String,
+    subject: String,
+    convention: ocilayout::referrer::Convention,
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
@@ -41,6 +53,22 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         },
     )?;
     let digests: Vec<String> = report.removed.iter().map(|(d, _)| d.to_string()).collect();
+    let removed_entries: Vec<RemovedEntry> = report
+        .removed_entries
+        .iter()
+        .map(|e| RemovedEntry {
+            digest: e.descriptor.digest().to_string(),
+            media_type: e.descriptor.media_type().to_string(),
+            subject: e.referrer.subject.to_string(),
+            convention: e.referrer.convention,
+        })
+        .collect();
+    if report.unlocked {
+        global.info(format_args!(
+            "note: {} cannot be locked (read-only); this dry run took no locks",
+            layout.root().display()
+        ));
+    }
     if args.json {
         print_json(&Summary {
             removed: report.removed.len(),
@@ -49,6 +77,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             dry_run: report.dry_run,
             temp_files: report.temp_files,
             digests,
+            removed_entries,
         })?;
     } else {
         if args.dry_run || global.verbose > 0 {
@@ -59,6 +88,12 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         } else {
             "removed"
         };
+        for e in &removed_entries {
+            global.info(format_args!(
+                "{verb} the entry {}: it refers to {}, which no other entry reaches",
+                e.digest, e.subject
+            ));
+        }
         global.info(format_args!(
             "{verb} {} blobs ({} bytes), kept {}",
             report.removed.len(),

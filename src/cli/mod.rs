@@ -36,7 +36,8 @@ pub const EXIT_USAGE: u8 = 2;
 #[derive(Parser, Debug)]
 #[command(name = "ocilayout", version, about, long_about = None)]
 pub struct Cli {
-    /// More detail on stderr (repeat for more).
+    /// More detail on stderr: -v one line per registry request (method, URL, status, bytes, time),
+    /// -vv its headers too, with credentials and tokens redacted.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Print only errors.
@@ -61,7 +62,7 @@ pub enum Command {
     Tag(tag::Args),
     /// Remove names from index.json (blobs stay until gc).
     Untag(untag::Args),
-    /// Remove blobs no index.json entry reaches.
+    /// Remove blobs no index.json entry reaches, and referrer entries whose subject has gone.
     Gc(gc::Args),
     /// Check every reachable blob's presence, size, digest and media type.
     Fsck(fsck::Args),

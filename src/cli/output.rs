@@ -27,10 +27,10 @@ impl Global {
         !self.quiet && !self.no_progress && io::stderr().is_terminal()
     }
 
-    /// Prints an informational line on stderr unless `--quiet`.
+    /// Prints an informational line on stderr unless `--quiet`, control characters escaped.
     pub fn info(&self, line: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("{line}");
+            eprintln!("{}", shown(&line.to_string()));
         }
     }
 }
@@ -47,13 +47,40 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints lines on stdout.
+/// Text from a name, a path or a document as a line of human output shows it: control characters
+/// (newline, tab, ESC, OSC sequences' bytes) escaped, so that a hostile name can neither forge a line
+/// or a column nor reach the terminal. Every human line goes through here (JSON escapes on its own).
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    ocilayout::error::escape_controls(text)
+}
+
+/// Prints lines on stdout, control characters escaped.
 pub fn print_lines<I: IntoIterator<Item = S>, S: std::fmt::Display>(
     lines: I,
 ) -> anyhow::Result<()> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     for l in lines {
-        writeln!(out, "{l}")?;
+        writeln!(out, "{}", shown(&l.to_string()))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Prints rows of tab-separated columns on stdout, each field's control characters escaped (a tab
+/// inside a field cannot make a column).
+pub fn print_rows<I, R, S>(rows: I) -> anyhow::Result<()>
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for row in rows {
+        let fields: Vec<String> = row
+            .into_iter()
+            .map(|f| shown(f.as_ref()).into_owned())
+            .collect();
+        writeln!(out, "{}", fields.join("\t"))?;
     }
     out.flush()?;
     Ok(())

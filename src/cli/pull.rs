@@ -35,8 +35,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         .iter()
         .map(|s| Reference::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let client = Client::new(args.registry.config()?)?;
-    let layout = Layout::init(dir)?;
+    let client = Client::new(args.registry.config(global)?)?;
+    let (layout, created) = Layout::init_tracked(dir)?;
     let opts = PullOptions {
         platform: args.platform,
         names: NameOptions {
@@ -45,8 +45,17 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         referrers: !args.no_referrers,
     };
     let display = Display::new(global, "pulled");
-    let report = sync::pull(&client, &layout, &images, &opts, &display)?;
-    display.summary(&report.summary);
-    failures("pull", &report.failures)?;
+    let result = sync::pull(&client, &layout, &images, &opts, &display)
+        .map_err(anyhow::Error::from)
+        .and_then(|report| {
+            display.summary(&report.summary);
+            failures("pull", &report.failures)
+        });
+    if result.is_err() {
+        // A pull that named nothing leaves no layout behind in a directory it created (one that
+        // names something, or that another process has named something in, is kept).
+        created.undo(&layout);
+    }
+    result?;
     Ok(super::EXIT_OK)
 }

@@ -28,7 +28,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let layout = Layout::open(&args.dir)?;
     let source = resolve::resolve(&layout, &args.reference, None)?;
     let dest = Reference::parse(&args.dest)?;
-    let client = Client::new(args.registry.config()?)?;
+    let client = Client::new(args.registry.config(global)?)?;
     let opts = PushOptions {
         referrers: !args.no_referrers,
     };

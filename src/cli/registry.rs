@@ -4,19 +4,23 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ocilayout::progress::{Event, Progress, Summary};
 use ocilayout::registry::auth::{Credential, CredentialSources, Environment};
-use ocilayout::registry::{ClientConfig, RegistryAuth};
+use ocilayout::registry::{ClientConfig, Exchanged, RegistryAuth, Trace};
 
 use super::Global;
 
 /// `REG`: how to reach registries.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RegistryArgs {
-    /// Speak plain HTTP instead of HTTPS.
+    /// Speak plain HTTP instead of HTTPS. Without it, a registry on localhost or 127.0.0.0/8 that
+    /// answers HTTPS in plain HTTP is spoken to in plain HTTP (as docker does; -v says so).
+    /// Credentials only ever go to the scheme, host and port they are for: never to a redirect or
+    /// upload Location elsewhere, never from HTTPS down to HTTP.
     #[arg(long)]
     pub plain_http: bool,
     /// Skip TLS certificate verification (a warning says so).
@@ -38,12 +42,17 @@ pub struct RegistryArgs {
     /// Blobs transferred at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
+    /// Seconds to wait: for a connection, for any progress of a transfer, for a small document
+    /// (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each
+    /// expiry counts as a transient failure and is retried.
+    #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: u64,
 }
 
 impl RegistryArgs {
     /// The library configuration these flags describe. Credentials come from the flags, then the
     /// auth files and docker config the environment points at.
-    pub fn config(&self) -> anyhow::Result<ClientConfig> {
+    pub fn config(&self, global: &Global) -> anyhow::Result<ClientConfig> {
         let explicit = match &self.username {
             Some(username) => {
                 // clap makes --username require --password-stdin.
@@ -68,6 +77,7 @@ impl RegistryArgs {
             explicit,
             auth_file: self.auth_file.clone(),
             env: Environment::from_process(),
+            helper_timeout: Some(Duration::from_secs(self.timeout)),
         };
         Ok(ClientConfig {
             plain_http: self.plain_http,
@@ -75,8 +85,53 @@ impl RegistryArgs {
             ca_certs: self.cacert.clone(),
             auth: Arc::new(RegistryAuth::new(sources)),
             jobs: usize::from(self.jobs),
+            timeout: Duration::from_secs(self.timeout),
+            trace: (global.verbose > 0).then(|| {
+                Arc::new(RequestLog {
+                    headers: global.verbose > 1,
+                }) as Arc<dyn Trace>
+            }),
             ..ClientConfig::default()
         })
+    }
+}
+
+/// `-v`: one line on stderr per request (method, URL, status, bytes, time); `-vv` adds the
+/// headers, which the library has already stripped of credentials and tokens.
+#[derive(Debug)]
+struct RequestLog {
+    headers: bool,
+}
+
+impl Trace for RequestLog {
+    fn exchanged(&self, e: &Exchanged) {
+        let outcome = match (e.status, &e.error) {
+            (Some(status), _) => match e.bytes {
+                Some(bytes) => format!("{status}, {bytes} bytes"),
+                None => status.to_string(),
+            },
+            (None, Some(error)) => format!("failed: {error}"),
+            (None, None) => "failed".into(),
+        };
+        let mut out = format!(
+            "ocilayout: {} {} -> {outcome}, {} ms\n",
+            e.method,
+            e.url,
+            e.elapsed.as_millis()
+        );
+        if self.headers {
+            for (k, v) in &e.request_headers {
+                out.push_str(&format!("ocilayout:   > {k}: {v}\n"));
+            }
+            for (k, v) in &e.response_headers {
+                out.push_str(&format!("ocilayout:   < {k}: {v}\n"));
+            }
+        }
+        eprint!("{out}");
+    }
+
+    fn note(&self, note: &str) {
+        eprintln!("ocilayout: note: {note}");
     }
 }
 
@@ -112,6 +167,7 @@ impl Display {
         if self.quiet {
             return;
         }
+        let s = super::output::shown(&s);
         match &self.bars {
             Some(b) => b.multi.suspend(|| println!("{s}")),
             None => println!("{s}"),
@@ -120,6 +176,7 @@ impl Display {
 
     /// A warning on stderr.
     fn warn(&self, s: String) {
+        let s = super::output::shown(&s);
         match &self.bars {
             Some(b) => b.multi.suspend(|| eprintln!("{s}")),
             None => eprintln!("{s}"),
@@ -220,7 +277,8 @@ pub fn failures(verb: &str, failures: &[(String, ocilayout::Error)]) -> anyhow::
         [(image, e)] => Err(anyhow::anyhow!("{verb} {image}: {e}")),
         many => {
             for (image, e) in &many[..many.len() - 1] {
-                eprintln!("ocilayout: {verb} {image}: {e}");
+                let line = format!("{verb} {image}: {e}");
+                eprintln!("ocilayout: {}", super::output::shown(&line));
             }
             let (image, e) = &many[many.len() - 1];
             Err(anyhow::anyhow!("{verb} {image}: {e}"))

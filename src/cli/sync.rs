@@ -29,7 +29,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         .destination
         .split_once('/')
         .unwrap_or((args.destination.as_str(), ""));
-    let client = Client::new(args.registry.config()?)?;
+    let client = Client::new(args.registry.config(global)?)?;
     let opts = PushOptions {
         referrers: !args.no_referrers,
     };

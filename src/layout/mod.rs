@@ -1,6 +1,7 @@
 //! A layout directory: `oci-layout`, `index.json` and the blob store. Creating and opening layouts,
 //! reading `index.json`, and replacing it atomically under the index lock.
 
+mod init;
 mod lock;
 
 use std::fs;
@@ -14,6 +15,7 @@ use crate::digest;
 use crate::error::{Error, IoContext, Result};
 use crate::store::{self, BlobStore, TMP_DIR};
 
+pub use init::Created;
 pub use lock::LockGuard;
 use lock::Mode;
 
@@ -34,55 +36,6 @@ struct LayoutFile {
 }
 
 impl Layout {
-    /// Creates a layout at `path`, or opens the one already there (idempotent). Refuses a directory
-    /// that has other content but no `oci-layout` file.
-    pub fn init(path: impl AsRef<Path>) -> Result<Layout> {
-        let root = path.as_ref();
-        if root.join("oci-layout").exists() {
-            let layout = Layout::open(root)?;
-            if !root.join("index.json").exists() {
-                let _guard = layout.lock_index()?;
-                layout.write_index(&empty_index())?;
-            }
-            fs::create_dir_all(root.join("blobs/sha256")).at(root.join("blobs/sha256"))?;
-            return Ok(layout);
-        }
-        match fs::read_dir(root) {
-            Ok(entries) => {
-                // Only what an interrupted init of ours leaves behind may be there already.
-                let foreign = entries.flatten().any(|e| {
-                    !matches!(
-                        e.file_name().to_str(),
-                        Some("blobs" | "index.json" | crate::store::STATE_DIR)
-                    )
-                });
-                if foreign {
-                    return Err(Error::NotALayout {
-                        path: root.to_path_buf(),
-                        reason: "the directory is not empty and has no oci-layout file".into(),
-                    });
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(root).at(root)?;
-            }
-            Err(e) => return Err(Error::io(root, e)),
-        }
-        let blobs = root.join("blobs/sha256");
-        fs::create_dir_all(&blobs).at(&blobs)?;
-        let layout = Layout {
-            root: root.to_path_buf(),
-            blobs: BlobStore::new(root),
-        };
-        {
-            let _guard = layout.lock_index()?;
-            layout.write_index(&empty_index())?;
-        }
-        // oci-layout last: a directory with it is a complete layout.
-        atomic_write(root, "oci-layout", OCI_LAYOUT_CONTENT.as_bytes())?;
-        Ok(layout)
-    }
-
     /// Opens an existing layout, checking its `oci-layout` file.
     pub fn open(path: impl AsRef<Path>) -> Result<Layout> {
         let root = path.as_ref();
@@ -173,12 +126,12 @@ impl Layout {
 
     /// Takes the shared writer lock: held while blobs are written that an index entry will name later.
     pub fn lock_writers(&self) -> Result<LockGuard> {
-        lock::acquire(&self.root, "writers.lock", Mode::Shared)
+        lock::acquire(&self.root, lock::WRITERS, Mode::Shared)
     }
 
     /// Takes the exclusive writer lock: no other process of ours writes blobs while it is held.
     pub fn lock_writers_exclusive(&self) -> Result<LockGuard> {
-        lock::acquire(&self.root, "writers.lock", Mode::Exclusive)
+        lock::acquire(&self.root, lock::WRITERS, Mode::Exclusive)
     }
 }
 
@@ -234,9 +187,11 @@ fn failing_entry(bytes: &[u8]) -> Option<String> {
 }
 
 /// Writes `name` in `dir` atomically: a temp file under `.ocilayout/tmp`, fsync, rename, fsync of `dir`.
+/// A symbolic link at `name` is refused, not replaced (a rename would replace the link, not the file
+/// it points at, and quietly cut the user's link), and `.ocilayout/tmp` is never followed.
 fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let tmp_dir = dir.join(TMP_DIR);
-    fs::create_dir_all(&tmp_dir).at(&tmp_dir)?;
+    store::check_not_link(&dir.join(name))?;
+    let tmp_dir = store::ensure_dir(dir, TMP_DIR)?;
     let (mut f, tmp) =
         store::create_temp(&tmp_dir, |n| format!("{name}-{}-{n}", std::process::id()))?;
     let result = (|| {
@@ -283,23 +238,6 @@ mod tests {
         .unwrap();
         let err = Layout::open(&other).unwrap_err().to_string();
         assert!(err.contains("unsupported imageLayoutVersion"), "{err}");
-    }
-
-    #[test]
-    fn an_interrupted_init_is_resumed() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("l");
-        // What a kill between index.json and oci-layout leaves.
-        fs::create_dir_all(root.join("blobs/sha256")).unwrap();
-        fs::create_dir_all(root.join(".ocilayout/tmp")).unwrap();
-        fs::write(
-            root.join("index.json"),
-            "{\"schemaVersion\":2,\"manifests\":[]}",
-        )
-        .unwrap();
-        let l = Layout::init(&root).unwrap();
-        assert_eq!(l.read_index().unwrap().manifests().len(), 0);
-        assert!(root.join("oci-layout").is_file());
     }
 
     #[test]

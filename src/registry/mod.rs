@@ -1,13 +1,18 @@
 //! The registry client (OCI distribution-spec v1.1): a [`Client`] per configuration, a [`Repository`]
 //! handle per `registry/name`, and the operations grouped by concept: manifests, blobs, uploads and
-//! referrers. HTTP, TLS and retries live in [`transport`], authentication in [`auth`].
+//! referrers. HTTP, TLS, timeouts, retries and the origin rule for credentials live in `transport`,
+//! authentication in [`auth`].
 
 mod agent;
 pub mod auth;
 mod blobs;
+pub mod exchange;
 mod manifests;
+mod origin;
 pub mod referrers;
-pub mod transport;
+mod status;
+pub mod trace;
+mod transport;
 mod upload;
 
 use ureq::http::{Method, StatusCode};
@@ -16,6 +21,7 @@ use crate::error::Result;
 
 pub use auth::{Auth, RegistryAuth, Scope};
 pub use manifests::{Manifest, ACCEPT};
+pub use trace::{Exchanged, Trace};
 pub use transport::ClientConfig;
 use transport::{Request, Transport};
 pub use upload::{Open, Pushed};
@@ -55,14 +61,14 @@ impl Client {
     /// `GET /v2/`: whether the registry speaks the distribution API (a `401` counts: it does, and
     /// wants credentials).
     pub fn ping(&self, registry: &str) -> Result<()> {
-        let url = format!("{}://{registry}/v2/", self.transport.scheme());
+        let url = format!("{}://{registry}/v2/", self.transport.scheme_for(registry));
         let scope = Scope::default();
         let resp = self
             .transport
             .send(&Request::new(Method::GET, url.clone(), &scope).anonymous())?;
         match resp.status() {
             s if s.is_success() || s == StatusCode::UNAUTHORIZED => Ok(()),
-            _ => Err(transport::status_error(&url, resp)),
+            _ => Err(status::status_error(&url, resp)),
         }
     }
 }
@@ -91,7 +97,7 @@ impl Repository<'_> {
     fn url(&self, tail: &str) -> String {
         format!(
             "{}://{}/v2/{}/{tail}",
-            self.transport().scheme(),
+            self.transport().scheme_for(&self.registry),
             self.registry,
             self.name
         )
@@ -101,7 +107,9 @@ impl Repository<'_> {
         &self.client.transport
     }
 
+    /// A request with this repository's scope and the registry's credentials, which go only to the
+    /// registry's own origin whatever `url` is (an upload `Location`, a redirect).
     fn request(&self, method: Method, url: String) -> Request<'_> {
-        Request::new(method, url, &self.scope)
+        Request::new(method, url, &self.scope).on_registry(&self.url(""))
     }
 }

@@ -2,9 +2,16 @@
 //!
 //! A whole-blob GET hashes as it streams and holds back the last chunk until the digest is checked;
 //! on a mismatch the connection is aborted, so the client, promised `Content-Length` bytes, sees a
-//! failed transfer and never a complete wrong blob. A range cannot be checked on its own, so a `Range`
-//! request is answered only for a blob verified whole, from this file version (device, inode, size,
-//! mtime, ctime), by an earlier GET or by hashing it once before the range is sent.
+//! failed transfer and never a complete wrong blob (a blob up to 1 MiB is checked before the answer
+//! starts, so its damage is a plain 404). A range cannot be checked on its own, so a `Range` request
+//! is answered only for a blob verified whole, from this file version (device, inode, size, mtime,
+//! ctime), by an earlier GET or by hashing it once before the range is sent.
+//!
+//! A file version verified once is not hashed again on later GETs (that is what keeps serve as fast
+//! as docker-registry, which hashes nothing, in `bench/serve.sh`): every write to the file, a rename
+//! over it, a truncation, changes its identity and so means hashing again. Damage that changes bytes
+//! without touching the file's metadata (bit rot under the file system) is not caught after the
+//! first verification; `fsck` is what finds it.
 //!
 //! Everything a response sends comes from one open file descriptor, taken before the headers: if `gc`
 //! removes the blob meanwhile, Linux keeps the unlinked file's bytes readable through that descriptor,
@@ -15,6 +22,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -66,7 +74,11 @@ struct Open {
     size: u64,
 }
 
-fn open(store: &BlobStore, d: &Digest) -> Result<Open, ApiError> {
+/// Opens a blob without following a symbolic link anywhere under the layout (`blobs/`, `blobs/<alg>/`
+/// or the blob itself): a layout handed to us could otherwise make the server stream any file the
+/// server can read, most of it before the digest check fails at the end.
+fn open(store: &BlobStore, root: &Path, d: &Digest) -> Result<Open, ApiError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let unknown = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -74,22 +86,42 @@ fn open(store: &BlobStore, d: &Digest) -> Result<Open, ApiError> {
             format!("blob {d}"),
         )
     };
-    let file = match store.open(d) {
+    let path = store.path(d).map_err(internal)?;
+    let alg_dir = format!("blobs/{}", d.algorithm().as_ref());
+    match crate::store::existing_dir(root, &alg_dir) {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(unknown()),
+        Err(e) => return Err(refused(d, e)),
+    }
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+    {
         Ok(f) => f,
-        Err(Error::BlobMissing { .. }) => return Err(unknown()),
-        Err(e) => return Err(internal(e)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(unknown()),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(refused(d, Error::io(&path, e)))
+        }
+        Err(e) => return Err(internal(Error::io(&path, e))),
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| internal(Error::io("blob", e)))?;
+    let meta = file.metadata().map_err(|e| internal(Error::io(&path, e)))?;
     if !meta.is_file() {
-        return Err(unknown());
+        return Err(refused(d, Error::Invalid("not a regular file".into())));
     }
     Ok(Open {
         key: FileKey::of(&meta),
         size: meta.len(),
         file,
     })
+}
+
+fn refused(d: &Digest, e: Error) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        Code::BlobUnknown,
+        format!("blob {d} refused: {e}"),
+    )
 }
 
 fn internal(e: Error) -> ApiError {
@@ -112,12 +144,13 @@ fn corrupt(d: &Digest) -> ApiError {
 /// Answers `GET` or `HEAD` of a blob, with `Range` support. Blocking: call it off the async threads.
 pub fn serve(
     store: &BlobStore,
+    root: &Path,
     verified: &Arc<Verified>,
     d: &Digest,
     head: bool,
     range: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
-    let mut blob = open(store, d)?;
+    let mut blob = open(store, root, d)?;
     let part = match http::parse_range(range, blob.size) {
         RangeRequest::Unsatisfiable if !head => {
             let mut r = ApiError::new(
@@ -183,6 +216,13 @@ pub fn serve(
         return Ok(r);
     }
     let (tx, rx) = mpsc::channel(QUEUE);
+    // A file version hashed whole before is not hashed again: it is streamed like a range of all of
+    // it, which checks at the end that the file is still that version.
+    let known_good = verified.get(d, &blob.key) == Some(true);
+    let part = part.or(known_good.then_some(ByteRange {
+        start: 0,
+        end: blob.size - 1,
+    }));
     let d = d.clone();
     let verified = verified.clone();
     std::thread::Builder::new()

@@ -377,7 +377,14 @@ async fn answer(
             let range = header(&req, "range").map(str::to_string);
             let st = state.clone();
             tokio::task::spawn_blocking(move || {
-                blobs::serve(st.layout.blobs(), &st.verified, &d, head, range.as_deref())
+                blobs::serve(
+                    st.layout.blobs(),
+                    st.layout.root(),
+                    &st.verified,
+                    &d,
+                    head,
+                    range.as_deref(),
+                )
             })
             .await
             .map_err(|e| manifests::internal(Error::Invalid(e.to_string())))?

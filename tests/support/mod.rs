@@ -83,7 +83,8 @@ impl Run {
         &self.stdout
     }
 
-    /// Asserts failure with `code` and a short stderr containing `needle`; returns stderr.
+    /// Asserts failure with `code` and a short stderr containing `needle` (the request log of
+    /// `-v` aside); returns stderr.
     #[track_caller]
     pub fn fails(&self, code: i32, needle: &str) -> &str {
         assert_eq!(self.code, code, "expected exit {code}, got {self:#?}");
@@ -91,7 +92,12 @@ impl Run {
             self.stderr.contains(needle),
             "stderr lacks {needle:?}: {self:#?}"
         );
-        let lines = self.stderr.trim_end().lines().count();
+        let lines = self
+            .stderr
+            .trim_end()
+            .lines()
+            .filter(|l| !is_request_log(l))
+            .count();
         assert!(
             (1..=2).contains(&lines),
             "an error is one or two lines: {self:#?}"
@@ -99,6 +105,20 @@ impl Run {
         assert!(!self.stderr.contains("panicked"), "{self:#?}");
         &self.stderr
     }
+}
+
+/// Whether a line of stderr is the request log of `-v`/`-vv`: `ocilayout: GET URL -> ...`, a
+/// header line `ocilayout:   > name: value`, or a note.
+pub fn is_request_log(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("ocilayout: ") else {
+        return false;
+    };
+    rest.starts_with("  > ")
+        || rest.starts_with("  < ")
+        || rest.starts_with("note: ")
+        || ["GET ", "HEAD ", "PUT ", "POST ", "PATCH ", "DELETE "]
+            .iter()
+            .any(|m| rest.starts_with(m) && rest.contains(" -> "))
 }
 
 impl From<Output> for Run {

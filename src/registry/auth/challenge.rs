@@ -30,7 +30,9 @@ pub fn parse(header: &str) -> Vec<Challenge> {
         let token = &rest[..end];
         let after = rest[end..].trim_start();
         if token.is_empty() {
-            rest = rest[1..].trim_start();
+            // Skip one character, however many bytes it takes (a no-break space is two).
+            let skip = rest.chars().next().map_or(1, char::len_utf8);
+            rest = rest[skip..].trim_start();
             continue;
         }
         if let Some(value_part) = after.strip_prefix('=') {
@@ -122,6 +124,9 @@ mod tests {
                 &[("bearer", &[("realm", "a\"b")])],
             ),
             ("", &[]),
+            // Separators next to multi-byte characters.
+            ("=\u{a0}Basic", &[("basic", &[])]),
+            (",\u{2003}=\u{2003}", &[]),
         ];
         for (header, want) in cases {
             let got = parse(header);

@@ -9,11 +9,15 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+
+/// How long a credential helper may take when the caller does not say.
+const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Docker Hub's historic key in config files and the server URL its credential helpers know.
 pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
@@ -78,6 +82,8 @@ pub struct CredentialSources {
     /// `--auth-file`: must exist when given.
     pub auth_file: Option<PathBuf>,
     pub env: Environment,
+    /// How long a credential helper may take before it is killed; `None`: 30 seconds.
+    pub helper_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for CredentialSources {
@@ -86,6 +92,7 @@ impl fmt::Debug for CredentialSources {
             .field("explicit", &self.explicit)
             .field("auth_file", &self.auth_file)
             .field("env", &self.env)
+            .field("helper_timeout", &self.helper_timeout)
             .finish()
     }
 }
@@ -155,7 +162,8 @@ impl CredentialSources {
             let Some(config) = read_config(&path, required)? else {
                 continue;
             };
-            if let Some(found) = lookup_in(&config, &path, &host, repository)? {
+            let timeout = self.helper_timeout.unwrap_or(HELPER_TIMEOUT);
+            if let Some(found) = lookup_in(&config, &path, &host, repository, timeout)? {
                 return Ok(Some(found));
             }
         }
@@ -230,6 +238,7 @@ fn lookup_in(
     path: &Path,
     host: &str,
     repository: Option<&str>,
+    timeout: Duration,
 ) -> Result<Option<Found>> {
     // Keys from most to least specific: host/ns/repo, host/ns, host.
     let mut wanted = Vec::new();
@@ -247,7 +256,7 @@ fn lookup_in(
         .map(|(k, v)| (normalize_host(k), v))
         .collect();
     if let Some(helper) = helpers.get(host) {
-        return Ok(run_helper(helper, host, true)?.map(|c| helper_found(c, helper)));
+        return Ok(run_helper(helper, host, true, timeout)?.map(|c| helper_found(c, helper)));
     }
     let auths: HashMap<String, &AuthEntry> = config
         .auths
@@ -257,7 +266,7 @@ fn lookup_in(
     if let Some(store) = &config.creds_store {
         // A default store whose helper is not installed must not break registries that need no
         // credentials: it counts as "nothing stored". A helper named for this host is required.
-        if let Some(c) = run_helper(store, host, false)? {
+        if let Some(c) = run_helper(store, host, false, timeout)? {
             return Ok(Some(helper_found(c, store)));
         }
     }
@@ -321,8 +330,15 @@ struct HelperOutput {
 }
 
 /// Runs `docker-credential-<name> get` with the server URL on stdin. "Not found" is `None`; so is a
-/// helper that is not installed, unless it is `required`.
-fn run_helper(name: &str, host: &str, required: bool) -> Result<Option<Credential>> {
+/// helper that is not installed, unless it is `required`. A helper that has not finished within
+/// `timeout` is killed. What a helper prints never reaches a message (it may be the secret): an
+/// error names the helper, the registry and the exit status only.
+fn run_helper(
+    name: &str,
+    host: &str,
+    required: bool,
+    timeout: Duration,
+) -> Result<Option<Credential>> {
     let program = format!("docker-credential-{name}");
     let server = if host == "docker.io" {
         DOCKER_HUB_KEY.to_string()
@@ -351,19 +367,64 @@ fn run_helper(name: &str, host: &str, required: bool) -> Result<Option<Credentia
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(server.as_bytes());
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| failed(e.to_string()))?;
-    if !out.status.success() {
-        let said = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        if said.to_ascii_lowercase().contains("not found") {
+    // Read both pipes on threads, so a helper that fills one while we wait cannot block, and
+    // the wait can have a deadline.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            if let Some(mut p) = pipe {
+                let mut limited = std::io::Read::take(&mut p, 1 << 20);
+                let _ = std::io::Read::read_to_end(&mut limited, &mut out);
+            }
+            out
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(failed(format!(
+                    "no answer within {} s; it was stopped",
+                    timeout.as_secs_f64()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(failed(e.to_string())),
+        }
+    };
+    // A helper that exits and leaves a child holding its pipes open must not hang us either.
+    let collect = |h: std::thread::JoinHandle<Vec<u8>>| {
+        while !h.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if h.is_finished() {
+            h.join().unwrap_or_default()
+        } else {
+            Vec::new()
+        }
+    };
+    let (out, err) = (collect(stdout), collect(stderr));
+    if !status.success() {
+        // The documented "not found" answer is the one thing read from a failing helper.
+        let said = String::from_utf8_lossy(&out).to_ascii_lowercase()
+            + &String::from_utf8_lossy(&err).to_ascii_lowercase();
+        if said.contains("not found") {
             return Ok(None);
         }
-        let first = said.lines().next().unwrap_or("").trim().to_string();
-        return Err(failed(format!("exit status {}: {first}", out.status)));
+        let code = status.code().map_or_else(
+            || "killed by a signal".to_string(),
+            |c| format!("exit status {c}"),
+        );
+        return Err(failed(format!(
+            "{code} (what it printed is not shown, as it may hold a secret)"
+        )));
     }
-    let parsed: HelperOutput = serde_json::from_slice(&out.stdout)
+    let parsed: HelperOutput = serde_json::from_slice(&out)
         .map_err(|_| failed("its output is not the expected JSON".into()))?;
     Ok(Some(if parsed.username == "<token>" {
         Credential::IdentityToken {
@@ -441,6 +502,7 @@ mod tests {
                 docker_config: Some(tmp.path().join("docker")),
                 home: None,
             },
+            helper_timeout: None,
         };
         let cases = [
             ("a.example", None, basic("file", "1")),

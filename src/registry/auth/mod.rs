@@ -11,11 +11,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
-use ureq::Agent;
-
 pub use credentials::{Credential, CredentialSources, Environment, Found};
 
-use super::transport;
+use super::exchange::Exchange;
+use super::origin::redact;
 use crate::error::{Error, Result};
 
 /// What a request needs access to, as token `scope`s: `repository:<name>:pull` or `pull,push`, and
@@ -51,13 +50,18 @@ impl fmt::Display for Scope {
 
 /// The authentication seam. The transport asks for a header before each request and, on a `401`,
 /// hands over the `WWW-Authenticate` challenge; an implementation that can answer it (Basic, a Bearer
-/// token fetched from the realm through `http`, the client's own agent) returns the header to retry
-/// with. A second `401` to that answer is turned into an error by [`Auth::refused`].
+/// token fetched from the realm through `http`, the client's own transport) returns the header to
+/// retry with. A second `401` to that answer is turned into an error by [`Auth::refused`].
 pub trait Auth: Send + Sync + fmt::Debug {
     /// The `Authorization` value to send to `host` for `scope` before any challenge, if known: a
     /// cached token, a fresh one from a realm this host sent before, or Basic credentials for a host
     /// known to want them.
-    fn authorization(&self, host: &str, scope: &Scope, http: &Agent) -> Result<Option<String>>;
+    fn authorization(
+        &self,
+        host: &str,
+        scope: &Scope,
+        http: &dyn Exchange,
+    ) -> Result<Option<String>>;
 
     /// Answers a `401` challenge from `host` to a request that carried `rejected`; `None` gives up
     /// and the `401` goes back to the caller.
@@ -67,7 +71,7 @@ pub trait Auth: Send + Sync + fmt::Debug {
         scope: &Scope,
         www_authenticate: &str,
         rejected: Option<&str>,
-        http: &Agent,
+        http: &dyn Exchange,
     ) -> Result<Option<String>>;
 
     /// The error for a `401` to a request that carried this implementation's answer.
@@ -188,7 +192,7 @@ impl RegistryAuth {
         repository: &str,
         scopes: Vec<String>,
         rejected: Option<&str>,
-        http: &Agent,
+        http: &dyn Exchange,
     ) -> Result<String> {
         let key = (host.to_string(), scopes.join(" "));
         let _one_at_a_time = self.fetching.lock().unwrap();
@@ -227,7 +231,7 @@ impl RegistryAuth {
                 };
                 let refused = format!(
                     "the token server {} refused {} (from {}): {said}",
-                    transport::redact(realm),
+                    redact(realm),
                     who(&f.credential),
                     f.source
                 );
@@ -245,14 +249,19 @@ impl RegistryAuth {
             }
             Err(token::Failure::Other(said)) => Err(Error::Auth {
                 registry: host.to_string(),
-                reason: format!("no token from {}: {said}", transport::redact(realm)),
+                reason: format!("no token from {}: {said}", redact(realm)),
             }),
         }
     }
 }
 
 impl Auth for RegistryAuth {
-    fn authorization(&self, host: &str, scope: &Scope, http: &Agent) -> Result<Option<String>> {
+    fn authorization(
+        &self,
+        host: &str,
+        scope: &Scope,
+        http: &dyn Exchange,
+    ) -> Result<Option<String>> {
         let scheme = self.state.lock().unwrap().schemes.get(host).cloned();
         match scheme {
             None => Ok(None),
@@ -277,7 +286,7 @@ impl Auth for RegistryAuth {
         scope: &Scope,
         www_authenticate: &str,
         rejected: Option<&str>,
-        http: &Agent,
+        http: &dyn Exchange,
     ) -> Result<Option<String>> {
         let challenges = challenge::parse(www_authenticate);
         let bearer = challenges
@@ -352,6 +361,22 @@ impl Auth for RegistryAuth {
     }
 }
 
+/// Reads a token server's answer as the client does: the token, and for how long it is offered
+/// (clamped, whatever the server claims). `Err` says why there is no token. Public for the fuzz
+/// targets.
+pub fn parse_token_answer(
+    body: &[u8],
+) -> std::result::Result<(String, std::time::Duration), String> {
+    match token::parse_answer(body, std::time::SystemTime::now()) {
+        Ok(t) => Ok((
+            t.value,
+            t.fresh_until
+                .saturating_duration_since(std::time::Instant::now()),
+        )),
+        Err(token::Failure::Refused(why) | token::Failure::Other(why)) => Err(why),
+    }
+}
+
 /// Whether scope `have` grants everything scope `want` asks (`repository:a:pull,push` covers
 /// `repository:a:pull`), so one token keeps serving a repository.
 fn covers(have: &str, want: &str) -> bool {
@@ -390,7 +415,17 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::registry::exchange::{Answer, Call};
     use crate::registry::ClientConfig;
+
+    /// An exchange for tests that must not reach the network.
+    struct NoNetwork;
+
+    impl Exchange for NoNetwork {
+        fn exchange(&self, call: &Call) -> Result<Answer> {
+            panic!("unexpected request to {}", call.url)
+        }
+    }
 
     fn scope(repository: &str, push: bool, mount_from: Option<&str>) -> Scope {
         Scope {
@@ -434,7 +469,7 @@ mod tests {
             }),
             ..Default::default()
         });
-        let agent = Agent::new_with_defaults();
+        let agent = NoNetwork;
         let s = scope("r", false, None);
         assert_eq!(auth.authorization("h", &s, &agent).unwrap(), None);
         let answer = auth
@@ -479,7 +514,7 @@ mod tests {
             },
             ..Default::default()
         });
-        let agent = Agent::new_with_defaults();
+        let agent = NoNetwork;
         let err = auth
             .challenge("h:5000", &scope("r", false, None), "Basic", None, &agent)
             .unwrap_err()
