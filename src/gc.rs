@@ -9,7 +9,7 @@ use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
 use crate::error::{Error, Result};
 use crate::graph::{self, Graph};
-use crate::layout::{self, Layout, LockGuard};
+use crate::layout::{Layout, LockGuard};
 use crate::referrer::{self, Referrer};
 
 /// How to collect.
@@ -112,7 +112,7 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
 /// dropped entries reached.
 fn sweep(
     layout: &Layout,
-    mut index: ImageIndex,
+    index: ImageIndex,
     dropped: &[(usize, Referrer)],
     removed: &[(Digest, u64)],
 ) -> Result<()> {
@@ -130,14 +130,15 @@ fn sweep(
     }
     if !dropped.is_empty() {
         let gone: HashSet<usize> = dropped.iter().map(|(i, _)| *i).collect();
-        layout::edit_manifests(&mut index, |entries| {
-            let mut position = 0;
-            entries.retain(|_| {
-                position += 1;
-                !gone.contains(&(position - 1))
-            });
+        // Through the document, so that every other entry and every field of other tools is
+        // written back as it was. It is the same file `index` was read from: the index lock is held.
+        let mut doc = layout.read_document()?;
+        let mut position = 0;
+        doc.retain(|_| {
+            position += 1;
+            !gone.contains(&(position - 1))
         });
-        layout.write_index(&index)?;
+        layout.write_document(&doc)?;
     }
     for d in last {
         layout.blobs().remove(d)?;

@@ -10,6 +10,7 @@ pub mod fsck;
 pub mod gc;
 pub mod graph;
 pub mod layout;
+pub mod names;
 pub mod platform;
 pub mod progress;
 pub mod reference;

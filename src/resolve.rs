@@ -184,10 +184,16 @@ pub fn find_entries<E: IndexEntry>(entries: &[E], input: &str) -> Result<Vec<usi
             return Ok(by_name);
         }
     }
-    // 4. A bare tag against the tag part of named entries (a tag ends the name it belongs to).
+    // 4. A bare tag against the tag of named entries' canonical names. A tag ends the name it belongs
+    // to, or the name has no tag and the tag is `latest` (containerd writes a plain `foo` as
+    // `docker.io/library/foo`); only such entries are parsed.
     if reference::is_valid_tag(input) {
+        let implied = |s: &str| {
+            let last = s.rsplit('/').next().unwrap_or(s);
+            input == "latest" && !last.contains(':') && !last.contains('@')
+        };
         return Ok(positions(entries, |e| {
-            let ends = |s: Option<&str>| s.is_some_and(|s| s.ends_with(input));
+            let ends = |s: Option<&str>| s.is_some_and(|s| s.ends_with(input) || implied(s));
             if !ends(e.annotation(CONTAINERD_NAME)) && !ends(e.annotation(REF_NAME)) {
                 return false;
             }
@@ -294,13 +300,32 @@ struct RawIndex<'a> {
     manifests: Vec<&'a RawValue>,
 }
 
+/// What a user typed, found among index entries.
+#[derive(Clone, Debug)]
+pub enum Found {
+    /// The entry at this position.
+    Entry(usize),
+    /// A manifest or index blob that no entry names, given by digest.
+    Blob(Box<Descriptor>),
+}
+
+/// Finds what a user typed among already-read entries (see [`resolve`]); no platform descent.
+pub fn find_in<E: IndexEntry>(layout: &Layout, entries: &[E], input: &str) -> Result<Found> {
+    match find_entries(entries, input)? {
+        hits if hits.is_empty() && digest::looks_like_digest(input) => {
+            manifest_blob(layout, input).map(|d| Found::Blob(Box::new(d)))
+        }
+        hits => choose(layout, entries, &hits, input).map(Found::Entry),
+    }
+}
+
 /// Resolves within an already-read index (see [`resolve`]); no platform descent.
 pub fn resolve_in(layout: &Layout, index: &ImageIndex, input: &str) -> Result<Descriptor> {
     let entries = index.manifests();
-    match find_entries(entries, input)? {
-        hits if hits.is_empty() && digest::looks_like_digest(input) => manifest_blob(layout, input),
-        hits => Ok(entries[choose(layout, entries, &hits, input)?].clone()),
-    }
+    Ok(match find_in(layout, entries, input)? {
+        Found::Entry(i) => entries[i].clone(),
+        Found::Blob(d) => *d,
+    })
 }
 
 /// A manifest or index blob named by digest but by no entry: its descriptor is made from the blob.

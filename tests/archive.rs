@@ -836,9 +836,7 @@ pub fn random_layout(dir: &Path, images: usize, layers: usize, layer_size: usize
         .unwrap();
         layout
             .update_index(|idx| {
-                let mut m = idx.manifests().clone();
-                m.push(entry);
-                idx.set_manifests(m);
+                idx.push(ocilayout::layout::Entry::new(entry));
                 Ok(())
             })
             .unwrap();

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use ocilayout::layout::edit_manifests;
 use ocilayout::oci_spec::image::{Descriptor, MediaType};
 use ocilayout::tag::{named_entry, NameOptions};
 use ocilayout::{Layout, Reference};
@@ -276,9 +275,11 @@ fn gc_racing_a_blob_writer() {
         let name = Reference::parse(&format!("writer/img:{i}")).unwrap();
         layout
             .update_index(|index| {
-                edit_manifests(index, |e| {
-                    e.push(named_entry(&desc, &name, &NameOptions::default()))
-                });
+                index.push(ocilayout::layout::Entry::new(named_entry(
+                    &desc,
+                    &name,
+                    &NameOptions::default(),
+                )));
                 Ok(())
             })
             .unwrap();

@@ -260,16 +260,14 @@ fn kill_9_during_tag() {
         .collect();
     layout
         .update_index(|idx| {
-            let mut m = idx.manifests().clone();
             for j in 0..ENTRIES {
                 let name = Reference::parse(&format!("example.com/many/n{j}:v")).unwrap();
-                m.push(tag::named_entry(
+                idx.push(ocilayout::layout::Entry::new(tag::named_entry(
                     &roots[j % 3],
                     &name,
                     &NameOptions::default(),
-                ));
+                )));
             }
-            idx.set_manifests(m);
             Ok(())
         })
         .unwrap();

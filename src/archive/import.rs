@@ -3,21 +3,23 @@
 //! refused; the closure of every entry must be complete before `index.json` changes. A refused import
 //! leaves the target exactly as it was.
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use flate2::read::MultiGzDecoder;
-use oci_spec::image::{Descriptor, Digest, ImageIndex};
+use oci_spec::image::Digest;
 
+use super::closure;
 use super::tar_reader::{Kind, Member, TarReader};
-use super::{entry_key, ImportOptions, ImportReport, Moved, COPY_BUFFER};
+use super::{ImportOptions, ImportReport, Moved, COPY_BUFFER};
 use crate::digest::{self, Algorithm, HashingReader};
 use crate::error::{Error, Result};
-use crate::graph::{self, Problem};
-use crate::layout::{self, Layout};
+use crate::graph;
+use crate::layout::{Entry, IndexDocument, Layout};
+use crate::names::{self, Namer};
+use crate::platform::Platform;
 use crate::store::{self, VerifiedBlob, TMP_DIR};
 
 /// Verified blobs waiting to be persisted while the next ones stream in.
@@ -26,11 +28,18 @@ const PERSIST_QUEUE: usize = 4;
 /// The `oci-layout` member is refused above this size.
 const OCI_LAYOUT_LIMIT: u64 = 4096;
 
+/// An archive's `index.json` is refused above this size, at its member header, before a byte of it
+/// is inflated: a few megabytes of gzip can inflate to gigabytes, and merging an index costs memory
+/// in proportion to its size (about 7 times it, plus about 5 times the layout's own index.json).
+/// 64 MiB is about 300,000 entries, far beyond any real bundle (80,000 entries are about 16 MiB); a
+/// layout's own `index.json` is not capped.
+pub const ARCHIVE_INDEX_LIMIT: u64 = 64 << 20;
+
 /// Imports the archive read from `source` into the layout at `dir`, creating it when needed, and
 /// merges the archive's entries into its `index.json` (an entry whose name is already taken replaces
 /// that entry; the move is reported). On any error, blobs this import added are removed again, and a
 /// directory it created is removed.
-pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<ImportReport> {
+pub fn import(source: impl Read, dir: &Path, opts: &ImportOptions) -> Result<ImportReport> {
     // Refuses a directory that is not a layout, unless it is empty or our own interrupted init.
     let (layout, created) = Layout::init_tracked(dir)?;
     let alg_dirs_before: Vec<bool> = [Algorithm::Sha256, Algorithm::Sha512]
@@ -44,6 +53,7 @@ pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<Im
         oci_layout: None,
         index: None,
         persist: None,
+        platform: opts.platform.clone(),
     };
     let result = {
         // Held for the whole import: gc must not sweep blobs that the index does not name yet.
@@ -54,7 +64,13 @@ pub fn import(source: impl Read, dir: &Path, _opts: &ImportOptions) -> Result<Im
         })
     };
     match result {
-        Ok(()) => Ok(session.report),
+        Ok(()) => {
+            if opts.platform.is_some() {
+                // The other platforms' blobs the archive held: no entry names them.
+                remove_unreferenced(&layout, &session.created);
+            }
+            Ok(session.report)
+        }
         Err(e) => {
             remove_unreferenced(&layout, &session.created);
             for (alg, existed) in [Algorithm::Sha256, Algorithm::Sha512]
@@ -109,6 +125,8 @@ struct Session<'a> {
     index: Option<Spooled>,
     /// Hands verified blobs to the thread that persists them (set while the stream is read).
     persist: Option<mpsc::SyncSender<VerifiedBlob>>,
+    /// Store only this platform's manifest of each image index.
+    platform: Option<Platform>,
 }
 
 impl Session<'_> {
@@ -194,6 +212,13 @@ impl Session<'_> {
                 if self.index.is_some() {
                     return Err(refuse("appears twice"));
                 }
+                if member.size > ARCHIVE_INDEX_LIMIT {
+                    return Err(Error::TooLarge {
+                        what: "index.json in the archive".into(),
+                        size: member.size,
+                        limit: ARCHIVE_INDEX_LIMIT,
+                    });
+                }
                 self.index = Some(Spooled::write(self.layout, content, &shown)?);
             }
             ["blobs", alg, hex] => {
@@ -271,93 +296,33 @@ impl Session<'_> {
             .as_ref()
             .ok_or_else(|| not_layout("no index.json member"))?;
         let bytes = fs::read(&spooled.path).map_err(|e| Error::io(&spooled.path, e))?;
-        let index = layout::parse_index(&bytes, Path::new("index.json in the archive"))?;
-        drop(bytes);
-        let entries = index.manifests().clone();
-        check_closure(self.layout, &entries)?;
-        self.report.moved = self.layout.update_index(|idx| Ok(merge(idx, &entries)))?;
+        let mut archived = IndexDocument::parse(bytes, Path::new("index.json in the archive"))?;
+        let mut entries = archived.take_entries();
+        if let Some(p) = &self.platform {
+            entries = closure::select_platform(self.layout, entries, p)?;
+        }
+        closure::check(self.layout, &entries)?;
         self.report.images = entries.len();
+        self.report.moved = self.layout.update_index(|doc| Ok(merge(doc, entries)))?;
         Ok(())
     }
 }
 
-/// Refuses unless every blob reachable from `entries` is now in the store, sound, and every manifest
-/// is within the size limit for manifests from an archive.
-fn check_closure(layout: &Layout, entries: &[Descriptor]) -> Result<()> {
-    let graph = graph::walk(layout.blobs(), entries)?;
-    for node in &graph.nodes {
-        let d = node.descriptor.digest();
-        let size = node.descriptor.size();
-        if graph::is_manifest_like(node.descriptor.media_type().as_ref())
-            && size > graph::MANIFEST_LIMIT
-        {
-            return Err(Error::TooLarge {
-                what: format!("manifest {d}"),
-                size,
-                limit: graph::MANIFEST_LIMIT,
-            });
-        }
-        match &node.problem {
-            None => {}
-            Some(Problem::Missing) => {
-                return Err(Error::ArchiveRefused(format!(
-                    "blob {d} is neither in the archive nor in {}",
-                    layout.root().display()
-                )))
-            }
-            Some(problem) => {
-                return Err(Error::ArchiveRefused(format!("blob {d} is {problem}")));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Merges archive entries into an index: an entry whose name (see [`entry_key`]) is already taken
-/// replaces every entry with that name, and a name that now labels another digest is reported; an
-/// unnamed entry is added unless an identical one is there.
-fn merge(index: &mut ImageIndex, incoming: &[Descriptor]) -> Vec<Moved> {
-    // Each entry's key is computed once (it parses the name): positions by key, so merging stays
-    // linear in the size of both indexes.
-    let mut slots: Vec<Option<Descriptor>> = index.manifests().iter().cloned().map(Some).collect();
-    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, e) in index.manifests().iter().enumerate() {
-        if let Some(key) = entry_key(e) {
-            by_key.entry(key).or_default().push(i);
-        }
-    }
+/// Merges archive entries into an index by the one naming rule ([`Namer::assign`]): an entry whose
+/// name is already taken replaces every entry with that name, and a name that now labels another
+/// digest is reported; an unnamed entry is added unless an identical one is there. Entries keep the
+/// JSON the archive gave them.
+fn merge(doc: &mut IndexDocument, incoming: Vec<Entry>) -> Vec<Moved> {
+    let mut namer = Namer::new(doc);
     let mut moved = Vec::new();
     for entry in incoming {
-        let Some(name) = entry_key(entry) else {
-            if !slots.iter().flatten().any(|e| e == entry) {
-                slots.push(Some(entry.clone()));
-            }
-            continue;
-        };
-        match by_key.get_mut(&name) {
-            // Every entry with this name goes; the new one takes the first one's place.
-            Some(positions) => {
-                for &p in positions.iter() {
-                    let old = slots[p].take().expect("a position is cleared once");
-                    if old.digest() != entry.digest() {
-                        moved.push(Moved {
-                            name: name.clone(),
-                            from: old.digest().to_string(),
-                            to: entry.digest().to_string(),
-                        });
-                    }
-                }
-                let first = positions[0];
-                slots[first] = Some(entry.clone());
-                positions.truncate(1);
-            }
+        match names::entry_key(&entry) {
+            Some(key) => moved.extend(namer.assign(key, entry)),
             None => {
-                by_key.insert(name, vec![slots.len()]);
-                slots.push(Some(entry.clone()));
+                namer.add_unnamed(entry, names::same_descriptor);
             }
         }
     }
-    index.set_manifests(slots.into_iter().flatten().collect());
     moved
 }
 

@@ -4,6 +4,7 @@
 //! Members are `oci-layout`, `index.json`, optionally `manifest.json` (for `docker load`), and
 //! `blobs/<alg>/<hex>`. Export is deterministic: fixed member order, mtime 0, owner 0:0, fixed modes.
 
+mod closure;
 mod export;
 mod import;
 mod tar_reader;
@@ -12,12 +13,11 @@ mod target;
 use oci_spec::image::Descriptor;
 
 pub use export::{export, export_to_path, select_entries};
-pub use import::import;
+pub use import::{import, ARCHIVE_INDEX_LIMIT};
 pub use target::remove_temp_files_on_signal;
 
 use crate::layout::Layout;
-use crate::resolve::{self, REF_NAME};
-pub use crate::tag::Moved;
+pub use crate::names::Moved;
 
 /// Bytes moved through one buffer while streaming blobs.
 const COPY_BUFFER: usize = 1 << 20;
@@ -70,10 +70,14 @@ pub struct ExportReport {
     pub bytes: u64,
 }
 
-/// Options for an import (none yet; here so that options can be added without breaking callers).
+/// Options for an import.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
-pub struct ImportOptions {}
+pub struct ImportOptions {
+    /// Store, under each entry's name, only the manifest for this platform of an image index (as
+    /// `pull --platform` does); only that manifest's closure need be in the archive.
+    pub platform: Option<crate::platform::Platform>,
+}
 
 /// What an import did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -90,13 +94,4 @@ pub struct ImportReport {
     pub ignored: usize,
     /// Names that now label a different digest than before.
     pub moved: Vec<Moved>,
-}
-
-/// The name that identifies an index entry when entries are merged: its canonical name (SPEC §2
-/// reading rules), else its `ref.name` as a bare tag.
-fn entry_key(d: &Descriptor) -> Option<String> {
-    if let Some(name) = resolve::entry_name(d) {
-        return Some(name.to_string());
-    }
-    d.annotations().as_ref()?.get(REF_NAME).cloned()
 }

@@ -5,6 +5,7 @@ use std::io;
 use std::path::PathBuf;
 
 use ocilayout::archive::{self, ImportOptions, Moved};
+use ocilayout::platform::Platform;
 use ocilayout::Error;
 use serde::Serialize;
 
@@ -17,6 +18,11 @@ pub struct Args {
     pub archive: PathBuf,
     /// The layout directory to merge into; created when it does not exist.
     pub dir: PathBuf,
+    /// Store only the manifest for os/arch[/variant] of each image index, under the index's name
+    /// (as `pull --platform` does): for archives that hold one platform's blobs, such as the ones
+    /// `ctr images export` and `nerdctl save` write by default.
+    #[arg(long, value_parser = super::resolve::parse_platform)]
+    pub platform: Option<Platform>,
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
@@ -34,7 +40,8 @@ struct Summary<'a> {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let opts = ImportOptions::default();
+    let mut opts = ImportOptions::default();
+    opts.platform = args.platform;
     let report = if args.archive.as_os_str() == "-" {
         archive::import(io::stdin().lock(), &args.dir, &opts)?
     } else {

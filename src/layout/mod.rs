@@ -1,6 +1,7 @@
 //! A layout directory: `oci-layout`, `index.json` and the blob store. Creating and opening layouts,
 //! reading `index.json`, and replacing it atomically under the index lock.
 
+mod document;
 mod init;
 mod lock;
 
@@ -8,13 +9,14 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::{Descriptor, ImageIndex, MediaType};
+use oci_spec::image::{ImageIndex, MediaType};
 use serde::Deserialize;
 
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
 use crate::store::{self, BlobStore, TMP_DIR};
 
+pub use document::{Entry, IndexDocument};
 pub use init::Created;
 pub use lock::LockGuard;
 use lock::Mode;
@@ -94,28 +96,35 @@ impl Layout {
         parse_index(&bytes, &path)
     }
 
-    /// Replaces `index.json` atomically: temp file, fsync, rename, directory fsync. The caller holds the
-    /// index lock (see [`Layout::update_index`]).
+    /// Reads `index.json` as a document to rewrite: every entry keeps its original JSON, every
+    /// top-level key is kept (see [`IndexDocument`]).
+    pub fn read_document(&self) -> Result<IndexDocument> {
+        let path = self.index_path();
+        let bytes = fs::read(&path).at(&path)?;
+        IndexDocument::parse(bytes, &path)
+    }
+
+    /// Replaces `index.json` atomically with an index built from scratch (see
+    /// [`Layout::write_document`]).
     pub fn write_index(&self, index: &ImageIndex) -> Result<()> {
-        // Through a `Value` (whose maps are sorted) so that the same index is always the same bytes,
-        // whatever order the annotation hash maps hold their keys in.
-        let mut bytes = serde_json::to_value(index)
-            .and_then(|v| serde_json::to_vec(&v))
-            .map_err(|e| Error::Malformed {
-                what: "index.json".into(),
-                reason: e.to_string(),
-            })?;
-        bytes.push(b'\n');
-        atomic_write(&self.root, "index.json", &bytes)
+        self.write_document(&IndexDocument::from(index))
+    }
+
+    /// Replaces `index.json` atomically: temp file, fsync, rename, directory fsync. The document is
+    /// streamed into the temp file, never held twice. The caller holds the index lock (see
+    /// [`Layout::update_index`]).
+    pub fn write_document(&self, doc: &IndexDocument) -> Result<()> {
+        atomic_write_with(&self.root, "index.json", |w| doc.write_to(w))
     }
 
     /// Reads, changes and rewrites `index.json` under the exclusive index lock. `f` returning an error
-    /// leaves `index.json` untouched. Blobs the change names must already be durable.
-    pub fn update_index<T>(&self, f: impl FnOnce(&mut ImageIndex) -> Result<T>) -> Result<T> {
+    /// leaves `index.json` untouched. Entries and keys `f` does not change are written back as they
+    /// were read. Blobs the change names must already be durable.
+    pub fn update_index<T>(&self, f: impl FnOnce(&mut IndexDocument) -> Result<T>) -> Result<T> {
         let _guard = self.lock_index()?;
-        let mut index = self.read_index()?;
-        let out = f(&mut index)?;
-        self.write_index(&index)?;
+        let mut doc = self.read_document()?;
+        let out = f(&mut doc)?;
+        self.write_document(&doc)?;
         Ok(out)
     }
 
@@ -142,15 +151,6 @@ pub fn empty_index() -> ImageIndex {
     index.set_media_type(Some(MediaType::ImageIndex));
     index.set_manifests(Vec::new());
     index
-}
-
-/// Edits the entries of an index in place. (`oci_spec`'s `ImageIndex` offers no mutable access to its
-/// entries, so this clones them once, lets `f` change them, and puts them back.)
-pub fn edit_manifests<T>(index: &mut ImageIndex, f: impl FnOnce(&mut Vec<Descriptor>) -> T) -> T {
-    let mut entries = index.manifests().clone();
-    let out = f(&mut entries);
-    index.set_manifests(entries);
-    out
 }
 
 /// Parses an `index.json` document and validates its descriptors' digests.
@@ -190,12 +190,24 @@ fn failing_entry(bytes: &[u8]) -> Option<String> {
 /// A symbolic link at `name` is refused, not replaced (a rename would replace the link, not the file
 /// it points at, and quietly cut the user's link), and `.ocilayout/tmp` is never followed.
 fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    atomic_write_with(dir, name, |w| w.write_all(bytes))
+}
+
+/// [`atomic_write`] with the content written by `write` through a buffer.
+fn atomic_write_with(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
     store::check_not_link(&dir.join(name))?;
     let tmp_dir = store::ensure_dir(dir, TMP_DIR)?;
-    let (mut f, tmp) =
-        store::create_temp(&tmp_dir, |n| format!("{name}-{}-{n}", std::process::id()))?;
+    let (f, tmp) = store::create_temp(&tmp_dir, |n| format!("{name}-{}-{n}", std::process::id()))?;
     let result = (|| {
-        f.write_all(bytes).at(&tmp)?;
+        let mut w = io::BufWriter::with_capacity(1 << 16, f);
+        write(&mut w).at(&tmp)?;
+        let f = w
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
         f.sync_all().at(&tmp)?;
         let dest = dir.join(name);
         fs::rename(&tmp, &dest).at(&dest)?;
@@ -210,6 +222,7 @@ fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oci_spec::image::Descriptor;
 
     #[test]
     fn init_is_idempotent_and_open_checks() {

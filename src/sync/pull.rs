@@ -14,12 +14,12 @@ use super::{add_unnamed, parallel, Report};
 use crate::error::{Error, Result};
 use crate::graph::{self, LOCAL_MANIFEST_LIMIT, MANIFEST_LIMIT};
 use crate::layout::Layout;
+use crate::names::{self, NameOptions};
 use crate::platform::Platform;
 use crate::progress::{Event, Outcome, Progress, Tally};
 use crate::reference::Reference;
 use crate::registry::{Client, Manifest, Repository};
 use crate::resolve;
-use crate::tag::{self, NameOptions};
 
 /// How to pull.
 #[derive(Clone, Debug)]
@@ -393,25 +393,26 @@ fn commit(
         });
     }
     let index = layout.read_index()?;
+    let present: HashSet<&str> = index
+        .manifests()
+        .iter()
+        .map(|e| e.digest().as_ref())
+        .collect();
     let missing_referrer = plan
         .referrers
         .iter()
-        .any(|r| !index.manifests().iter().any(|e| e.digest() == r.digest()));
+        .any(|r| !present.contains(r.digest().as_ref()));
     if plan.named && !missing_referrer {
         return Ok(true);
     }
-    layout.update_index(|idx| {
-        tag::apply_names(
-            idx,
+    layout.update_index(|doc| {
+        names::apply_names(
+            doc,
             &plan.root,
             std::slice::from_ref(&plan.name),
             &opts.names,
         );
-        for r in &plan.referrers {
-            if !idx.manifests().iter().any(|e| e.digest() == r.digest()) {
-                add_unnamed(idx, r);
-            }
-        }
+        add_unnamed(doc, &plan.referrers);
         Ok(())
     })?;
     Ok(false)
