@@ -29,10 +29,10 @@ use super::State;
 use crate::digest::{self, Algorithm};
 use crate::error::Error;
 use crate::graph::{self, MANIFEST_LIMIT};
-use crate::layout::{edit_manifests, Layout, LockGuard};
+use crate::layout::{Layout, LockGuard};
+use crate::names::{apply_names, NameOptions};
 use crate::reference::{self, Reference};
 use crate::store::BlobWriter;
-use crate::tag::{apply_names, NameOptions};
 
 /// After this long without push activity, what was pushed but never named is given up to gc.
 pub const IDLE: Duration = Duration::from_secs(600);
@@ -470,14 +470,7 @@ pub async fn put_manifest(
             let layout = state.layout.clone();
             let entry = desc.clone();
             tokio::task::block_in_place(|| {
-                layout.update_index(|index| {
-                    edit_manifests(index, |entries| {
-                        if !entries.iter().any(|e| e.digest() == entry.digest()) {
-                            entries.push(entry);
-                        }
-                    });
-                    Ok(())
-                })
+                layout.update_index(|doc| Ok(crate::sync::add_unnamed(doc, &[entry])))
             })
             .map_err(internal)?;
             true

@@ -1,5 +1,6 @@
-//! A private containerd for the tests: its own root, state and socket in a temporary directory (the
-//! CRI plugin off), stopped when the guard drops; `ctr` runs against it in its own namespace.
+//! A private containerd for the tests: its own root, state and sockets in a temporary directory (the
+//! CRI plugin off), stopped when the guard drops; `ctr` runs against it in its own namespace. Shared
+//! by the archive tests (`ctr images import/export`) and the serve tests (pulls, mirrors).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -28,11 +29,13 @@ impl Containerd {
         std::fs::write(
             &config,
             format!(
-                "version = 2\nroot = \"{}\"\nstate = \"{}\"\n\
-                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \"{}\"\n",
-                d.join("root").display(),
-                d.join("state").display(),
-                socket.display()
+                "version = 2\nroot = {:?}\nstate = {:?}\n\
+                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\n  address = {:?}\n[ttrpc]\n  address = {:?}\n",
+                d.join("root"),
+                d.join("state"),
+                socket,
+                d.join("t.sock"),
             ),
         )
         .unwrap();
@@ -47,7 +50,7 @@ impl Containerd {
         let c = Containerd { dir, socket, child };
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(20) {
-            if c.ctr_output(&["version"]).status.success() {
+            if c.ctr(&["version"]).status.success() {
                 return Some(c);
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -58,7 +61,8 @@ impl Containerd {
         );
     }
 
-    fn ctr_output(&self, args: &[&str]) -> std::process::Output {
+    /// Runs `ctr ARGS...` and returns what it did.
+    pub fn ctr(&self, args: &[&str]) -> std::process::Output {
         Command::new("ctr")
             .arg("--address")
             .arg(&self.socket)
@@ -69,8 +73,8 @@ impl Containerd {
     }
 
     /// Runs `ctr ARGS...`; panics with its stderr on failure; returns stdout.
-    pub fn ctr(&self, args: &[&str]) -> String {
-        let out = self.ctr_output(args);
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.ctr(args);
         assert!(
             out.status.success(),
             "ctr {args:?}: {}",
@@ -81,7 +85,7 @@ impl Containerd {
 
     /// The digest containerd recorded for an image.
     pub fn image_digest(&self, name: &str) -> String {
-        let out = self.ctr(&["images", "ls", &format!("name=={name}")]);
+        let out = self.ok(&["images", "ls", &format!("name=={name}")]);
         out.lines()
             .nth(1)
             .and_then(|l| l.split_whitespace().nth(2))
