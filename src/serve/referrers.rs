@@ -2,19 +2,22 @@
 //! index of descriptors, filtered by `artifactType` on request.
 //!
 //! Referrers live in a layout as entries of `index.json` (ours and oras write them as unnamed
-//! entries). Which subject each entry's manifest names is read once per manifest digest (content
+//! entries; an artifact pushed by tag is a named one; containerd marks attestations with an
+//! annotation). Entries tagged with the `sha256-<hex>` fallback tag (regclient) are indexes of
+//! referrers, not referrers, and are not expanded here. Which subject each entry's manifest names is read once per manifest digest (content
 //! never changes under a digest) and the subject map is built once per snapshot of `index.json`, so a
 //! changed index costs reading only the manifests it added.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use oci_spec::image::Digest;
+use oci_spec::image::{Descriptor, Digest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::catalog::Snapshot;
 use crate::graph::{self, MANIFEST_LIMIT};
+use crate::referrer;
 use crate::store::BlobStore;
 
 /// What the referrers API reports of one manifest that has a subject.
@@ -25,24 +28,10 @@ struct Referrer {
     annotations: Option<BTreeMap<String, String>>,
 }
 
+/// The manifest's own annotations, which the referrers API reports with each descriptor.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Doc {
-    artifact_type: Option<String>,
-    config: Option<MediaTyped>,
-    subject: Option<Subject>,
+struct Annotated {
     annotations: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MediaTyped {
-    media_type: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Subject {
-    digest: String,
 }
 
 /// Subject digest → positions of the entries that refer to it.
@@ -111,7 +100,7 @@ impl Referrers {
         let mut known = self.by_manifest.lock().unwrap_or_else(|e| e.into_inner());
         for (i, e) in snapshot.entries.iter().enumerate() {
             if !known.contains_key(e.digest()) {
-                match read_referrer(store, e.digest()) {
+                match read_referrer(store, e) {
                     // A blob that cannot be read now (missing, damaged) is read again next time.
                     None => continue,
                     Some(r) => known.insert(e.digest().clone(), r),
@@ -127,23 +116,29 @@ impl Referrers {
     }
 }
 
-/// `None` when the blob cannot be read now; `Some(None)` for a manifest without a (valid) subject.
-fn read_referrer(store: &BlobStore, d: &Digest) -> Option<Option<Referrer>> {
-    let bytes = store.read_verified(d, MANIFEST_LIMIT).ok()?;
-    let Ok(doc) = serde_json::from_slice::<Doc>(&bytes) else {
+/// `None` when the blob cannot be read now; `Some(None)` for a manifest that refers to nothing.
+/// Which subject an entry refers to, and its artifact type, are the rule of [`crate::referrer`]:
+/// the manifest's `subject`, else containerd's subject annotation on the entry.
+fn read_referrer(store: &BlobStore, entry: &Descriptor) -> Option<Option<Referrer>> {
+    let bytes = store.read_verified(entry.digest(), MANIFEST_LIMIT).ok()?;
+    let about = referrer::about(store, entry);
+    let subject = about.subject.map(|d| d.to_string()).or_else(|| {
+        entry
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(referrer::CONTAINERD_SUBJECT))
+            .filter(|s| crate::digest::check(s).is_ok())
+            .cloned()
+    });
+    let Some(subject) = subject else {
         return Some(None);
     };
-    let Some(subject) = doc
-        .subject
-        .filter(|s| crate::digest::check(&s.digest).is_ok())
-    else {
-        return Some(None);
-    };
+    let annotations = serde_json::from_slice::<Annotated>(&bytes)
+        .ok()
+        .and_then(|a| a.annotations);
     Some(Some(Referrer {
-        subject: subject.digest,
-        artifact_type: doc
-            .artifact_type
-            .or_else(|| doc.config.and_then(|c| c.media_type)),
-        annotations: doc.annotations,
+        subject,
+        artifact_type: about.artifact_type,
+        annotations,
     }))
 }
