@@ -80,9 +80,9 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s q -l quiet 
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s h -l help -d 'Print help'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l platform -d 'Pull only the manifest for os/arch[/variant] (default: the whole index, every platform); a single-platform image must be for that platform' -r
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l cacert -d 'Also trust the CA certificates in this PEM file (besides the system\'s; repeatable)' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l auth-file -d 'Read credentials from this auth file (containers auth.json format), before REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json and the docker config' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l full-ref-name -d 'Also write the full name into org.opencontainers.image.ref.name (default: the tag alone)'
@@ -93,10 +93,10 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l password-st
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s h -l help -d 'Print help'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l cacert -d 'Also trust the CA certificates in this PEM file (besides the system\'s; repeatable)' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l auth-file -d 'Read credentials from this auth file (containers auth.json format), before REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json and the docker config' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l no-referrers -d 'Do not push the layout\'s referrers (signatures, SBOMs) of the image'
@@ -106,10 +106,10 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l password-st
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s h -l help -d 'Print help'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l cacert -d 'Also trust the CA certificates in this PEM file (besides the system\'s; repeatable)' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l auth-file -d 'Read credentials from this auth file (containers auth.json format), before REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json and the docker config' -r -F
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l no-referrers -d 'Do not push referrers (signatures, SBOMs)'
@@ -119,7 +119,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l password-st
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l base -d 'A layout the receiving side already holds: its blobs are left out (incremental update)' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l gzip -d 'Compress with gzip (implied by a `.tar.gz` or `.tgz` archive name)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l docker-manifest -d 'Also write the manifest.json that `docker load` reads'

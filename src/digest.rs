@@ -161,6 +161,21 @@ pub fn verify_bytes(expected: &Digest, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Whether `other`, a digest someone else gave for the bytes `d` names (a registry's
+/// `Docker-Content-Digest`, perhaps in its own algorithm), names those same bytes: compared directly
+/// when the algorithms agree, otherwise by hashing `bytes` (the content of `d`) with `other`'s.
+pub fn same_content(d: &Digest, other: &Digest, bytes: &[u8]) -> Result<bool> {
+    if d.algorithm() == other.algorithm() {
+        return Ok(d == other);
+    }
+    Ok(&of_bytes_like(other, bytes)? == other)
+}
+
+/// Whether two digests use the same algorithm, so that comparing them says anything.
+pub fn same_algorithm(a: &str, b: &str) -> bool {
+    a.split_once(':').map(|(alg, _)| alg) == b.split_once(':').map(|(alg, _)| alg)
+}
+
 /// A reader that hashes and counts every byte read through it.
 pub struct HashingReader<R> {
     inner: R,
@@ -297,5 +312,36 @@ mod tests {
         assert!(!looks_like_digest("ÞÞÞÞ=0sha258:x"));
         assert!(!looks_like_digest("shé1:abc"));
         assert!(!looks_like_digest("ÞÞ:abc"));
+    }
+
+    /// A registry's digest for our bytes is compared as a digest only in our algorithm; in
+    /// another, the bytes are hashed with it.
+    #[test]
+    fn same_content_hashes_across_algorithms() {
+        let bytes = b"manifest";
+        let d256 = sha256(bytes);
+        let d512 = of_bytes_like(
+            &parse(&format!("sha512:{}", "0".repeat(128))).unwrap(),
+            bytes,
+        )
+        .unwrap();
+        let other256 = sha256(b"other");
+        let cases = [
+            (&d256, &d256, true),
+            (&d256, &other256, false),
+            (&d512, &d256, true),
+            (&d256, &d512, true),
+            (&d512, &other256, false),
+        ];
+        for (ours, theirs, want) in cases {
+            assert_eq!(
+                same_content(ours, theirs, bytes).unwrap(),
+                want,
+                "{ours} {theirs}"
+            );
+        }
+        assert!(same_algorithm(d256.as_ref(), other256.as_ref()));
+        assert!(!same_algorithm(d256.as_ref(), d512.as_ref()));
+        assert!(!same_algorithm("nonsense", d256.as_ref()));
     }
 }

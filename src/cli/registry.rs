@@ -26,7 +26,12 @@ pub struct RegistryArgs {
     /// Skip TLS certificate verification (a warning says so).
     #[arg(long)]
     pub insecure: bool,
-    /// Also trust the CA certificates in this PEM file (besides the system's; repeatable).
+    /// Also trust the certificates in this PEM file (besides the system's; repeatable).
+    ///
+    /// A CA certificate is trusted for what it signs. A registry's own certificate, such as a
+    /// self-signed one made by `openssl req -x509 -newkey ...` (which is its own CA), is trusted
+    /// as that registry's certificate: when the server presents exactly it, for the host names and
+    /// addresses it carries.
     #[arg(long, value_name = "FILE")]
     pub cacert: Vec<PathBuf>,
     /// User name for the registry (the password comes from --password-stdin).
@@ -35,8 +40,17 @@ pub struct RegistryArgs {
     /// Read the password from standard input.
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
-    /// Read credentials from this auth file (containers auth.json format), before REGISTRY_AUTH_FILE,
-    /// ${XDG_RUNTIME_DIR}/containers/auth.json and the docker config.
+    /// Read credentials from this auth file (containers auth.json format) in place of the default.
+    ///
+    /// Credentials are searched in this order, the first file that has the registry winning
+    /// (containers-auth.json(5)): --username with --password-stdin; the primary auth file, which
+    /// is --auth-file, else $REGISTRY_AUTH_FILE, else ${XDG_RUNTIME_DIR}/containers/auth.json, else
+    /// /run/containers/$UID/auth.json (where `skopeo login` and `podman login` save credentials
+    /// when XDG_RUNTIME_DIR is unset, as for root); then
+    /// ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json; then $DOCKER_CONFIG/config.json or
+    /// ~/.docker/config.json; then the legacy ~/.dockercfg. In each file a credHelpers entry for
+    /// the registry, then credsStore, then an auths entry (the longest matching
+    /// host/namespace/repository key) gives the credential.
     #[arg(long, value_name = "FILE")]
     pub auth_file: Option<PathBuf>,
     /// Blobs transferred at once.

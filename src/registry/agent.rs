@@ -1,29 +1,31 @@
 //! The one HTTP agent a client uses, for registry and token requests alike: rustls trusting the
-//! system roots plus `--cacert` files (or nothing, with `--insecure`), and the proxy from
-//! `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` with `NO_PROXY`.
-
-use std::path::PathBuf;
+//! system roots plus `--cacert` files (or nothing, with `--insecure`; see [`super::tls`]), and the
+//! proxy from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` with `NO_PROXY`.
 
 use ureq::Agent;
 
-use super::ClientConfig;
+use super::{tls, ClientConfig};
 use crate::error::{Error, Result};
 
 /// The one way an agent is built, for registry requests and token requests alike: rustls trusting
-/// the system roots (Mozilla's when the system has none) plus `ca_certs`, or nothing verified when
-/// `insecure`; the proxy for the scheme in use; no automatic redirects; statuses returned rather
-/// than turned into errors; no content decoding (copies keep the exact bytes).
+/// the system roots (Mozilla's when the system has none) plus `ca_certs` (a server certificate
+/// among them trusted for its server), or nothing verified when `insecure`; the proxy for the
+/// scheme in use; no automatic redirects; statuses returned rather than turned into errors; no
+/// content decoding (copies keep the exact bytes).
 pub fn agent(config: &ClientConfig) -> Result<Agent> {
     agent_with_env(config, &|k| std::env::var(k).ok())
 }
 
 /// [`agent`], with the environment read through `var`.
 fn agent_with_env(config: &ClientConfig, var: &dyn Fn(&str) -> Option<String>) -> Result<Agent> {
-    let mut tls = ureq::tls::TlsConfig::builder().disable_verification(config.insecure);
-    if !config.insecure {
-        tls = tls.root_certs(roots(&config.ca_certs)?);
+    let mut tls_config = ureq::tls::TlsConfig::builder().disable_verification(config.insecure);
+    let trust = (!config.insecure)
+        .then(|| tls::trust(&config.ca_certs))
+        .transpose()?;
+    if let Some(t) = &trust {
+        tls_config = tls_config.root_certs(t.root_certs());
     }
-    Ok(Agent::config_builder()
+    let agent_config = Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .accept_encoding("identity")
@@ -33,46 +35,9 @@ fn agent_with_env(config: &ClientConfig, var: &dyn Fn(&str) -> Option<String>) -
         .timeout_per_write(Some(config.timeout))
         .max_idle_connections_per_host(config.jobs.max(1) * 2)
         .proxy(proxy_from_env(config.plain_http, var)?)
-        .tls_config(tls.build())
-        .build()
-        .new_agent())
-}
-
-/// The system's root certificates (or Mozilla's, when the system has none) and every certificate in
-/// the PEM files `extra`.
-fn roots(extra: &[PathBuf]) -> Result<ureq::tls::RootCerts> {
-    use ureq::tls::Certificate;
-    let mut certs: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
-        .certs
-        .into_iter()
-        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
-        .collect();
-    if certs.is_empty() {
-        certs = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .map(|c| Certificate::from_der(c.as_ref()).to_owned())
-            .collect();
-    }
-    for path in extra {
-        let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let before = certs.len();
-        for item in ureq::tls::parse_pem(&pem) {
-            let item = item.map_err(|e| Error::Malformed {
-                what: path.display().to_string(),
-                reason: format!("not a PEM file: {e}"),
-            })?;
-            if let ureq::tls::PemItem::Certificate(c) = item {
-                certs.push(c);
-            }
-        }
-        if certs.len() == before {
-            return Err(Error::Malformed {
-                what: path.display().to_string(),
-                reason: "no PEM certificate in it".into(),
-            });
-        }
-    }
-    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
+        .tls_config(tls_config.build())
+        .build();
+    tls::agent(agent_config, trust.as_ref())
 }
 
 /// The proxy for `http` (`HTTP_PROXY`) or `https` (`HTTPS_PROXY`), else `ALL_PROXY` (each also in

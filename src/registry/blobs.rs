@@ -86,8 +86,11 @@ impl Repository<'_> {
                 }
                 _ => return Err(status_error(&url, resp)),
             }
+            // The bytes are checked against the digest asked for as they stream; the registry's
+            // own name for them says something only in the same algorithm (distribution answers
+            // a sha512 request with its canonical sha256).
             if let Some(claimed) = header(resp.headers(), "docker-content-digest") {
-                if claimed != d.as_ref() {
+                if digest::same_algorithm(claimed, d.as_ref()) && claimed != d.as_ref() {
                     return Err(Error::DigestMismatch {
                         expected: d.to_string(),
                         found: format!("{claimed} (the registry's Docker-Content-Digest)"),

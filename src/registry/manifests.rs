@@ -65,8 +65,19 @@ impl Repository<'_> {
             header(h, "content-length").and_then(|v| v.parse::<u64>().ok()),
             header(h, "content-type").filter(|t| known(t)),
         );
+        // Asked by digest, the registry may still name the manifest in its own algorithm: the
+        // digest asked for is the one to keep (the bytes are checked against it when fetched).
+        let asked = digest::looks_like_digest(reference)
+            .then(|| digest::parse(reference))
+            .transpose()?;
         match found {
-            (Some(Ok(d)), Some(size), Some(mt)) => Ok(Some(descriptor(mt, &d, size))),
+            (Some(Ok(d)), Some(size), Some(mt)) => {
+                let d = match asked {
+                    Some(a) if !digest::same_algorithm(a.as_ref(), d.as_ref()) => a,
+                    _ => d,
+                };
+                Ok(Some(descriptor(mt, &d, size)))
+            }
             _ => self.get_manifest(reference).map(|m| Some(m.descriptor())),
         }
     }

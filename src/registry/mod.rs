@@ -11,6 +11,7 @@ mod manifests;
 mod origin;
 pub mod referrers;
 mod status;
+mod tls;
 pub mod trace;
 mod transport;
 mod upload;

@@ -93,22 +93,28 @@ impl Repository<'_> {
         parse_index(&tag, &m.bytes).map(Some)
     }
 
-    /// Makes a referrer just pushed findable on a registry without the referrers API: adds its
-    /// descriptor to the index under the fallback tag (creating it), unless it is already listed.
-    pub fn add_fallback_referrer(&self, subject: &Digest, referrer: Descriptor) -> Result<()> {
+    /// Makes referrers just pushed findable on a registry without the referrers API: adds their
+    /// descriptors to the index under the fallback tag (creating it), those not listed yet, with
+    /// one read and at most one write of that index however many there are.
+    pub fn add_fallback_referrers(&self, subject: &Digest, referrers: &[Descriptor]) -> Result<()> {
         let tag = fallback_tag(subject);
         let mut index = self
             .fallback_index(subject)?
             .unwrap_or_else(crate::layout::empty_index);
-        if index
+        let mut listed: std::collections::HashSet<Digest> = index
             .manifests()
             .iter()
-            .any(|d| d.digest() == referrer.digest())
-        {
+            .map(|d| d.digest().clone())
+            .collect();
+        let mut manifests = index.manifests().clone();
+        for r in referrers {
+            if listed.insert(r.digest().clone()) {
+                manifests.push(r.clone());
+            }
+        }
+        if manifests.len() == index.manifests().len() {
             return Ok(());
         }
-        let mut manifests = index.manifests().clone();
-        manifests.push(referrer);
         index.set_manifests(manifests);
         let bytes = serde_json::to_vec(&index).map_err(|e| Error::Malformed {
             what: tag.clone(),
@@ -116,6 +122,11 @@ impl Repository<'_> {
         })?;
         self.put_manifest(&tag, graph::OCI_INDEX, &bytes)
             .map(|_| ())
+    }
+
+    /// [`add_fallback_referrers`](Self::add_fallback_referrers) for one referrer.
+    pub fn add_fallback_referrer(&self, subject: &Digest, referrer: Descriptor) -> Result<()> {
+        self.add_fallback_referrers(subject, &[referrer])
     }
 }
 

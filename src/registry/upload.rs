@@ -4,6 +4,9 @@
 //! fails (a broken connection, a `401` that renewed the token, a `429`/`5xx`) is resumed where the
 //! registry says the session stands; a session that cannot go on is started again, up to the
 //! configured attempts.
+//!
+//! Every byte sent is hashed as it is read from its source: the last byte goes out only once the
+//! whole blob has hashed to its digest, so a corrupt local blob never completes an upload.
 
 use std::io::{self, Read};
 
@@ -12,6 +15,7 @@ use ureq::http::{Method, StatusCode};
 
 use super::transport::{self, header, resolve_location, status_error, Request};
 use super::Repository;
+use crate::digest::{Algorithm, Hasher};
 use crate::error::{quoted, Error, Result};
 
 /// Where the bytes of a blob come from: a function that opens them from the start.
@@ -28,11 +32,14 @@ pub enum Pushed {
 
 impl Repository<'_> {
     /// Puts blob `desc` into the repository, trying a mount from `mount_from` (another repository on
-    /// this registry) first. `progress` hears the bytes sent so far.
+    /// this registry) first. `origin` says where `open` reads from (a path), for the message when
+    /// those bytes do not hash to the digest: the upload then fails before its last byte is sent.
+    /// `progress` hears the bytes sent so far.
     pub fn push_blob(
         &self,
         desc: &Descriptor,
         open: &Open,
+        origin: &str,
         mount_from: Option<&str>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Pushed> {
@@ -40,7 +47,7 @@ impl Repository<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_push(desc, open, mount_from, progress) {
+            match self.try_push(desc, open, origin, mount_from, progress) {
                 Ok(p) => return Ok(p),
                 Err(e) if attempt < max && retryable(&e) => {
                     progress(0);
@@ -55,6 +62,7 @@ impl Repository<'_> {
         &self,
         desc: &Descriptor,
         open: &Open,
+        origin: &str,
         mount_from: Option<&str>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Pushed> {
@@ -76,18 +84,14 @@ impl Repository<'_> {
         };
         let size = desc.size();
         let chunk = self.transport().config().chunk_size.max(1);
-        let mut reader = CountingReader {
-            inner: open()?,
-            count: 0,
-            progress,
-        };
+        let mut reader = LocalBytes::new(open()?, d, size, origin, progress)?;
         let finish = if size <= chunk {
             let url = with_digest(&location, d);
             let req = self
                 .request(Method::PUT, url.clone())
                 .header("content-type", "application/octet-stream");
-            let resp = self.transport().send_stream(&req, &mut reader, size)?;
-            (url, resp)
+            let sent = self.transport().send_stream(&req, &mut reader, size);
+            (url, reader.checked(sent)?)
         } else {
             let location = self.patch_chunks(&location, size, chunk, open, &mut reader)?;
             let url = with_digest(&location, d);
@@ -99,7 +103,8 @@ impl Repository<'_> {
             return Err(status_error(&url, resp));
         }
         check_stored(&url, &resp, d)?;
-        if reader.count != size {
+        if !reader.verified {
+            // The registry took the digest without every byte: not something to trust.
             return Err(Error::SizeMismatch {
                 digest: d.to_string(),
                 expected: size,
@@ -121,7 +126,7 @@ impl Repository<'_> {
         size: u64,
         chunk: u64,
         open: &Open,
-        reader: &mut CountingReader,
+        reader: &mut LocalBytes,
     ) -> Result<String> {
         let max = self.transport().config().max_attempts.max(1);
         let mut location = location.to_string();
@@ -134,13 +139,11 @@ impl Repository<'_> {
                 .header("content-type", "application/octet-stream")
                 .header("content-range", format!("{start}-{}", start + len - 1));
             let mut part = (&mut *reader).take(len);
-            let sent =
-                self.transport()
-                    .send_stream(&req, &mut part, len)
-                    .and_then(|resp| match resp.status() {
-                        StatusCode::ACCEPTED => self::location(&location, &resp),
-                        _ => Err(status_error(&location, resp)),
-                    });
+            let sent = self.transport().send_stream(&req, &mut part, len);
+            let sent = reader.checked(sent).and_then(|resp| match resp.status() {
+                StatusCode::ACCEPTED => self::location(&location, &resp),
+                _ => Err(status_error(&location, resp)),
+            });
             match sent {
                 Ok(next) => {
                     location = next;
@@ -261,36 +264,137 @@ fn encode(s: &str) -> String {
     s.replace(':', "%3A")
 }
 
-/// Counts the bytes read and reports them.
-struct CountingReader<'p> {
+/// A blob's bytes as read from its source for an upload: counted, reported, and hashed on the way.
+/// The read that would hand out the last byte first checks the digest of the whole blob (and that
+/// nothing follows it); on a mismatch that read fails instead, so the body of the request that would
+/// complete the upload is never whole and the registry stores nothing.
+struct LocalBytes<'p> {
     inner: Box<dyn Read + Send>,
+    hasher: Hasher,
+    algorithm: Algorithm,
+    digest: Digest,
+    size: u64,
+    origin: String,
     count: u64,
+    /// Whether all `size` bytes were read and hashed to `digest`.
+    verified: bool,
+    /// Why the bytes were refused, kept for the caller: the HTTP layer sees only an I/O error.
+    refused: Option<Error>,
     progress: &'p mut dyn FnMut(u64),
 }
 
-impl CountingReader<'_> {
-    /// Reopens the blob and skips to `offset`, so the next byte read is the one at `offset`.
+impl<'p> LocalBytes<'p> {
+    fn new(
+        inner: Box<dyn Read + Send>,
+        digest: &Digest,
+        size: u64,
+        origin: &str,
+        progress: &'p mut dyn FnMut(u64),
+    ) -> Result<Self> {
+        let algorithm = Algorithm::of(digest)?;
+        let mut bytes = LocalBytes {
+            inner,
+            hasher: Hasher::new(algorithm),
+            algorithm,
+            digest: digest.clone(),
+            size,
+            origin: origin.to_string(),
+            count: 0,
+            verified: false,
+            refused: None,
+            progress,
+        };
+        if size == 0 {
+            // No read hands out a last byte: check the empty blob now.
+            if let Err(e) = bytes.verify_end() {
+                return Err(match bytes.refused.take() {
+                    Some(refused) => refused,
+                    None => Error::Invalid(format!("{origin}: {e}")),
+                });
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// The outcome of a request that streamed from this reader: the refusal of the local bytes
+    /// when there was one (whatever the transport made of the aborted body), else `sent`.
+    fn checked<T>(&mut self, sent: Result<T>) -> Result<T> {
+        match self.refused.take() {
+            Some(e) => Err(e),
+            None => sent,
+        }
+    }
+
+    /// Reopens the blob and reads (and hashes) it up to `offset`, so the next byte read is the one
+    /// at `offset` and the digest still covers every byte from the first.
     fn restart_at(&mut self, open: &Open, offset: u64) -> Result<()> {
-        let mut fresh = open()?;
-        let skipped = io::copy(&mut (&mut fresh).take(offset), &mut io::sink()).map_err(|e| {
+        self.inner = open()?;
+        self.hasher = Hasher::new(self.algorithm);
+        self.count = 0;
+        self.verified = false;
+        let skipped = io::copy(&mut (&mut *self).take(offset), &mut io::sink());
+        if let Some(e) = self.refused.take() {
+            return Err(e);
+        }
+        let skipped = skipped.map_err(|e| {
             Error::Invalid(format!("reading the blob again to resume its upload: {e}"))
         })?;
         if skipped != offset {
-            return Err(Error::Invalid(format!(
-                "the blob ended after {skipped} bytes, before offset {offset}"
+            return Err(self.refuse(format!(
+                "it ends after {skipped} bytes, before offset {offset}"
             )));
         }
-        self.inner = fresh;
-        self.count = offset;
         (self.progress)(offset);
+        Ok(())
+    }
+
+    /// The error for local bytes that are not the blob (kept for [`checked`](Self::checked)).
+    fn refuse(&mut self, why: String) -> Error {
+        let e = Error::Damaged(format!(
+            "not uploading {}: the local blob {} is corrupt: {why}",
+            self.digest, self.origin
+        ));
+        self.refused = Some(Error::Damaged(e.to_string()));
+        e
+    }
+
+    fn refused_io(&mut self, why: String) -> io::Error {
+        io::Error::other(self.refuse(why).to_string())
+    }
+
+    /// Once all `size` bytes are read: they must hash to the digest, and nothing may follow them.
+    fn verify_end(&mut self) -> io::Result<()> {
+        let found = std::mem::replace(&mut self.hasher, Hasher::new(self.algorithm)).finish();
+        if found != self.digest {
+            return Err(self.refused_io(format!("its bytes hash to {found}")));
+        }
+        let mut more = [0u8; 1];
+        if self.inner.read(&mut more)? != 0 {
+            let why = format!("it is longer than its {} bytes", self.size);
+            return Err(self.refused_io(why));
+        }
+        self.verified = true;
         Ok(())
     }
 }
 
-impl Read for CountingReader<'_> {
+impl Read for LocalBytes<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let left = self.size - self.count;
+        if left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            let why = format!("it ends after {} of {} bytes", self.count, self.size);
+            return Err(self.refused_io(why));
+        }
+        self.hasher.update(&buf[..n]);
         self.count += n as u64;
+        if self.count == self.size {
+            self.verify_end()?;
+        }
         (self.progress)(self.count);
         Ok(n)
     }
@@ -311,5 +415,57 @@ mod tests {
             )
         );
         assert!(with_digest("http://h/u", &d).starts_with("http://h/u?digest="));
+    }
+
+    /// The local bytes are handed out only while they can still be the blob: a blob that hashes
+    /// wrong, ends early or runs long fails on the read that would complete it, and says so.
+    #[test]
+    fn local_bytes_refuse_the_read_that_would_complete_a_corrupt_blob() {
+        let good = b"hello, blob".to_vec();
+        let d = crate::digest::sha256(&good);
+        let mut flipped = good.clone();
+        flipped[3] ^= 1;
+        let mut longer = good.clone();
+        longer.push(b'!');
+        let cases: [(&str, Vec<u8>, Option<&str>); 4] = [
+            ("intact", good.clone(), None),
+            ("flipped", flipped, Some("hash to sha256:")),
+            (
+                "short",
+                good[..5].to_vec(),
+                Some("ends after 5 of 11 bytes"),
+            ),
+            ("long", longer, Some("longer than its 11 bytes")),
+        ];
+        for (what, bytes, refused) in cases {
+            let mut progress = |_| {};
+            let mut r =
+                LocalBytes::new(Box::new(io::Cursor::new(bytes)), &d, 11, "P", &mut progress)
+                    .unwrap();
+            let mut out = Vec::new();
+            let read = r.read_to_end(&mut out);
+            let sent: Result<()> = r.checked(Ok(()));
+            match refused {
+                None => {
+                    assert_eq!((read.unwrap(), r.verified, out), (11, true, good.clone()));
+                    assert!(sent.is_ok());
+                }
+                Some(why) => {
+                    assert!(read.is_err(), "{what}");
+                    assert!(out.len() < 11, "{what}: the last byte went out");
+                    let e = sent.unwrap_err().to_string();
+                    assert!(
+                        e.contains(why) && e.contains(d.as_ref()) && e.contains(" P "),
+                        "{what}: {e}"
+                    );
+                }
+            }
+        }
+        let empty = crate::digest::sha256(b"");
+        let mut progress = |_| {};
+        let src = Box::new(io::Cursor::new(Vec::new()));
+        assert!(LocalBytes::new(src, &empty, 0, "P", &mut progress).is_ok_and(|r| r.verified));
+        let src = Box::new(io::Cursor::new(b"x".to_vec()));
+        assert!(LocalBytes::new(src, &empty, 0, "P", &mut progress).is_err());
     }
 }

@@ -2,7 +2,8 @@
 //! the manifest tree (from the layout when a manifest is already there, else fetched and verified) and
 //! its referrers. Fetch: every missing blob of every image once, in parallel, streamed into the store
 //! and verified. Commit: per image, its manifests children-first, then one `index.json` update under
-//! its canonical name. The shared writer lock is held for the whole pull, so `gc` never sweeps a blob
+//! its canonical name. `index.json` is read once for the whole run; manifests are fetched and written
+//! `jobs` at a time. The shared writer lock is held for the whole pull, so `gc` never sweeps a blob
 //! the pull found present or wrote and is about to name.
 
 use std::collections::{HashMap, HashSet};
@@ -75,12 +76,14 @@ pub fn pull(
     let tally = Tally::new(progress);
     let cache = Cache::default();
     let jobs = client.config().jobs.max(1);
+    // index.json is read once here, not once per image: what each plan needs to know of it.
+    let mut present = Present::read(layout)?;
     let plans = parallel(jobs, images, |image| {
         let repo = client.repository(image.registry_host(), image.path(), false);
         tally.event(&Event::ImageStart {
             image: &image.to_string(),
         });
-        plan(&repo, layout, image, opts, &cache, &tally)
+        plan(&repo, layout, image, opts, &cache, &present, jobs, &tally)
     });
 
     // Every blob any plan needs, once.
@@ -126,7 +129,8 @@ pub fn pull(
                     None => Error::Invalid(told[d].clone()),
                 });
             }
-            commit(layout, &p, opts, &tally).map(|unchanged| (p.root.digest().clone(), unchanged))
+            commit(layout, &p, opts, &mut present, jobs, &tally)
+                .map(|unchanged| (p.root.digest().clone(), unchanged))
         });
         report.record(&tally, shown, outcome);
     }
@@ -134,14 +138,41 @@ pub fn pull(
     Ok(report)
 }
 
+/// What `index.json` held when the pull began (and what this pull has added since): the digest of
+/// every entry, and every (digest, canonical name) pair.
+struct Present {
+    digests: HashSet<Digest>,
+    named: HashSet<(Digest, String)>,
+}
+
+impl Present {
+    fn read(layout: &Layout) -> Result<Self> {
+        let index = layout.read_index()?;
+        let mut present = Present {
+            digests: HashSet::with_capacity(index.manifests().len()),
+            named: HashSet::new(),
+        };
+        for e in index.manifests() {
+            present.digests.insert(e.digest().clone());
+            if let Some(name) = resolve::entry_name(e) {
+                present.named.insert((e.digest().clone(), name.to_string()));
+            }
+        }
+        Ok(present)
+    }
+}
+
 /// Works out what one image needs: the entry's descriptor, and every manifest and blob of its
 /// closure (and its referrers') that the layout lacks.
+#[allow(clippy::too_many_arguments)]
 fn plan(
     repo: &Repository,
     layout: &Layout,
     image: &Reference,
     opts: &PullOptions,
     cache: &Cache,
+    present: &Present,
+    jobs: usize,
     progress: &dyn Progress,
 ) -> Result<Plan> {
     let reference = match image.digest() {
@@ -196,19 +227,20 @@ fn plan(
                     continue;
                 }
             };
+            let found: Vec<Descriptor> = found
+                .into_iter()
+                .filter(|r| graph::is_manifest_like(r.media_type().as_ref()))
+                .collect();
+            walk.prefetch(&found, jobs)?;
             for r in found {
-                if !graph::is_manifest_like(r.media_type().as_ref()) {
-                    continue;
-                }
                 walk.collect(&r, 0)?;
                 referrers.push(r);
             }
         }
     }
-    let index = layout.read_index()?;
-    let named = index.manifests().iter().any(|e| {
-        e.digest() == root.digest() && crate::resolve::entry_name(e).as_ref() == Some(image)
-    });
+    let named = present
+        .named
+        .contains(&(root.digest().clone(), image.to_string()));
     Ok(Plan {
         name: image.clone(),
         root,
@@ -269,6 +301,23 @@ impl Walk<'_> {
         } else {
             let m = self.fetched(desc)?;
             self.manifests.push(m);
+        }
+        Ok(())
+    }
+
+    /// Fetches the manifests of `descs` the layout lacks into the run's cache, `jobs` at a time:
+    /// an image with thousands of referrers does not wait for them one by one.
+    fn prefetch(&self, descs: &[Descriptor], jobs: usize) -> Result<()> {
+        let store = self.layout.blobs();
+        let mut wanted = Vec::new();
+        for d in descs {
+            crate::digest::validate(d.digest())?;
+            if !self.seen.contains(d.digest()) && !store.has(d.digest(), d.size())? {
+                wanted.push(d);
+            }
+        }
+        for r in parallel(jobs, &wanted, |d| self.fetched(d)) {
+            r?;
         }
         Ok(())
     }
@@ -377,31 +426,15 @@ fn commit(
     layout: &Layout,
     plan: &Plan,
     opts: &PullOptions,
+    present: &mut Present,
+    jobs: usize,
     progress: &dyn Progress,
 ) -> Result<bool> {
-    let store = layout.blobs();
-    for m in &plan.manifests {
-        let size = m.bytes.len() as u64;
-        if store.has(&m.digest, size)? {
-            continue;
-        }
-        store.put_reader(&mut m.bytes.as_slice(), &m.digest, Some(size))?;
-        progress.event(&Event::BlobDone {
-            digest: &m.digest,
-            size,
-            outcome: Outcome::Transferred,
-        });
-    }
-    let index = layout.read_index()?;
-    let present: HashSet<&str> = index
-        .manifests()
-        .iter()
-        .map(|e| e.digest().as_ref())
-        .collect();
+    write_manifests(layout, &plan.manifests, jobs, progress)?;
     let missing_referrer = plan
         .referrers
         .iter()
-        .any(|r| !present.contains(r.digest().as_ref()));
+        .any(|r| !present.digests.contains(r.digest()));
     if plan.named && !missing_referrer {
         return Ok(true);
     }
@@ -415,5 +448,66 @@ fn commit(
         add_unnamed(doc, &plan.referrers);
         Ok(())
     })?;
+    present.digests.insert(plan.root.digest().clone());
+    present
+        .named
+        .insert((plan.root.digest().clone(), plan.name.to_string()));
+    present
+        .digests
+        .extend(plan.referrers.iter().map(|r| r.digest().clone()));
     Ok(false)
+}
+
+/// Stores `manifests` (listed children before parents), `jobs` at a time, in waves: a manifest goes
+/// out only after every child of it in the list is durable, so the store never holds a manifest
+/// whose children this pull has yet to write. Manifests that do not depend on each other (the
+/// platforms of an index, the referrers of an image) are written side by side.
+fn write_manifests(
+    layout: &Layout,
+    manifests: &[Arc<Manifest>],
+    jobs: usize,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let position: HashMap<&Digest, usize> = manifests
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (&m.digest, i))
+        .collect();
+    let mut wave = vec![0usize; manifests.len()];
+    for (i, m) in manifests.iter().enumerate() {
+        let children = graph::parse_children(&m.bytes)?.children;
+        wave[i] = children
+            .iter()
+            .filter_map(|c| position.get(c.digest()).filter(|j| **j < i))
+            .map(|j| wave[*j] + 1)
+            .max()
+            .unwrap_or(0);
+    }
+    let store = layout.blobs();
+    let last = wave.iter().copied().max().unwrap_or(0);
+    for w in 0..=last {
+        let batch: Vec<&Arc<Manifest>> = manifests
+            .iter()
+            .zip(&wave)
+            .filter(|(_, mw)| **mw == w)
+            .map(|(m, _)| m)
+            .collect();
+        let written = parallel(jobs, &batch, |m| -> Result<()> {
+            let size = m.bytes.len() as u64;
+            if store.has(&m.digest, size)? {
+                return Ok(());
+            }
+            store.put_reader(&mut m.bytes.as_slice(), &m.digest, Some(size))?;
+            progress.event(&Event::BlobDone {
+                digest: &m.digest,
+                size,
+                outcome: Outcome::Transferred,
+            });
+            Ok(())
+        });
+        for r in written {
+            r?;
+        }
+    }
+    Ok(())
 }

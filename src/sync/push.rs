@@ -1,12 +1,13 @@
 //! Push and sync: layout → registry. For each image: walk its closure in the layout (refusing damage),
 //! put every blob the repository lacks (mounted from another repository of this run when possible,
-//! uploaded otherwise, in parallel), then the manifests children-first by digest, the tag last, and
-//! finally the image's referrers, recorded under the fallback tag when the registry has no referrers
-//! API. The bytes are the layout's own, so every digest is unchanged.
-
+//! uploaded otherwise, in parallel, every byte hashed as it is read), then the manifests
+//! children-first by digest, the tag last, and finally the image's referrers, recorded under the
+//! fallback tag when the registry has no referrers API. Which manifests refer to which subject is
+//! read once per run, so a sync's work grows with the layout, not with its square. The bytes are
+//! the layout's own, so every digest is unchanged.
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
@@ -124,6 +125,8 @@ struct Pusher<'a> {
     opts: &'a PushOptions,
     progress: &'a dyn Progress,
     index: ImageIndex,
+    /// Subject → the manifests in `index.json` that refer to it: read once per run, on first use.
+    subjects: OnceLock<HashMap<Digest, Vec<Descriptor>>>,
     /// Where each blob is known to be on each registry, for cross-repository mounts.
     mounts: Mutex<HashMap<(String, Digest), String>>,
 }
@@ -141,6 +144,7 @@ impl<'a> Pusher<'a> {
             opts,
             progress,
             index: layout.read_index()?,
+            subjects: OnceLock::new(),
             mounts: Mutex::default(),
         })
     }
@@ -176,12 +180,7 @@ impl<'a> Pusher<'a> {
         }
 
         // Manifests children-first by digest; the root under its tag last.
-        for node in &graph.nodes {
-            let d = &node.descriptor;
-            if d.digest() != root.digest() && graph::is_manifest_like(d.media_type().as_ref()) {
-                unchanged &= self.manifest(&repo, d, d.digest().as_ref())?;
-            }
-        }
+        unchanged &= self.manifests(&repo, &graph, Some(root.digest()), jobs)?;
         let target = match dest.digest() {
             Some(d) if d != root.digest() => {
                 return Err(Error::Invalid(format!(
@@ -194,25 +193,31 @@ impl<'a> Pusher<'a> {
         };
         unchanged &= self.manifest(&repo, root, &target)?;
 
-        // Referrers after their subjects.
-        for node in &referrer_graph.nodes {
-            let d = &node.descriptor;
-            if !graph::is_manifest_like(d.media_type().as_ref()) {
-                continue;
+        // Referrers after their subjects; then, per subject, the ones the registry does not list
+        // (it has no referrers API) go under the fallback tag, which we then keep.
+        unchanged &= self.manifests(&repo, &referrer_graph, None, jobs)?;
+        let mut by_subject: Vec<(&Digest, Vec<&Descriptor>)> = Vec::new();
+        for (r, subject) in &referrers {
+            match by_subject.iter_mut().find(|(s, _)| *s == subject) {
+                Some((_, list)) => list.push(r),
+                None => by_subject.push((subject, vec![r])),
             }
-            unchanged &= self.manifest(&repo, d, d.digest().as_ref())?;
-            // Listed by the referrers API, or else under the fallback tag, which we then keep.
-            if let Some((_, subject)) = referrers.iter().find(|(r, _)| r.digest() == d.digest()) {
-                if repo
-                    .referrers(subject)?
-                    .iter()
-                    .all(|r| r.digest() != d.digest())
-                {
-                    let bytes = self.read(d)?;
-                    let listed = referrer_descriptor(d.media_type().as_ref(), d.digest(), &bytes);
-                    repo.add_fallback_referrer(subject, listed)?;
-                    unchanged = false;
-                }
+        }
+        for (subject, list) in by_subject {
+            let listed: HashSet<Digest> = repo
+                .referrers(subject)?
+                .into_iter()
+                .map(|d| d.digest().clone())
+                .collect();
+            let mut missing = Vec::new();
+            for d in list.into_iter().filter(|d| !listed.contains(d.digest())) {
+                let bytes = self.read(d)?;
+                let media_type = d.media_type().as_ref();
+                missing.push(referrer_descriptor(media_type, d.digest(), &bytes));
+            }
+            if !missing.is_empty() {
+                repo.add_fallback_referrers(subject, &missing)?;
+                unchanged = false;
             }
         }
         Ok(unchanged)
@@ -232,19 +237,38 @@ impl<'a> Pusher<'a> {
         Ok(graph)
     }
 
-    /// Manifests in `index.json` whose `subject` is in the closure: (referrer, subject).
+    /// Manifests in `index.json` whose `subject` is in the closure (and which are not in it
+    /// themselves): (referrer, subject).
     fn referrers(&self, graph: &Graph) -> Result<Vec<(Descriptor, Digest)>> {
+        let subjects = self.subjects.get_or_init(|| self.subject_map());
         let mut out = Vec::new();
-        for e in self.index.manifests() {
-            if graph.contains(e.digest()) || !graph::is_manifest_like(e.media_type().as_ref()) {
-                continue;
-            }
-            let Ok(bytes) = self.read(e) else { continue };
-            if let Some(subject) = subject_of(&bytes).filter(|s| graph.contains(s)) {
-                out.push((e.clone(), subject));
+        for node in &graph.nodes {
+            let subject = node.descriptor.digest();
+            for r in subjects.get(subject).into_iter().flatten() {
+                if !graph.contains(r.digest()) {
+                    out.push((r.clone(), subject.clone()));
+                }
             }
         }
         Ok(out)
+    }
+
+    /// Subject → referrers, over every manifest `index.json` names (each read once): the one pass
+    /// that finds the referrers of every image of the run. A manifest that cannot be read refers
+    /// to nothing here; pushing it as part of an image reports it.
+    fn subject_map(&self) -> HashMap<Digest, Vec<Descriptor>> {
+        let mut map: HashMap<Digest, Vec<Descriptor>> = HashMap::new();
+        let mut seen = HashSet::new();
+        for e in self.index.manifests() {
+            if !graph::is_manifest_like(e.media_type().as_ref()) || !seen.insert(e.digest()) {
+                continue;
+            }
+            let Ok(bytes) = self.read(e) else { continue };
+            if let Some(subject) = subject_of(&bytes) {
+                map.entry(subject).or_default().push(e.clone());
+            }
+        }
+        map
     }
 
     fn read(&self, d: &Descriptor) -> Result<Vec<u8>> {
@@ -253,15 +277,69 @@ impl<'a> Pusher<'a> {
             .read_verified(d.digest(), LOCAL_MANIFEST_LIMIT)
     }
 
+    /// Puts every manifest of `graph` but `except` under its digest, `jobs` at a time, in waves: a
+    /// manifest goes only once the manifests it names are there (a registry may refuse an index
+    /// whose children it lacks), so independent ones (platforms, referrers) go side by side.
+    /// Returns whether the registry had them all.
+    fn manifests(
+        &self,
+        repo: &Repository,
+        graph: &Graph,
+        except: Option<&Digest>,
+        jobs: usize,
+    ) -> Result<bool> {
+        let nodes: Vec<&graph::Node> = graph
+            .nodes
+            .iter()
+            .filter(|n| graph::is_manifest_like(n.descriptor.media_type().as_ref()))
+            .filter(|n| Some(n.descriptor.digest()) != except)
+            .collect();
+        // The walk lists children before parents, so a child's wave is known before its parent's.
+        let mut wave: HashMap<&Digest, usize> = HashMap::with_capacity(nodes.len());
+        for n in &nodes {
+            let w = n
+                .children
+                .iter()
+                .filter_map(|c| wave.get(c))
+                .map(|w| w + 1)
+                .max()
+                .unwrap_or(0);
+            wave.insert(n.descriptor.digest(), w);
+        }
+        let last = wave.values().copied().max().unwrap_or(0);
+        let mut unchanged = true;
+        for w in 0..=last {
+            let batch: Vec<&Descriptor> = nodes
+                .iter()
+                .map(|n| &n.descriptor)
+                .filter(|d| wave.get(d.digest()) == Some(&w))
+                .collect();
+            for r in parallel(jobs, &batch, |d| {
+                self.manifest(repo, d, d.digest().as_ref())
+            }) {
+                unchanged &= r?;
+            }
+        }
+        Ok(unchanged)
+    }
+
     /// Puts a manifest under `reference` unless the registry has it with that digest. Returns
     /// whether it was already there.
     fn manifest(&self, repo: &Repository, d: &Descriptor, reference: &str) -> Result<bool> {
-        if repo
-            .head_manifest(reference)?
-            .is_some_and(|have| have.digest() == d.digest())
-        {
-            self.done(d, Outcome::Skipped);
-            return Ok(true);
+        if let Some(have) = repo.head_manifest(reference)? {
+            // A registry may name what it holds in its own algorithm (distribution: sha256
+            // always): then only the bytes can tell.
+            let same =
+                match crate::digest::same_algorithm(have.digest().as_ref(), d.digest().as_ref()) {
+                    true => have.digest() == d.digest(),
+                    false => {
+                        crate::digest::same_content(d.digest(), have.digest(), &self.read(d)?)?
+                    }
+                };
+            if same {
+                self.done(d, Outcome::Skipped);
+                return Ok(true);
+            }
         }
         let bytes = self.read(d)?;
         repo.put_manifest(reference, d.media_type().as_ref(), &bytes)?;
@@ -292,7 +370,8 @@ impl<'a> Pusher<'a> {
         });
         let store = self.layout.blobs();
         let open = || -> Result<Box<dyn Read + Send>> { Ok(Box::new(store.open(digest)?)) };
-        let pushed = repo.push_blob(d, &open, from.as_deref(), &mut |bytes| {
+        let origin = store.path(digest)?.display().to_string();
+        let pushed = repo.push_blob(d, &open, &origin, from.as_deref(), &mut |bytes| {
             self.progress.event(&Event::BlobBytes { digest, bytes })
         })?;
         remember();

@@ -64,7 +64,8 @@ fn a_chunked_upload_renews_its_token_and_carries_on() {
     let open = || -> ocilayout::Result<Box<dyn Read + Send>> {
         Ok(Box::new(std::io::Cursor::new(blob.clone())))
     };
-    repo.push_blob(&desc, &open, None, &mut |_| {}).unwrap();
+    repo.push_blob(&desc, &open, "mem", None, &mut |_| {})
+        .unwrap();
 
     let stored = std::fs::read(reg.blob_path(&digest)).unwrap();
     assert_eq!(sha256(&stored), digest);

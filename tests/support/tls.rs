@@ -179,3 +179,31 @@ impl Signer {
         out.stdout
     }
 }
+
+/// A certificate made the common way, `openssl req -x509 -newkey ... -addext subjectAltName=...`:
+/// self-signed and its own CA (`CA:TRUE`), for the names in `san` (`IP:127.0.0.1,DNS:localhost`).
+/// Written as `NAME.pem` and `NAME.key` in `dir`; returns (certificate, key).
+pub fn self_signed(dir: &Path, name: &str, san: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (format!("{name}.pem"), format!("{name}.key"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            &format!("subjectAltName={san}"),
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+        ],
+    );
+    (dir.join(cert), dir.join(key))
+}

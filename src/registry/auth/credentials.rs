@@ -1,8 +1,12 @@
-//! Where registry credentials come from, first match wins: `--username` with `--password-stdin`;
-//! `--auth-file`; `REGISTRY_AUTH_FILE`; `${XDG_RUNTIME_DIR}/containers/auth.json`;
-//! `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` (`auths` with `auth` or `identitytoken`,
-//! `credHelpers` and `credsStore` through `docker-credential-<name> get`). Secrets never reach a
-//! message: `Debug` redacts them and parse errors name only the file and position.
+//! Where registry credentials come from, first match wins, in the order of containers-auth.json(5):
+//! `--username` with `--password-stdin`; then the primary auth file, which is `--auth-file` or else
+//! `REGISTRY_AUTH_FILE` when given, otherwise `${XDG_RUNTIME_DIR}/containers/auth.json` (or
+//! `/run/containers/$UID/auth.json` without `XDG_RUNTIME_DIR`, where `skopeo login` and `podman
+//! login` save as root); then `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`;
+//! `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`; and the legacy `~/.dockercfg`. Each file
+//! may hold `auths` (with `auth` or `identitytoken`), `credHelpers` and `credsStore` (through
+//! `docker-credential-<name> get`). Secrets never reach a message: `Debug` redacts them and parse
+//! errors name only the file and position.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -53,8 +57,11 @@ impl fmt::Debug for Credential {
 pub struct Environment {
     pub registry_auth_file: Option<PathBuf>,
     pub xdg_runtime_dir: Option<PathBuf>,
+    pub xdg_config_home: Option<PathBuf>,
     pub docker_config: Option<PathBuf>,
     pub home: Option<PathBuf>,
+    /// The user id, for `/run/containers/$UID/auth.json` when `XDG_RUNTIME_DIR` is unset.
+    pub uid: Option<u32>,
 }
 
 impl Environment {
@@ -68,10 +75,24 @@ impl Environment {
         Environment {
             registry_auth_file: var("REGISTRY_AUTH_FILE"),
             xdg_runtime_dir: var("XDG_RUNTIME_DIR"),
+            xdg_config_home: var("XDG_CONFIG_HOME"),
             docker_config: var("DOCKER_CONFIG"),
             home: var("HOME"),
+            uid: process_uid(),
         }
     }
+}
+
+/// The user id of this process: the owner of `/proc/self` (Linux), without unsafe code.
+#[cfg(unix)]
+fn process_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+#[cfg(not(unix))]
+fn process_uid() -> Option<u32> {
+    None
 }
 
 /// Every source of credentials, in the order they are consulted.
@@ -121,24 +142,72 @@ struct AuthEntry {
     identitytoken: Option<String>,
 }
 
+/// How a credentials file is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// `{"auths": {...}, "credHelpers": {...}, "credsStore": ...}`: containers auth.json, docker
+    /// config.json.
+    Current,
+    /// `{"host": {"auth": ..., "email": ...}}`: docker's old `~/.dockercfg`.
+    Legacy,
+}
+
+/// One file to consult: where, whether it must exist, how it was chosen (for messages), its format.
+struct Place {
+    path: PathBuf,
+    required: bool,
+    why: &'static str,
+    format: Format,
+}
+
 impl CredentialSources {
-    /// The configuration files to consult, in order: the path, whether it must exist, and how it
-    /// was chosen (for messages).
-    fn files(&self) -> Vec<(PathBuf, bool, &'static str)> {
+    /// The files to consult, in the order of containers-auth.json(5): the primary file (or the
+    /// explicit override in its place), then `$XDG_CONFIG_HOME/containers/auth.json`, the docker
+    /// config, and the legacy `~/.dockercfg`.
+    fn files(&self) -> Vec<Place> {
+        let env = &self.env;
+        let place = |path: PathBuf, required, why| Place {
+            path,
+            required,
+            why,
+            format: Format::Current,
+        };
         let mut files = Vec::new();
         if let Some(f) = &self.auth_file {
-            files.push((f.clone(), true, "--auth-file"));
+            files.push(place(f.clone(), true, "--auth-file"));
+        } else if let Some(f) = &env.registry_auth_file {
+            files.push(place(f.clone(), false, "REGISTRY_AUTH_FILE"));
+        } else if let Some(d) = &env.xdg_runtime_dir {
+            files.push(place(
+                d.join("containers/auth.json"),
+                false,
+                "XDG_RUNTIME_DIR",
+            ));
+        } else if let Some(uid) = env.uid {
+            let path = PathBuf::from(format!("/run/containers/{uid}/auth.json"));
+            files.push(place(path, false, "UID"));
         }
-        if let Some(f) = &self.env.registry_auth_file {
-            files.push((f.clone(), false, "REGISTRY_AUTH_FILE"));
-        }
-        if let Some(d) = &self.env.xdg_runtime_dir {
-            files.push((d.join("containers/auth.json"), false, "XDG_RUNTIME_DIR"));
-        }
-        match (&self.env.docker_config, &self.env.home) {
-            (Some(d), _) => files.push((d.join("config.json"), false, "DOCKER_CONFIG")),
-            (None, Some(h)) => files.push((h.join(".docker/config.json"), false, "HOME")),
+        match (&env.xdg_config_home, &env.home) {
+            (Some(d), _) => files.push(place(
+                d.join("containers/auth.json"),
+                false,
+                "XDG_CONFIG_HOME",
+            )),
+            (None, Some(h)) => {
+                files.push(place(h.join(".config/containers/auth.json"), false, "HOME"))
+            }
             (None, None) => {}
+        }
+        match (&env.docker_config, &env.home) {
+            (Some(d), _) => files.push(place(d.join("config.json"), false, "DOCKER_CONFIG")),
+            (None, Some(h)) => files.push(place(h.join(".docker/config.json"), false, "HOME")),
+            (None, None) => {}
+        }
+        if let Some(h) = &env.home {
+            files.push(Place {
+                format: Format::Legacy,
+                ..place(h.join(".dockercfg"), false, "HOME")
+            });
         }
         files
     }
@@ -158,12 +227,12 @@ impl CredentialSources {
             }));
         }
         let host = normalize_host(registry);
-        for (path, required, _) in self.files() {
-            let Some(config) = read_config(&path, required)? else {
+        for place in self.files() {
+            let Some(config) = read_config(&place.path, place.required, place.format)? else {
                 continue;
             };
             let timeout = self.helper_timeout.unwrap_or(HELPER_TIMEOUT);
-            if let Some(found) = lookup_in(&config, &path, &host, repository, timeout)? {
+            if let Some(found) = lookup_in(&config, &place.path, &host, repository, timeout)? {
                 return Ok(Some(found));
             }
         }
@@ -173,10 +242,10 @@ impl CredentialSources {
     /// Where a lookup looks, in order, for messages: flags and paths, never contents.
     pub fn looked_in(&self) -> String {
         let mut places = vec!["--username".to_string()];
-        for (path, _, why) in self.files() {
+        for Place { path, why, .. } in self.files() {
             places.push(match why {
                 "--auth-file" => format!("--auth-file {}", path.display()),
-                "HOME" => path.display().to_string(),
+                "HOME" | "UID" => path.display().to_string(),
                 env => format!("{} (${env})", path.display()),
             });
         }
@@ -191,23 +260,28 @@ pub struct Found {
     pub source: String,
 }
 
-fn read_config(path: &Path, required: bool) -> Result<Option<ConfigFile>> {
+fn read_config(path: &Path, required: bool, format: Format) -> Result<Option<ConfigFile>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
         Err(e) => return Err(Error::io(path, e)),
     };
     // serde_json's messages can quote the offending value, which may be a secret: name the place only.
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| Error::Malformed {
-            what: path.display().to_string(),
-            reason: format!(
-                "not a valid auth file (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        })
+    let parsed = match format {
+        Format::Current => serde_json::from_slice(&bytes),
+        Format::Legacy => serde_json::from_slice(&bytes).map(|auths| ConfigFile {
+            auths,
+            ..ConfigFile::default()
+        }),
+    };
+    parsed.map(Some).map_err(|e| Error::Malformed {
+        what: path.display().to_string(),
+        reason: format!(
+            "not a valid auth file (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+    })
 }
 
 /// `docker.io`, `index.docker.io`, `registry-1.docker.io` and `https://index.docker.io/v1/` are one
@@ -455,7 +529,7 @@ mod tests {
     }
 
     #[test]
-    fn first_source_wins_and_docker_hub_keys_match() {
+    fn keys_match_by_host_and_repository_and_docker_hub_aliases() {
         let tmp = tempfile::tempdir().unwrap();
         let write = |rel: &str, json: String| {
             let p = tmp.path().join(rel);
@@ -463,21 +537,6 @@ mod tests {
             std::fs::write(&p, json).unwrap();
             p
         };
-        let explicit_file = write(
-            "explicit.json",
-            format!(
-                r#"{{"auths":{{"a.example":{{"auth":"{}"}}}}}}"#,
-                b64("file:1")
-            ),
-        );
-        let env_file = write(
-            "env.json",
-            format!(
-                r#"{{"auths":{{"a.example":{{"auth":"{}"}},"b.example":{{"auth":"{}"}}}}}}"#,
-                b64("env:2"),
-                b64("env:3")
-            ),
-        );
         write(
             "run/containers/auth.json",
             format!(
@@ -495,18 +554,15 @@ mod tests {
         );
         let sources = CredentialSources {
             explicit: None,
-            auth_file: Some(explicit_file),
+            auth_file: None,
             env: Environment {
-                registry_auth_file: Some(env_file),
                 xdg_runtime_dir: Some(tmp.path().join("run")),
                 docker_config: Some(tmp.path().join("docker")),
-                home: None,
+                ..Environment::default()
             },
             helper_timeout: None,
         };
         let cases = [
-            ("a.example", None, basic("file", "1")),
-            ("b.example", None, basic("env", "3")),
             ("c.example:5000", None, basic("xdg", "4")),
             ("c.example:5000", Some("team/app"), basic("xdg", "repo")),
             ("c.example:5000", Some("team/other"), basic("xdg", "4")),
@@ -530,9 +586,121 @@ mod tests {
             ..sources.clone()
         };
         assert_eq!(
-            explicit.lookup("a.example", None).unwrap(),
+            explicit.lookup("c.example:5000", None).unwrap(),
             basic("cli", "pw")
         );
+    }
+
+    /// The order of containers-auth.json(5): the primary file (`--auth-file`, else
+    /// `REGISTRY_AUTH_FILE`, else the runtime directory's, else `/run/containers/$UID`) and nothing
+    /// in its place; then `$XDG_CONFIG_HOME`, the docker config, and the legacy `~/.dockercfg`.
+    #[test]
+    fn search_order_follows_containers_auth_json() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tmp.path();
+        // Every file knows r.example (as its own user) and a host only it knows.
+        let files = [
+            ("flag", "flag.json"),
+            ("envfile", "envfile.json"),
+            ("runtime", "run/containers/auth.json"),
+            ("config", "config/containers/auth.json"),
+            ("docker", "home/.docker/config.json"),
+        ];
+        for (user, rel) in files {
+            let p = t.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            let json = format!(
+                r#"{{"auths":{{"r.example":{{"auth":"{}"}},"{user}.example":{{"auth":"{}"}}}}}}"#,
+                b64(&format!("{user}:pw")),
+                b64(&format!("{user}:only"))
+            );
+            std::fs::write(p, json).unwrap();
+        }
+        let legacy = format!(
+            r#"{{"r.example":{{"auth":"{}","email":"x@y"}},"legacy.example":{{"auth":"{}"}}}}"#,
+            b64("legacy:pw"),
+            b64("legacy:only")
+        );
+        std::fs::write(t.join("home/.dockercfg"), legacy).unwrap();
+        let all = CredentialSources {
+            explicit: None,
+            auth_file: Some(t.join("flag.json")),
+            env: Environment {
+                registry_auth_file: Some(t.join("envfile.json")),
+                xdg_runtime_dir: Some(t.join("run")),
+                xdg_config_home: Some(t.join("config")),
+                docker_config: None,
+                home: Some(t.join("home")),
+                uid: Some(4242),
+            },
+            helper_timeout: None,
+        };
+        let mut no_flag = all.clone();
+        no_flag.auth_file = None;
+        let mut no_env_file = no_flag.clone();
+        no_env_file.env.registry_auth_file = None;
+        let mut no_runtime = no_env_file.clone();
+        no_runtime.env.xdg_runtime_dir = None;
+        let mut no_config = no_runtime.clone();
+        no_config.env.xdg_config_home = Some(t.join("nothing"));
+        // (sources, who answers for r.example, the hosts each file alone knows that are found)
+        let cases = [
+            (&all, "flag", ["flag", "config", "docker", "legacy"]),
+            (
+                &no_flag,
+                "envfile",
+                ["envfile", "config", "docker", "legacy"],
+            ),
+            (
+                &no_env_file,
+                "runtime",
+                ["runtime", "config", "docker", "legacy"],
+            ),
+            (
+                &no_runtime,
+                "config",
+                ["config", "docker", "legacy", "legacy"],
+            ),
+            (
+                &no_config,
+                "docker",
+                ["docker", "legacy", "legacy", "legacy"],
+            ),
+        ];
+        for (sources, first, found) in cases {
+            let who = |host: &str| match sources.lookup(host, None).unwrap() {
+                Some(Credential::Basic { username, .. }) => username,
+                other => panic!("{host}: {other:?}"),
+            };
+            assert_eq!(who("r.example"), first, "{}", sources.looked_in());
+            for user in found {
+                assert_eq!(who(&format!("{user}.example")), user);
+            }
+            for (user, _) in files {
+                if !found.contains(&user) {
+                    let host = format!("{user}.example");
+                    assert_eq!(sources.lookup(&host, None).unwrap(), None, "{host}");
+                }
+            }
+        }
+        std::fs::remove_file(t.join("home/.docker/config.json")).unwrap();
+        assert_eq!(
+            no_config.lookup("r.example", None).unwrap(),
+            basic("legacy", "pw")
+        );
+        let looked = no_runtime.looked_in();
+        assert!(
+            looked.contains("/run/containers/4242/auth.json"),
+            "{looked}"
+        );
+        let order = [
+            "4242",
+            "config/containers",
+            ".docker/config.json",
+            ".dockercfg",
+        ];
+        let at: Vec<usize> = order.iter().map(|p| looked.find(p).unwrap()).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{looked}");
     }
 
     #[test]

@@ -61,7 +61,8 @@ impl Transport {
         if matches!(e, ureq::Error::Rustls(_)) || message.contains("certificate") {
             // Trying again cannot make a certificate trusted.
             return Failure::Fatal(error(format!(
-                "TLS: {message} (to trust the registry's certificate, pass its CA with --cacert FILE){note}"
+                "TLS: {message} ({}){note}",
+                super::super::tls::hint(&message)
             )));
         }
         let err = error(format!("{message}{note}"));

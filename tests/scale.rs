@@ -1,0 +1,169 @@
+//! Work that must grow with the layout, not with its square: sync finds every image's referrers
+//! from one pass over `index.json`'s manifests; a pull reads `index.json` once, not once per image;
+//! referrers pushed to a registry without the referrers API update the fallback tag once per
+//! subject. Counted (blob opens with strace, requests through a forwarder), not timed.
+
+#[path = "support/proxy.rs"]
+mod proxy;
+#[path = "support/registry.rs"]
+mod registry_support;
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use ocilayout::oci_spec::image::{Descriptor, DescriptorBuilder, MediaType};
+use ocilayout::Layout;
+use registry_support::{make_image, Registry};
+use support::{have, run};
+
+/// Stores a referrer manifest (an artifact with the empty config) whose subject is `subject`, and
+/// lists it in `index.json` as an unnamed entry, as a pull of a signed image leaves it.
+fn add_referrer(layout: &Layout, subject: &Descriptor, seed: u64) -> Descriptor {
+    let store = layout.blobs();
+    let empty = store.put_bytes(b"{}").unwrap();
+    let m = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.sig",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [],
+        "subject": subject,
+        "annotations": {"n": seed.to_string()},
+    });
+    let bytes = serde_json::to_vec(&m).unwrap();
+    let d = store.put_bytes(&bytes).unwrap();
+    let desc = DescriptorBuilder::default()
+        .media_type(MediaType::ImageManifest)
+        .digest(d)
+        .size(bytes.len() as u64)
+        .build()
+        .unwrap();
+    let entry = desc.clone();
+    layout
+        .update_index(|doc| {
+            doc.push(ocilayout::layout::Entry::new(entry));
+            Ok(())
+        })
+        .unwrap();
+    desc
+}
+
+/// A layout of `n` images, each with one referrer.
+fn signed_images(dir: &Path, n: u64) -> Layout {
+    let layout = Layout::init(dir).unwrap();
+    for i in 0..n {
+        let root = make_image(
+            &layout,
+            &format!("docker.io/library/img{i}:t{i}"),
+            i + 1,
+            &[64],
+        );
+        add_referrer(&layout, &root, i);
+    }
+    layout
+}
+
+/// Runs the binary under strace; returns how many files it opened whose path contains `needle`.
+fn opens(args: &[&str], needle: &str) -> usize {
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = tmp.path().join("trace");
+    let out = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=openat,open", "-o"])
+        .arg(&trace)
+        .arg(support::bin())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace = std::fs::read_to_string(trace).unwrap();
+    trace
+        .lines()
+        .filter(|l| l.contains(needle) && !l.contains("= -1"))
+        .count()
+}
+
+/// A no-op re-sync opens each manifest a small, fixed number of times, however many images there
+/// are (it used to read every manifest of the layout for every image: 2n² opens). A no-op re-pull
+/// of every image reads index.json once.
+#[test]
+fn resync_and_repull_do_work_in_proportion_to_the_images() {
+    if !have("strace") {
+        return;
+    }
+    let Some(reg) = Registry::start() else { return };
+    const N: u64 = 40;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = signed_images(&tmp.path().join("src"), N);
+    let s = src.root().to_str().unwrap();
+    run(["sync", "--plain-http", s, &reg.at("m")]).ok();
+    let blobs = format!("{s}/blobs/");
+    let n = opens(&["sync", "--plain-http", s, &reg.at("m")], &blobs);
+    eprintln!("no-op sync of {N} signed images: {n} blob opens");
+    // Per image: its manifest and its referrer's for the closures, both again for the one
+    // subject → referrers map: 4 each, and a little slack.
+    assert!(
+        n <= 5 * N as usize,
+        "{n} blob opens for a no-op sync of {N} images"
+    );
+
+    let dir = tmp.path().join("back");
+    let d = dir.to_str().unwrap();
+    let images: Vec<String> = (0..N)
+        .map(|i| reg.at(&format!("m/library/img{i}:t{i}")))
+        .collect();
+    let mut args = vec!["pull", "--plain-http"];
+    args.extend(images.iter().map(String::as_str));
+    args.push(d);
+    run(&args).ok();
+    let index = format!("{d}/index.json");
+    let n = opens(&args, &index);
+    eprintln!("no-op pull of {N} images: index.json opened {n} times");
+    assert!(
+        n <= 2,
+        "index.json opened {n} times by a no-op pull of {N} images"
+    );
+}
+
+/// Pushing an image with many referrers to a registry without the referrers API reads and writes
+/// the fallback tag once for all of them (it used to be read and rewritten per referrer).
+#[test]
+fn referrers_update_the_fallback_tag_once_per_subject() {
+    let Some(reg) = Registry::start() else { return };
+    const R: u64 = 30;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Layout::init(tmp.path().join("src")).unwrap();
+    let root = make_image(&src, "docker.io/library/signed:1", 9, &[100]);
+    for i in 0..R {
+        add_referrer(&src, &root, i);
+    }
+    let fwd = proxy::Forwarder::start(&reg.addr, proxy::Fault::None);
+    let s = src.root().to_str().unwrap();
+    run(["push", "--plain-http", s, "signed:1", &fwd.at("signed:1")]).ok();
+    let tag = format!("sha256-{}", &root.digest().as_ref()[7..]);
+    let count = |method: &str| {
+        fwd.log()
+            .iter()
+            .filter(|r| r.method == method && r.path.contains(&tag))
+            .count()
+    };
+    assert_eq!(count("PUT"), 1, "{:?}", fwd.log().len());
+    assert!(
+        count("GET") + count("HEAD") <= 4,
+        "{} reads",
+        count("GET") + count("HEAD")
+    );
+    let listed = run([
+        "pull",
+        "--plain-http",
+        &reg.at("signed:1"),
+        tmp.path().join("b").to_str().unwrap(),
+    ]);
+    listed.ok();
+    let back = Layout::open(tmp.path().join("b")).unwrap();
+    assert_eq!(back.read_index().unwrap().manifests().len() as u64, R + 1);
+}
