@@ -8,7 +8,7 @@
 #   3. peak RSS of both servers over the whole run (VmHWM).
 #
 # Usage: bench/serve.sh [WORKDIR]   (needs skopeo, docker-registry, wrk, python3; builds --release)
-# Environment: IMAGES (8), IMAGE_MIB (64), WRK_SECONDS (10), CONNECTIONS (64).
+# Environment: IMAGES (8), IMAGE_MIB (64), WRK_SECONDS (10), CONNECTIONS (64), OL (the binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +20,11 @@ for tool in skopeo docker-registry wrk python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
 done
 
-cargo build --release -q
-OL=$PWD/target/release/ocilayout
+# OL=path/to/ocilayout uses that binary as it is; otherwise a release build of this tree.
+if [ -z "${OL:-}" ]; then
+  cargo build --release -q
+  OL=$PWD/target/release/ocilayout
+fi
 WORK=${1:-$(mktemp -d)}
 mkdir -p "$WORK"
 PIDS=()
