@@ -17,6 +17,8 @@ pub mod reference;
 pub mod referrer;
 pub mod registry;
 pub mod resolve;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod store;
 pub mod sync;
 pub mod tag;

@@ -1,6 +1,8 @@
 //! index.json that keeps what is not ours: names implied by other tools' conventions, rewrites that
 //! keep every field and entry they do not change, partial archives, and index growth at scale.
 
+#[path = "support/containerd.rs"]
+mod containerd;
 mod support;
 
 use std::fs;
@@ -59,75 +61,6 @@ fn a_bare_tag_implied_by_the_name_resolves() {
     assert_eq!(names, ["ghcr.io/acme/bar:1", "docker.io/library/copy:1"]);
 }
 
-/// A containerd daemon of the test's own: its own root, state and socket, no CRI plugin. Killed on
-/// drop.
-struct Containerd {
-    child: std::process::Child,
-    socket: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Containerd {
-    fn start() -> Containerd {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let socket = d.join("c.sock");
-        let config = format!(
-            "version = 2\nroot = {:?}\nstate = {:?}\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-             [grpc]\n  address = {:?}\n[ttrpc]\n  address = {:?}\n",
-            d.join("root"),
-            d.join("state"),
-            socket,
-            d.join("t.sock"),
-        );
-        fs::write(d.join("config.toml"), config).unwrap();
-        let child = std::process::Command::new("containerd")
-            .arg("--config")
-            .arg(d.join("config.toml"))
-            .stdout(std::process::Stdio::null())
-            .stderr(fs::File::create(d.join("log")).unwrap())
-            .spawn()
-            .expect("start containerd");
-        let c = Containerd {
-            child,
-            socket,
-            _dir: dir,
-        };
-        for _ in 0..100 {
-            if c.ctr(&["version"]).status.success() {
-                return c;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("containerd did not start");
-    }
-
-    fn ctr(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new("ctr")
-            .arg("-a")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run ctr")
-    }
-
-    fn ok(&self, args: &[&str]) {
-        let out = self.ctr(args);
-        assert!(
-            out.status.success(),
-            "ctr {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `ctr images export` writes the whole index but only the local platform's blobs. import refuses
 /// it naming the platforms present and the way through; `import --platform` stores that platform's
 /// manifest under the name.
@@ -151,7 +84,9 @@ fn a_partial_containerd_export_is_explained_and_imported_by_platform() {
         &[&s(&whole), "docker.io/library/multi:1"],
     )
     .ok();
-    let containerd = Containerd::start();
+    let Some(containerd) = containerd::Containerd::start() else {
+        return;
+    };
     containerd.ok(&[
         "images",
         "import",

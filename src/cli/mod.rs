@@ -14,6 +14,7 @@ mod pull;
 mod push;
 mod registry;
 mod resolve;
+mod serve;
 mod sync;
 mod tag;
 mod untag;
@@ -75,6 +76,8 @@ pub enum Command {
     Export(export::Args),
     /// Merge an archive into a layout (created if needed); refused as a whole if anything is wrong.
     Import(import::Args),
+    /// Serve the layout as a registry (distribution API; pull, and push with --push).
+    Serve(serve::Args),
     /// Write man pages or shell completions.
     #[command(hide = true)]
     Generate(generate::Args),
@@ -130,6 +133,7 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<u8> {
         Command::Sync(a) => sync::run(a, global),
         Command::Export(a) => export::run(a, global),
         Command::Import(a) => import::run(a, global),
+        Command::Serve(a) => serve::run(a, global),
         Command::Generate(a) => generate::run(a, global),
     }
 }

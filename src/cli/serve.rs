@@ -1,0 +1,94 @@
+//! `ocilayout serve DIR`: answer the distribution API from a layout, as a registry would.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ocilayout::serve::{self, Event, ServeOptions};
+use ocilayout::Layout;
+
+use super::output::UsageError;
+use super::Global;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The layout directory.
+    pub dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the startup line says which).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5000")]
+    pub addr: SocketAddr,
+    /// Accept pushes too (blob uploads, manifest PUT); without it every write answers 405.
+    #[arg(long)]
+    pub push: bool,
+    /// PEM certificate chain: serve HTTPS (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// htpasswd file with bcrypt entries (htpasswd -B): every request needs Basic credentials.
+    #[arg(long, value_name = "FILE")]
+    pub htpasswd: Option<PathBuf>,
+    /// Repository under which entries named only by a bare tag (umoci, skopeo, oras) are served.
+    #[arg(long, value_name = "NAME")]
+    pub default_repo: Option<String>,
+    /// Print the startup line, and with -v each request, as JSON lines on stdout:
+    /// {"event":"listening","addr","url","tls","push"}, {"event":"request","method","path","status"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    if let Some(name) = &args.default_repo {
+        if name.contains(':') || name.contains('@') {
+            return Err(UsageError(format!(
+                "--default-repo {name:?}: a repository name, without tag or digest"
+            ))
+            .into());
+        }
+    }
+    let layout = Layout::open(&args.dir)?;
+    let opts = ServeOptions {
+        addr: args.addr,
+        push: args.push,
+        tls: args.tls_cert.zip(args.tls_key),
+        htpasswd: args.htpasswd,
+        default_repo: args.default_repo,
+        ..ServeOptions::default()
+    };
+    let json = args.json;
+    let verbose = global.verbose;
+    let quiet = global.quiet;
+    let push = opts.push;
+    let dir = args.dir.display().to_string();
+    serve::serve(layout, opts, move |event| match event {
+        Event::Listening { addr, tls } => {
+            let url = format!("{}://{addr}", if tls { "https" } else { "http" });
+            if json {
+                let line = serde_json::json!({
+                    "event": "listening", "addr": addr.to_string(), "url": url, "tls": tls, "push": push,
+                });
+                println!("{line}");
+            } else if !quiet {
+                let mode = if push { "pull and push" } else { "pull only" };
+                eprintln!("serving {dir} at {url} ({mode})");
+            }
+        }
+        Event::Request {
+            method,
+            path,
+            status,
+        } if verbose > 0 => {
+            if json {
+                let line = serde_json::json!({
+                    "event": "request", "method": method, "path": path, "status": status,
+                });
+                println!("{line}");
+            } else {
+                eprintln!("{method} {path} {status}");
+            }
+        }
+        Event::Stopping if !quiet && !json => eprintln!("stopping: finishing requests in flight"),
+        _ => {}
+    })?;
+    Ok(super::EXIT_OK)
+}
