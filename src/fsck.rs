@@ -11,7 +11,9 @@ use crate::layout::Layout;
 /// One problem found, by digest.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
+    /// The blob the problem is about.
     pub digest: String,
+    /// What is wrong with it, in words (`missing`, `corrupt: ...`, `size mismatch: ...`).
     pub problem: String,
 }
 

@@ -13,8 +13,11 @@ pub use crate::names::{apply_names, named_entry, Moved, NameOptions};
 /// What `tag` did.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct TagReport {
+    /// The digest the source resolved to, which every name now labels.
     pub digest: String,
+    /// The names given, canonical.
     pub names: Vec<String>,
+    /// Names that labelled another digest before.
     pub moved: Vec<Moved>,
 }
 
@@ -77,7 +80,9 @@ pub fn tag(
 /// One removed entry.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Untagged {
+    /// The entry's name as `ls` shows it (canonical name, bare tag, or digest when unnamed).
     pub name: String,
+    /// The digest the entry pointed at.
     pub digest: String,
 }
 

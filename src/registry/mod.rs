@@ -34,12 +34,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client for `config`: builds the HTTP agent and its TLS configuration (system roots and
+    /// any extra certificate); fails when a configured certificate or proxy cannot be used.
     pub fn new(config: ClientConfig) -> Result<Client> {
         Ok(Client {
             transport: Transport::new(config)?,
         })
     }
 
+    /// The configuration the client was made with.
     pub fn config(&self) -> &ClientConfig {
         self.transport.config()
     }
