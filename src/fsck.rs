@@ -3,6 +3,8 @@
 
 use std::io;
 
+use oci_spec::image::Digest;
+
 use crate::digest::{Algorithm, HashingReader};
 use crate::error::{IoContext, Result};
 use crate::graph::{self, Problem};
@@ -12,7 +14,7 @@ use crate::layout::Layout;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
     /// The blob the problem is about.
-    pub digest: String,
+    pub digest: Digest,
     /// What is wrong with it, in words (`missing`, `corrupt: ...`, `size mismatch: ...`).
     pub problem: String,
 }
@@ -52,7 +54,7 @@ pub fn fsck(layout: &Layout) -> Result<FsckReport> {
         };
         if let Some(p) = problem {
             report.problems.push(Finding {
-                digest: d.to_string(),
+                digest: d.clone(),
                 problem: p.to_string(),
             });
         }

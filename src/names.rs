@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
-use oci_spec::image::Descriptor;
+use oci_spec::image::{Descriptor, Digest};
 
 use crate::layout::{Entry, IndexDocument};
 use crate::reference::Reference;
@@ -25,9 +25,9 @@ pub struct Moved {
     /// The name, canonical (or the bare tag of an entry that has no full name).
     pub name: String,
     /// The digest it labelled.
-    pub from: String,
+    pub from: Digest,
     /// The digest it labels now.
-    pub to: String,
+    pub to: Digest,
 }
 
 /// The name that identifies an entry for the one-entry-per-name rule: its canonical name (under
@@ -204,12 +204,12 @@ impl<'a> Namer<'a> {
             .unwrap_or(first);
         let mut moved = Vec::new();
         for &p in &positions {
-            let old = self.entries[p].digest_str();
-            if old != entry.digest_str() {
+            let old = self.entries[p].descriptor().digest();
+            if old != entry.descriptor().digest() {
                 moved.push(Moved {
                     name: key.clone(),
-                    from: old.to_string(),
-                    to: entry.digest_str().to_string(),
+                    from: old.clone(),
+                    to: entry.descriptor().digest().clone(),
                 });
             }
             self.removed[p] = true;
@@ -323,8 +323,8 @@ mod tests {
             moved,
             vec![Moved {
                 name: "docker.io/library/alpine:3.16".into(),
-                from: desc('a').digest().to_string(),
-                to: desc('b').digest().to_string(),
+                from: desc('a').digest().clone(),
+                to: desc('b').digest().clone(),
             }]
         );
         assert_eq!(

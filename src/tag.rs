@@ -2,6 +2,8 @@
 //! remove the entries names resolve to. How a name is written, and that a name labels one entry,
 //! is the naming module's rule ([`crate::names`]).
 
+use oci_spec::image::Digest;
+
 use crate::error::{Error, Result};
 use crate::layout::{Entry, Layout};
 use crate::names::Namer;
@@ -11,10 +13,10 @@ use crate::resolve::{self, Found};
 pub use crate::names::{apply_names, named_entry, Moved, NameOptions};
 
 /// What `tag` did.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct TagReport {
     /// The digest the source resolved to, which every name now labels.
-    pub digest: String,
+    pub digest: Digest,
     /// The names given, canonical.
     pub names: Vec<String>,
     /// Names that labelled another digest before.
@@ -70,7 +72,7 @@ pub fn tag(
             .flat_map(|n| namer.name(&target, n, opts))
             .collect();
         Ok(TagReport {
-            digest: d.digest().to_string(),
+            digest: d.digest().clone(),
             names: names.iter().map(|n| n.to_string()).collect(),
             moved,
         })
@@ -83,7 +85,7 @@ pub struct Untagged {
     /// The entry's name as `ls` shows it (canonical name, bare tag, or digest when unnamed).
     pub name: String,
     /// The digest the entry pointed at.
-    pub digest: String,
+    pub digest: Digest,
 }
 
 /// Removes the entries each of `refs` resolves to (in resolution order; a digest removes every entry with
@@ -104,7 +106,7 @@ pub fn untag(layout: &Layout, refs: &[&str]) -> Result<Vec<Untagged>> {
             if !keep {
                 removed.push(Untagged {
                     name: resolve::display_name(e),
-                    digest: e.digest().to_string(),
+                    digest: e.digest().clone(),
                 });
             }
             i += 1;

@@ -27,6 +27,10 @@ pub use transport::ClientConfig;
 use transport::{Request, Transport};
 pub use upload::{Open, Pushed};
 
+/// How many blobs a pull, push or sync transfers at once unless told otherwise: the default of
+/// [`ClientConfig::jobs`] and of the command line's `--jobs`.
+pub const DEFAULT_JOBS: usize = 8;
+
 /// A registry client: one HTTP agent (connections are pooled and shared by every thread).
 #[derive(Debug)]
 pub struct Client {
