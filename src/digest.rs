@@ -172,7 +172,7 @@ pub fn verify_bytes(expected: &Digest, bytes: &[u8]) -> Result<()> {
 /// Whether `other`, a digest someone else gave for the bytes `d` names (a registry's
 /// `Docker-Content-Digest`, perhaps in its own algorithm), names those same bytes: compared directly
 /// when the algorithms agree, otherwise by hashing `bytes` (the content of `d`) with `other`'s.
-pub fn same_content(d: &Digest, other: &Digest, bytes: &[u8]) -> Result<bool> {
+pub(crate) fn same_content(d: &Digest, other: &Digest, bytes: &[u8]) -> Result<bool> {
     if d.algorithm() == other.algorithm() {
         return Ok(d == other);
     }

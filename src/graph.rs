@@ -43,7 +43,7 @@ pub fn is_index(media_type: &str) -> bool {
 }
 
 /// Whether a media type names a document that refers to other blobs and is descended by the walk.
-pub fn is_manifest_like(media_type: &str) -> bool {
+pub(crate) fn is_manifest_like(media_type: &str) -> bool {
     matches!(
         media_type,
         OCI_MANIFEST | OCI_INDEX | DOCKER_MANIFEST | DOCKER_LIST | OCI_ARTIFACT
@@ -51,7 +51,7 @@ pub fn is_manifest_like(media_type: &str) -> bool {
 }
 
 /// Whether a media type is Docker schema 1, which is refused for copies.
-pub fn is_schema1(media_type: &str) -> bool {
+pub(crate) fn is_schema1(media_type: &str) -> bool {
     media_type == DOCKER_SCHEMA1 || media_type == DOCKER_SCHEMA1_SIGNED
 }
 

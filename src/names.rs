@@ -32,7 +32,7 @@ pub struct Moved {
 
 /// The name that identifies an entry for the one-entry-per-name rule: its canonical name (under
 /// every reading convention), else its `ref.name` as a bare tag; `None` for an unnamed entry.
-pub fn entry_key(d: &impl IndexEntry) -> Option<String> {
+pub(crate) fn entry_key(d: &impl IndexEntry) -> Option<String> {
     if let Some(name) = resolve::entry_name(d) {
         return Some(name.to_string());
     }
@@ -40,7 +40,7 @@ pub fn entry_key(d: &impl IndexEntry) -> Option<String> {
 }
 
 /// `annotations` with the naming ones set for `name`; every other annotation is kept.
-pub fn naming_annotations(
+pub(crate) fn naming_annotations(
     annotations: Option<&HashMap<String, String>>,
     name: &Reference,
     opts: &NameOptions,
@@ -127,7 +127,7 @@ impl Chains {
 /// Names entries of a document. Every entry's key is computed once, when the namer is made, and each
 /// change then costs a hash lookup: naming many entries in a large index stays linear. The entries
 /// are put back in the document, in order and without the removed ones, when the namer is dropped.
-pub struct Namer<'a> {
+pub(crate) struct Namer<'a> {
     doc: &'a mut IndexDocument,
     entries: Vec<Entry>,
     removed: Vec<bool>,
@@ -253,14 +253,14 @@ impl<'a> Namer<'a> {
 
 /// The identity of an unnamed entry that is "the same" only as a whole: its descriptor as JSON with
 /// sorted keys (what it would be written as).
-pub fn same_descriptor(e: &Entry) -> String {
+pub(crate) fn same_descriptor(e: &Entry) -> String {
     serde_json::to_value(e.descriptor())
         .and_then(|v| serde_json::to_string(&v))
         .unwrap_or_else(|_| e.digest_str().to_string())
 }
 
 /// The identity of an unnamed entry that is "the same" when it has the same digest.
-pub fn same_digest(e: &Entry) -> String {
+pub(crate) fn same_digest(e: &Entry) -> String {
     e.digest_str().to_string()
 }
 

@@ -15,8 +15,8 @@ mod buildkit_consumer;
 #[path = "../examples/bundler.rs"]
 mod bundler;
 
-use support::digests::*;
 use registry_support::Registry;
+use support::digests::*;
 use support::{fixture_copy, fixtures, ol, run};
 
 fn args(list: &[&str]) -> Vec<String> {

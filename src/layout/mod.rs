@@ -192,7 +192,7 @@ pub fn empty_index() -> ImageIndex {
 }
 
 /// Parses an `index.json` document and validates its descriptors' digests.
-pub fn parse_index(bytes: &[u8], path: &Path) -> Result<ImageIndex> {
+pub(crate) fn parse_index(bytes: &[u8], path: &Path) -> Result<ImageIndex> {
     let malformed = |reason: String| Error::Malformed {
         what: path.display().to_string(),
         reason,
