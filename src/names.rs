@@ -1,7 +1,7 @@
 //! The one rule for names in `index.json`: an entry carries the canonical full name in
 //! `io.containerd.image.name` and the tag alone in `org.opencontainers.image.ref.name`, and a name
 //! labels at most one entry, so giving a name to an entry takes it from every other. `tag`, `pull`
-//! and `import` all name entries through [`Namer`].
+//! and `import` all name entries through one `Namer`, which indexes the names once per rewrite.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -70,7 +70,7 @@ pub fn named_entry(target: &Descriptor, name: &Reference, opts: &NameOptions) ->
     entry
 }
 
-/// Points each of `names` at `target` within `doc` (see [`Namer::name`]). Call it inside
+/// Points each of `names` at `target` within `doc` (a name used by another entry moves here, and is reported as [`Moved`]). Call it inside
 /// [`crate::Layout::update_index`].
 pub fn apply_names(
     doc: &mut IndexDocument,
