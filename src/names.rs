@@ -70,8 +70,8 @@ pub fn named_entry(target: &Descriptor, name: &Reference, opts: &NameOptions) ->
     entry
 }
 
-/// Points each of `names` at `target` within `doc` (a name used by another entry moves here, and is reported as [`Moved`]). Call it inside
-/// [`crate::Layout::update_index`].
+/// Points each of `names` at `target` within `doc`: a name another entry carries moves here, and
+/// is reported as [`Moved`]. Call it inside [`crate::Layout::update_index`].
 pub fn apply_names(
     doc: &mut IndexDocument,
     target: &Descriptor,
