@@ -103,6 +103,7 @@ fn resync_and_repull_do_work_in_proportion_to_the_images() {
     run(["sync", "--plain-http", s, &reg.at("m")]).ok();
     let blobs = format!("{s}/blobs/");
     let n = opens(&["sync", "--plain-http", s, &reg.at("m")], &blobs);
+    eprintln!("no-op sync of {N} signed images: {n} blob opens");
     // Per image: its manifest and its referrer's for the closures, both again for the one
     // subject → referrers map: 4 each, and a little slack.
     assert!(
@@ -121,6 +122,7 @@ fn resync_and_repull_do_work_in_proportion_to_the_images() {
     run(&args).ok();
     let index = format!("{d}/index.json");
     let n = opens(&args, &index);
+    eprintln!("no-op pull of {N} images: index.json opened {n} times");
     assert!(
         n <= 2,
         "index.json opened {n} times by a no-op pull of {N} images"
