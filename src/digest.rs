@@ -77,7 +77,9 @@ pub fn looks_like_digest(s: &str) -> bool {
 /// The hash algorithms a layout can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Algorithm {
+    /// `sha256`: 64 lowercase hex digits.
     Sha256,
+    /// `sha512`: 128 lowercase hex digits.
     Sha512,
 }
 
@@ -103,33 +105,39 @@ impl Algorithm {
     }
 }
 
-/// An incremental hash of either supported algorithm.
+/// An incremental hash of either supported algorithm. The hash functions behind it are not part
+/// of the API.
 #[derive(Clone)]
-pub enum Hasher {
+pub struct Hasher(Inner);
+
+#[derive(Clone)]
+enum Inner {
     Sha256(Sha256),
     Sha512(Sha512),
 }
 
 impl Hasher {
+    /// A hasher for `algorithm` that has hashed nothing yet.
     pub fn new(algorithm: Algorithm) -> Self {
-        match algorithm {
-            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
-            Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
-        }
+        Hasher(match algorithm {
+            Algorithm::Sha256 => Inner::Sha256(Sha256::new()),
+            Algorithm::Sha512 => Inner::Sha512(Sha512::new()),
+        })
     }
 
+    /// Hashes `bytes` after what was hashed before.
     pub fn update(&mut self, bytes: &[u8]) {
-        match self {
-            Hasher::Sha256(h) => h.update(bytes),
-            Hasher::Sha512(h) => h.update(bytes),
+        match &mut self.0 {
+            Inner::Sha256(h) => h.update(bytes),
+            Inner::Sha512(h) => h.update(bytes),
         }
     }
 
     /// The digest of everything hashed so far.
     pub fn finish(self) -> Digest {
-        let s = match self {
-            Hasher::Sha256(h) => format!("sha256:{:x}", h.finalize()),
-            Hasher::Sha512(h) => format!("sha512:{:x}", h.finalize()),
+        let s = match self.0 {
+            Inner::Sha256(h) => format!("sha256:{:x}", h.finalize()),
+            Inner::Sha512(h) => format!("sha512:{:x}", h.finalize()),
         };
         s.parse().expect("a computed digest is always valid")
     }
@@ -164,7 +172,7 @@ pub fn verify_bytes(expected: &Digest, bytes: &[u8]) -> Result<()> {
 /// Whether `other`, a digest someone else gave for the bytes `d` names (a registry's
 /// `Docker-Content-Digest`, perhaps in its own algorithm), names those same bytes: compared directly
 /// when the algorithms agree, otherwise by hashing `bytes` (the content of `d`) with `other`'s.
-pub fn same_content(d: &Digest, other: &Digest, bytes: &[u8]) -> Result<bool> {
+pub(crate) fn same_content(d: &Digest, other: &Digest, bytes: &[u8]) -> Result<bool> {
     if d.algorithm() == other.algorithm() {
         return Ok(d == other);
     }
@@ -184,6 +192,7 @@ pub struct HashingReader<R> {
 }
 
 impl<R: Read> HashingReader<R> {
+    /// Reads from `inner`, hashing every byte read with `algorithm`.
     pub fn new(inner: R, algorithm: Algorithm) -> Self {
         HashingReader {
             inner,
@@ -220,6 +229,7 @@ pub struct HashingWriter<W> {
 }
 
 impl<W: Write> HashingWriter<W> {
+    /// Writes to `inner`, hashing every byte written with `algorithm`.
     pub fn new(inner: W, algorithm: Algorithm) -> Self {
         HashingWriter {
             inner,

@@ -3,6 +3,8 @@
 
 use std::io;
 
+use oci_spec::image::Digest;
+
 use crate::digest::{Algorithm, HashingReader};
 use crate::error::{IoContext, Result};
 use crate::graph::{self, Problem};
@@ -11,7 +13,9 @@ use crate::layout::Layout;
 /// One problem found, by digest.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
-    pub digest: String,
+    /// The blob the problem is about.
+    pub digest: Digest,
+    /// What is wrong with it, in words (`missing`, `corrupt: ...`, `size mismatch: ...`).
     pub problem: String,
 }
 
@@ -50,7 +54,7 @@ pub fn fsck(layout: &Layout) -> Result<FsckReport> {
         };
         if let Some(p) = problem {
             report.problems.push(Finding {
-                digest: d.to_string(),
+                digest: d.clone(),
                 problem: p.to_string(),
             });
         }

@@ -9,7 +9,7 @@ use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
 use crate::error::{Error, Result};
 use crate::graph::{self, Graph};
-use crate::layout::{Layout, LockGuard};
+use crate::layout::{IndexLock, Layout, LockGuard};
 use crate::referrer::{self, Referrer};
 
 /// How to collect.
@@ -96,10 +96,11 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
             referrer: r.clone(),
         })
         .collect();
-    if opts.dry_run {
+    let Some((_, index_lock)) = locks.guards.as_ref().filter(|_| !opts.dry_run) else {
+        // A dry run (the only run that may hold no locks) removes nothing.
         return Ok(report);
-    }
-    sweep(layout, index, &dropped, &report.removed)?;
+    };
+    sweep(layout, index_lock, index, &dropped, &report.removed)?;
     report.temp_files = layout.blobs().clear_temp_files()?;
     empty_lock_files(layout);
     drop(locks);
@@ -112,6 +113,7 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
 /// dropped entries reached.
 fn sweep(
     layout: &Layout,
+    index_lock: &IndexLock<'_>,
     index: ImageIndex,
     dropped: &[(usize, Referrer)],
     removed: &[(Digest, u64)],
@@ -132,13 +134,13 @@ fn sweep(
         let gone: HashSet<usize> = dropped.iter().map(|(i, _)| *i).collect();
         // Through the document, so that every other entry and every field of other tools is
         // written back as it was. It is the same file `index` was read from: the index lock is held.
-        let mut doc = layout.read_document()?;
+        let mut doc = index_lock.read_document()?;
         let mut position = 0;
         doc.retain(|_| {
             position += 1;
             !gone.contains(&(position - 1))
         });
-        layout.write_document(&doc)?;
+        index_lock.write(&doc)?;
     }
     for d in last {
         layout.blobs().remove(d)?;
@@ -182,7 +184,7 @@ fn mark(layout: &Layout, entries: &[Descriptor]) -> Result<(Graph, Vec<(usize, R
 ///
 /// A real run on a file system with no free inodes gets its lock files from garbage instead (see
 /// [`make_room_for_locks`]): gc is what frees room, so it must not need room to start.
-fn lock(layout: &Layout, opts: &GcOptions) -> Result<Locked> {
+fn lock<'a>(layout: &'a Layout, opts: &GcOptions) -> Result<Locked<'a>> {
     let take = || {
         layout
             .lock_writers_exclusive()
@@ -209,9 +211,9 @@ fn lock(layout: &Layout, opts: &GcOptions) -> Result<Locked> {
 }
 
 /// The locks gc holds, and the garbage blobs it removed to make room for them.
-struct Locked {
+struct Locked<'a> {
     /// The writer and index locks; `None` for a dry run that could not take them.
-    guards: Option<(LockGuard, LockGuard)>,
+    guards: Option<(LockGuard, IndexLock<'a>)>,
     /// Blobs whose names went to make room for the lock files, with their sizes.
     made_room: Vec<(Digest, u64)>,
 }

@@ -22,12 +22,19 @@ pub const MANIFEST_LIMIT: u64 = 4 << 20;
 /// absurd size still means damage, not a manifest).
 pub const LOCAL_MANIFEST_LIMIT: u64 = 64 << 20;
 
+/// The OCI image manifest media type.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The OCI image index media type.
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// The Docker image manifest (schema 2) media type.
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// The Docker manifest list (schema 2) media type.
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// The OCI artifact manifest media type (image-spec 1.1 release candidates; read, never written).
 pub const OCI_ARTIFACT: &str = "application/vnd.oci.artifact.manifest.v1+json";
+/// The Docker schema 1 manifest media type, which is refused.
 pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
+/// The signed Docker schema 1 manifest media type, which is refused.
 pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
 /// Whether a media type names an index (OCI image index or Docker manifest list).
@@ -36,7 +43,7 @@ pub fn is_index(media_type: &str) -> bool {
 }
 
 /// Whether a media type names a document that refers to other blobs and is descended by the walk.
-pub fn is_manifest_like(media_type: &str) -> bool {
+pub(crate) fn is_manifest_like(media_type: &str) -> bool {
     matches!(
         media_type,
         OCI_MANIFEST | OCI_INDEX | DOCKER_MANIFEST | DOCKER_LIST | OCI_ARTIFACT
@@ -44,7 +51,7 @@ pub fn is_manifest_like(media_type: &str) -> bool {
 }
 
 /// Whether a media type is Docker schema 1, which is refused for copies.
-pub fn is_schema1(media_type: &str) -> bool {
+pub(crate) fn is_schema1(media_type: &str) -> bool {
     media_type == DOCKER_SCHEMA1 || media_type == DOCKER_SCHEMA1_SIGNED
 }
 
@@ -61,7 +68,9 @@ struct Refs {
 
 /// A parsed manifest-like document: its own `mediaType` field and its children, in document order.
 pub struct Parsed {
+    /// The document's own `mediaType` field, if it has one.
     pub media_type: Option<String>,
+    /// The descriptors it refers to, in document order.
     pub children: Vec<Descriptor>,
 }
 
@@ -161,14 +170,24 @@ pub enum Problem {
     /// The blob is not in the store.
     Missing,
     /// The blob's length is not the descriptor's size.
-    SizeMismatch { expected: u64, found: u64 },
+    SizeMismatch {
+        /// The size the descriptor states.
+        expected: u64,
+        /// The blob's length in the store.
+        found: u64,
+    },
     /// The blob's content does not hash to its digest.
-    Corrupt { found: String },
+    Corrupt {
+        /// The digest the content hashes to.
+        found: String,
+    },
     /// A manifest-like blob that cannot be read as one (unparseable, over the limit, bad child).
     Unreadable(String),
     /// The blob's own `mediaType` field disagrees with the descriptor that names it.
     MediaTypeMismatch {
+        /// The media type the referring descriptor states.
         descriptor: String,
+        /// The media type the document states of itself.
         document: String,
     },
 }
@@ -244,6 +263,7 @@ impl Node {
 /// before what it refers to.
 #[derive(Debug, Default)]
 pub struct Graph {
+    /// Every reachable blob, children before their parents.
     pub nodes: Vec<Node>,
     positions: HashMap<Digest, usize>,
 }

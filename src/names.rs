@@ -1,12 +1,12 @@
 //! The one rule for names in `index.json`: an entry carries the canonical full name in
 //! `io.containerd.image.name` and the tag alone in `org.opencontainers.image.ref.name`, and a name
 //! labels at most one entry, so giving a name to an entry takes it from every other. `tag`, `pull`
-//! and `import` all name entries through [`Namer`].
+//! and `import` all name entries through one `Namer`, which indexes the names once per rewrite.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
-use oci_spec::image::Descriptor;
+use oci_spec::image::{Descriptor, Digest};
 
 use crate::layout::{Entry, IndexDocument};
 use crate::reference::Reference;
@@ -25,14 +25,14 @@ pub struct Moved {
     /// The name, canonical (or the bare tag of an entry that has no full name).
     pub name: String,
     /// The digest it labelled.
-    pub from: String,
+    pub from: Digest,
     /// The digest it labels now.
-    pub to: String,
+    pub to: Digest,
 }
 
 /// The name that identifies an entry for the one-entry-per-name rule: its canonical name (under
 /// every reading convention), else its `ref.name` as a bare tag; `None` for an unnamed entry.
-pub fn entry_key(d: &impl IndexEntry) -> Option<String> {
+pub(crate) fn entry_key(d: &impl IndexEntry) -> Option<String> {
     if let Some(name) = resolve::entry_name(d) {
         return Some(name.to_string());
     }
@@ -40,7 +40,7 @@ pub fn entry_key(d: &impl IndexEntry) -> Option<String> {
 }
 
 /// `annotations` with the naming ones set for `name`; every other annotation is kept.
-pub fn naming_annotations(
+pub(crate) fn naming_annotations(
     annotations: Option<&HashMap<String, String>>,
     name: &Reference,
     opts: &NameOptions,
@@ -70,8 +70,8 @@ pub fn named_entry(target: &Descriptor, name: &Reference, opts: &NameOptions) ->
     entry
 }
 
-/// Points each of `names` at `target` within `doc` (see [`Namer::name`]). Call it inside
-/// [`crate::Layout::update_index`].
+/// Points each of `names` at `target` within `doc`: a name another entry carries moves here, and
+/// is reported as [`Moved`]. Call it inside [`crate::Layout::update_index`].
 pub fn apply_names(
     doc: &mut IndexDocument,
     target: &Descriptor,
@@ -127,7 +127,7 @@ impl Chains {
 /// Names entries of a document. Every entry's key is computed once, when the namer is made, and each
 /// change then costs a hash lookup: naming many entries in a large index stays linear. The entries
 /// are put back in the document, in order and without the removed ones, when the namer is dropped.
-pub struct Namer<'a> {
+pub(crate) struct Namer<'a> {
     doc: &'a mut IndexDocument,
     entries: Vec<Entry>,
     removed: Vec<bool>,
@@ -204,12 +204,12 @@ impl<'a> Namer<'a> {
             .unwrap_or(first);
         let mut moved = Vec::new();
         for &p in &positions {
-            let old = self.entries[p].digest_str();
-            if old != entry.digest_str() {
+            let old = self.entries[p].descriptor().digest();
+            if old != entry.descriptor().digest() {
                 moved.push(Moved {
                     name: key.clone(),
-                    from: old.to_string(),
-                    to: entry.digest_str().to_string(),
+                    from: old.clone(),
+                    to: entry.descriptor().digest().clone(),
                 });
             }
             self.removed[p] = true;
@@ -253,14 +253,14 @@ impl<'a> Namer<'a> {
 
 /// The identity of an unnamed entry that is "the same" only as a whole: its descriptor as JSON with
 /// sorted keys (what it would be written as).
-pub fn same_descriptor(e: &Entry) -> String {
+pub(crate) fn same_descriptor(e: &Entry) -> String {
     serde_json::to_value(e.descriptor())
         .and_then(|v| serde_json::to_string(&v))
         .unwrap_or_else(|_| e.digest_str().to_string())
 }
 
 /// The identity of an unnamed entry that is "the same" when it has the same digest.
-pub fn same_digest(e: &Entry) -> String {
+pub(crate) fn same_digest(e: &Entry) -> String {
     e.digest_str().to_string()
 }
 
@@ -323,8 +323,8 @@ mod tests {
             moved,
             vec![Moved {
                 name: "docker.io/library/alpine:3.16".into(),
-                from: desc('a').digest().to_string(),
-                to: desc('b').digest().to_string(),
+                from: desc('a').digest().clone(),
+                to: desc('b').digest().clone(),
             }]
         );
         assert_eq!(

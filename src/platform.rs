@@ -7,8 +7,11 @@ use crate::error::{Error, Result};
 /// A requested platform: `linux/amd64`, `linux/arm64/v8`, `linux/arm/v7`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Platform {
+    /// The operating system (`linux`, `windows`), lowercase.
     pub os: String,
+    /// The architecture in its OCI spelling (`amd64`, `arm64`, `arm`), lowercase.
     pub architecture: String,
+    /// The variant (`v7`, `v8`), if one was given or is implied by the architecture.
     pub variant: Option<String>,
 }
 
@@ -35,6 +38,37 @@ impl Platform {
             architecture,
             variant,
         })
+    }
+
+    /// The platform this program runs on, in OCI spelling (`linux/amd64`, `darwin/arm64`,
+    /// `linux/arm/v7`): what a build or run on this machine would pick from a multi-platform
+    /// image. No variant is set where the architecture implies none (`arm64` matches `arm64/v8`).
+    pub fn host() -> Platform {
+        Platform::for_target(std::env::consts::OS, std::env::consts::ARCH)
+    }
+
+    /// The OCI platform of a Rust target's `os` and `arch` (as in `std::env::consts`).
+    fn for_target(os: &str, arch: &str) -> Platform {
+        let os = match os {
+            "macos" => "darwin",
+            other => other,
+        };
+        let (architecture, variant) = match arch {
+            "x86_64" => ("amd64", None),
+            "x86" => ("386", None),
+            "aarch64" => ("arm64", None),
+            // Rust's `arm` targets that run containers are ARMv7 hard-float in the main.
+            "arm" => ("arm", Some("v7")),
+            "powerpc64" if cfg!(target_endian = "little") => ("ppc64le", None),
+            "loongarch64" => ("loong64", None),
+            "mips64" if cfg!(target_endian = "little") => ("mips64le", None),
+            other => (other, None),
+        };
+        Platform {
+            os: os.to_string(),
+            architecture: architecture.to_string(),
+            variant: variant.map(str::to_string),
+        }
     }
 
     /// The platform a descriptor or config states, as it states it.
@@ -121,5 +155,26 @@ mod tests {
             Platform::parse("linux/arm64/v8").unwrap().to_string(),
             "linux/arm64/v8"
         );
+    }
+
+    #[test]
+    fn host_platform_in_oci_spelling() {
+        let cases = [
+            ("linux", "x86_64", "linux/amd64"),
+            ("linux", "aarch64", "linux/arm64"),
+            ("macos", "aarch64", "darwin/arm64"),
+            ("linux", "arm", "linux/arm/v7"),
+            ("windows", "x86", "windows/386"),
+            ("linux", "s390x", "linux/s390x"),
+        ];
+        for (os, arch, want) in cases {
+            assert_eq!(Platform::for_target(os, arch).to_string(), want);
+        }
+        // The host's platform matches what a multi-platform image states for it.
+        let host = Platform::host();
+        assert!(host.matches(&spec(&host.os, &host.architecture, host.variant.as_deref())));
+        if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+            assert_eq!(host.to_string(), "linux/amd64");
+        }
     }
 }

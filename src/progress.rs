@@ -25,32 +25,59 @@ pub enum Outcome {
 #[non_exhaustive]
 pub enum Event<'a> {
     /// Work on an image starts (`image` is the name as the user will recognise it).
-    ImageStart { image: &'a str },
+    ImageStart {
+        /// The image.
+        image: &'a str,
+    },
     /// A blob transfer starts.
-    BlobStart { digest: &'a Digest, size: u64 },
+    BlobStart {
+        /// The blob.
+        digest: &'a Digest,
+        /// Its size in bytes.
+        size: u64,
+    },
     /// Bytes of a blob transferred so far (back to 0 when a transfer restarts).
-    BlobBytes { digest: &'a Digest, bytes: u64 },
+    BlobBytes {
+        /// The blob.
+        digest: &'a Digest,
+        /// Bytes transferred so far.
+        bytes: u64,
+    },
     /// A blob is done.
     BlobDone {
+        /// The blob.
         digest: &'a Digest,
+        /// Its size in bytes.
         size: u64,
+        /// Whether it was transferred, skipped or mounted.
         outcome: Outcome,
     },
     /// An image is complete at its destination.
     ImageDone {
+        /// The image.
         image: &'a str,
+        /// The digest of its manifest or index at the destination.
         digest: &'a Digest,
         /// Whether nothing had to change.
         unchanged: bool,
     },
     /// An image failed; others go on.
-    ImageFailed { image: &'a str, error: &'a Error },
+    ImageFailed {
+        /// The image.
+        image: &'a str,
+        /// Why it failed.
+        error: &'a Error,
+    },
     /// Something worth knowing that does not fail the image.
-    Warning { message: &'a str },
+    Warning {
+        /// The warning, one line.
+        message: &'a str,
+    },
 }
 
 /// A receiver of events.
 pub trait Progress: Send + Sync {
+    /// Receives one event; called from whichever thread the work is on, so it should be quick.
     fn event(&self, event: &Event<'_>);
 }
 
@@ -89,6 +116,7 @@ pub struct Tally<'a> {
 }
 
 impl<'a> Tally<'a> {
+    /// Counts the events passed to it and hands each on to `inner`.
     pub fn new(inner: &'a dyn Progress) -> Self {
         Tally {
             inner,

@@ -36,7 +36,9 @@ pub struct EntryName {
 /// What resolution needs of an index entry: its digest and its two name annotations. Implemented for
 /// full descriptors and for the borrowed, allocation-free entries [`resolve`] scans large indexes with.
 pub trait IndexEntry {
+    /// The entry's digest as written (`sha256:<hex>`).
     fn digest_str(&self) -> &str;
+    /// The value of annotation `key`, if the entry has it.
     fn annotation(&self, key: &str) -> Option<&str>;
 }
 
@@ -153,7 +155,7 @@ pub fn display_name(d: &impl IndexEntry) -> String {
 /// Finds the entries what the user typed names, by the first of SPEC §2's steps that matches
 /// anything, and returns their positions; an empty result means no step matched. Entries of the
 /// deciding step may still point at different digests (see [`choose`]).
-pub fn find_entries<E: IndexEntry>(entries: &[E], input: &str) -> Result<Vec<usize>> {
+pub(crate) fn find_entries<E: IndexEntry>(entries: &[E], input: &str) -> Result<Vec<usize>> {
     // 1. A digest.
     if digest::looks_like_digest(input) {
         let d = digest::parse(input)?;
@@ -215,7 +217,7 @@ fn positions<E>(entries: &[E], mut pred: impl FnMut(&E) -> bool) -> Vec<usize> {
 
 /// Picks the one entry among `hits` (from [`find_entries`]): they must all share one digest, or the
 /// answer is an error listing every candidate by full name.
-pub fn choose<E: IndexEntry>(
+pub(crate) fn choose<E: IndexEntry>(
     layout: &Layout,
     entries: &[E],
     hits: &[usize],
@@ -469,7 +471,9 @@ pub fn descend_to_platform(
 /// URL names only the layout).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayoutUrl {
+    /// The layout directory: the longest prefix of the path that holds an `oci-layout` file.
     pub layout: PathBuf,
+    /// What follows it: a name, `:tag` or `@digest` as the user wrote it; `None` for none.
     pub reference: Option<String>,
 }
 

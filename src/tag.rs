@@ -2,6 +2,8 @@
 //! remove the entries names resolve to. How a name is written, and that a name labels one entry,
 //! is the naming module's rule ([`crate::names`]).
 
+use oci_spec::image::Digest;
+
 use crate::error::{Error, Result};
 use crate::layout::{Entry, Layout};
 use crate::names::Namer;
@@ -11,10 +13,13 @@ use crate::resolve::{self, Found};
 pub use crate::names::{apply_names, named_entry, Moved, NameOptions};
 
 /// What `tag` did.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct TagReport {
-    pub digest: String,
+    /// The digest the source resolved to, which every name now labels.
+    pub digest: Digest,
+    /// The names given, canonical.
     pub names: Vec<String>,
+    /// Names that labelled another digest before.
     pub moved: Vec<Moved>,
 }
 
@@ -67,7 +72,7 @@ pub fn tag(
             .flat_map(|n| namer.name(&target, n, opts))
             .collect();
         Ok(TagReport {
-            digest: d.digest().to_string(),
+            digest: d.digest().clone(),
             names: names.iter().map(|n| n.to_string()).collect(),
             moved,
         })
@@ -77,8 +82,10 @@ pub fn tag(
 /// One removed entry.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Untagged {
+    /// The entry's name as `ls` shows it (canonical name, bare tag, or digest when unnamed).
     pub name: String,
-    pub digest: String,
+    /// The digest the entry pointed at.
+    pub digest: Digest,
 }
 
 /// Removes the entries each of `refs` resolves to (in resolution order; a digest removes every entry with
@@ -99,7 +106,7 @@ pub fn untag(layout: &Layout, refs: &[&str]) -> Result<Vec<Untagged>> {
             if !keep {
                 removed.push(Untagged {
                     name: resolve::display_name(e),
-                    digest: e.digest().to_string(),
+                    digest: e.digest().clone(),
                 });
             }
             i += 1;

@@ -185,12 +185,9 @@ fn export_of_chosen_refs_holds_exactly_their_closure() {
         let chosen: Vec<Descriptor> = entries(&src)
             .into_iter()
             .filter(|e| {
-                refs.iter().any(|r| {
-                    ocilayout::resolve::find_entries(&entries(&src), r)
-                        .unwrap()
-                        .iter()
-                        .any(|&j| &entries(&src)[j] == e)
-                })
+                let layout = ocilayout::Layout::open(&src).unwrap();
+                refs.iter()
+                    .any(|r| ocilayout::resolve::resolve(&layout, r, None).unwrap() == *e)
             })
             .collect();
         assert_eq!(chosen.len(), refs.len(), "{fixture} {refs:?}");

@@ -418,7 +418,11 @@ fn check(nodes: &[NodeSpec], entries: &[EntrySpec]) -> Result<(), TestCaseError>
     // fsck: the verdict and every problem by digest.
     let problems = marker.problems(&everything);
     let report = fsck::fsck(&layout).unwrap();
-    let found: BTreeSet<String> = report.problems.iter().map(|p| p.digest.clone()).collect();
+    let found: BTreeSet<String> = report
+        .problems
+        .iter()
+        .map(|p| p.digest.to_string())
+        .collect();
     prop_assert_eq!(&found, &problems, "fsck: {:?}", report.problems);
     prop_assert_eq!(report.ok, problems.is_empty());
 

@@ -14,6 +14,8 @@ use ocilayout::registry::{ClientConfig, Exchanged, RegistryAuth, Trace};
 
 use super::Global;
 
+/// `--jobs` when not given: the library's default, narrowed to the flag's type (it is at most 64).
+const DEFAULT_JOBS: u16 = ocilayout::registry::DEFAULT_JOBS as u16;
 /// `REG`: how to reach registries.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RegistryArgs {
@@ -54,7 +56,7 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "FILE")]
     pub auth_file: Option<PathBuf>,
     /// Blobs transferred at once.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
     /// Seconds to wait: for a connection, for any progress of a transfer, for a small document
     /// (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each

@@ -4,6 +4,7 @@
 mod document;
 mod init;
 mod lock;
+mod read;
 
 use std::fs;
 use std::io::{self, Write};
@@ -104,33 +105,24 @@ impl Layout {
         IndexDocument::parse(bytes, &path)
     }
 
-    /// Replaces `index.json` atomically with an index built from scratch (see
-    /// [`Layout::write_document`]).
-    pub fn write_index(&self, index: &ImageIndex) -> Result<()> {
-        self.write_document(&IndexDocument::from(index))
-    }
-
-    /// Replaces `index.json` atomically: temp file, fsync, rename, directory fsync. The document is
-    /// streamed into the temp file, never held twice. The caller holds the index lock (see
-    /// [`Layout::update_index`]).
-    pub fn write_document(&self, doc: &IndexDocument) -> Result<()> {
-        atomic_write_with(&self.root, "index.json", |w| doc.write_to(w))
-    }
-
     /// Reads, changes and rewrites `index.json` under the exclusive index lock. `f` returning an error
     /// leaves `index.json` untouched. Entries and keys `f` does not change are written back as they
     /// were read. Blobs the change names must already be durable.
     pub fn update_index<T>(&self, f: impl FnOnce(&mut IndexDocument) -> Result<T>) -> Result<T> {
-        let _guard = self.lock_index()?;
-        let mut doc = self.read_document()?;
+        let lock = self.lock_index()?;
+        let mut doc = lock.read_document()?;
         let out = f(&mut doc)?;
-        self.write_document(&doc)?;
+        lock.write(&doc)?;
         Ok(out)
     }
 
-    /// Takes the exclusive index lock (every read-modify-write of `index.json` holds it).
-    pub fn lock_index(&self) -> Result<LockGuard> {
-        lock::acquire(&self.root, "index.lock", Mode::Exclusive)
+    /// Takes the exclusive index lock (every read-modify-write of `index.json` holds it). The
+    /// returned [`IndexLock`] is the only way to replace `index.json`; dropping it releases the lock.
+    pub fn lock_index(&self) -> Result<IndexLock<'_>> {
+        Ok(IndexLock {
+            layout: self,
+            _guard: lock::acquire(&self.root, "index.lock", Mode::Exclusive)?,
+        })
     }
 
     /// Takes the shared writer lock: held while blobs are written that an index entry will name later.
@@ -144,6 +136,52 @@ impl Layout {
     }
 }
 
+/// The exclusive lock on a layout's `index.json`, held from [`Layout::lock_index`] until dropped.
+/// Rewrites of `index.json` go through it, so none can happen without the lock:
+///
+/// ```
+/// # fn main() -> ocilayout::Result<()> {
+/// # let dir = std::env::temp_dir().join(format!("ocilayout-doc-lock-{}", std::process::id()));
+/// let layout = ocilayout::Layout::init(&dir)?;
+/// let lock = layout.lock_index()?;
+/// let doc = lock.read_document()?;
+/// lock.write(&doc)?; // unchanged entries and keys are written back as they were read
+/// # drop(lock); std::fs::remove_dir_all(&dir).ok();
+/// # Ok(()) }
+/// ```
+///
+/// A [`Layout`] alone cannot replace `index.json`:
+///
+/// ```compile_fail
+/// # fn f(layout: &ocilayout::Layout, index: &ocilayout::oci_spec::image::ImageIndex) {
+/// layout.write_index(index);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct IndexLock<'a> {
+    layout: &'a Layout,
+    _guard: LockGuard,
+}
+
+impl IndexLock<'_> {
+    /// Reads `index.json` as a document to rewrite (see [`Layout::read_document`]).
+    pub fn read_document(&self) -> Result<IndexDocument> {
+        self.layout.read_document()
+    }
+
+    /// Replaces `index.json` atomically: temp file, fsync, rename, directory fsync. The document is
+    /// streamed into the temp file, never held twice. Blobs it names must already be durable.
+    pub fn write(&self, doc: &IndexDocument) -> Result<()> {
+        atomic_write_with(&self.layout.root, "index.json", |w| doc.write_to(w))
+    }
+
+    /// Replaces `index.json` atomically with an index built from scratch: every field not in
+    /// `index` is lost (prefer [`IndexLock::read_document`] and [`IndexLock::write`]).
+    pub fn write_index(&self, index: &ImageIndex) -> Result<()> {
+        self.write(&IndexDocument::from(index))
+    }
+}
+
 /// An empty `index.json`.
 pub fn empty_index() -> ImageIndex {
     let mut index = ImageIndex::default();
@@ -154,7 +192,7 @@ pub fn empty_index() -> ImageIndex {
 }
 
 /// Parses an `index.json` document and validates its descriptors' digests.
-pub fn parse_index(bytes: &[u8], path: &Path) -> Result<ImageIndex> {
+pub(crate) fn parse_index(bytes: &[u8], path: &Path) -> Result<ImageIndex> {
     let malformed = |reason: String| Error::Malformed {
         what: path.display().to_string(),
         reason,
@@ -266,7 +304,7 @@ mod tests {
         ));
         let mut index = empty_index();
         index.set_manifests(vec![entry]);
-        l.write_index(&index).unwrap();
+        l.lock_index().unwrap().write_index(&index).unwrap();
         let text = fs::read_to_string(dir.path().join("index.json")).unwrap();
         // Keys appear in lexicographic order (k0, k1, k10, ..., k19, k2, ...), whatever the map held.
         let mut names: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();

@@ -23,8 +23,11 @@ application/vnd.oci.artifact.manifest.v1+json";
 /// A manifest or index as the registry served it: the exact bytes, verified against `digest`.
 #[derive(Clone, Debug)]
 pub struct Manifest {
+    /// The document exactly as served.
     pub bytes: Vec<u8>,
+    /// Its media type (the `Content-Type`, or the document's own `mediaType`).
     pub media_type: String,
+    /// The digest of `bytes`.
     pub digest: Digest,
 }
 

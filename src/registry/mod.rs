@@ -27,6 +27,10 @@ pub use transport::ClientConfig;
 use transport::{Request, Transport};
 pub use upload::{Open, Pushed};
 
+/// How many blobs a pull, push or sync transfers at once unless told otherwise: the default of
+/// [`ClientConfig::jobs`] and of the command line's `--jobs`.
+pub const DEFAULT_JOBS: usize = 8;
+
 /// A registry client: one HTTP agent (connections are pooled and shared by every thread).
 #[derive(Debug)]
 pub struct Client {
@@ -34,12 +38,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client for `config`: builds the HTTP agent and its TLS configuration (system roots and
+    /// any extra certificate); fails when a configured certificate or proxy cannot be used.
     pub fn new(config: ClientConfig) -> Result<Client> {
         Ok(Client {
             transport: Transport::new(config)?,
         })
     }
 
+    /// The configuration the client was made with.
     pub fn config(&self) -> &ClientConfig {
         self.transport.config()
     }

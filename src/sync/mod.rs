@@ -23,7 +23,9 @@ pub use push::{push, sync, PushOptions};
 /// What a multi-image run did: the summary and the images that failed, each with its error.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Counts of images, blobs and bytes.
     pub summary: Summary,
+    /// Each image that failed, as the user named it, with its error.
     pub failures: Vec<(String, Error)>,
 }
 

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 /// One challenge: the scheme (lowercased) and its parameters (names lowercased).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Challenge {
+    /// The auth scheme, lowercase (`basic`, `bearer`).
     pub scheme: String,
+    /// Its parameters (`realm`, `service`, `scope`), names lowercase.
     pub params: HashMap<String, String>,
 }
 

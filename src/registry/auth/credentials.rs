@@ -30,9 +30,19 @@ pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
     /// A user name and password (or personal access token), for Basic auth or a token request.
-    Basic { username: String, password: String },
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password or token; never printed.
+        password: String,
+    },
     /// An OAuth2 refresh token ("identity token"), exchanged at the token endpoint.
-    IdentityToken { username: String, token: String },
+    IdentityToken {
+        /// The user name the token belongs to (often `<token>`).
+        username: String,
+        /// The refresh token; never printed.
+        token: String,
+    },
 }
 
 impl fmt::Debug for Credential {
@@ -55,10 +65,15 @@ impl fmt::Debug for Credential {
 /// The environment the lookup reads, captured once (and replaceable in tests).
 #[derive(Clone, Debug, Default)]
 pub struct Environment {
+    /// `REGISTRY_AUTH_FILE`: a containers `auth.json` that replaces the default search.
     pub registry_auth_file: Option<PathBuf>,
+    /// `XDG_RUNTIME_DIR`, for `$XDG_RUNTIME_DIR/containers/auth.json`.
     pub xdg_runtime_dir: Option<PathBuf>,
+    /// `XDG_CONFIG_HOME`, for `$XDG_CONFIG_HOME/containers/auth.json`.
     pub xdg_config_home: Option<PathBuf>,
+    /// `DOCKER_CONFIG`, the directory holding docker's `config.json`.
     pub docker_config: Option<PathBuf>,
+    /// `HOME`, for `~/.docker/config.json` and `~/.config/containers/auth.json`.
     pub home: Option<PathBuf>,
     /// The user id, for `/run/containers/$UID/auth.json` when `XDG_RUNTIME_DIR` is unset.
     pub uid: Option<u32>,
@@ -102,6 +117,7 @@ pub struct CredentialSources {
     pub explicit: Option<Credential>,
     /// `--auth-file`: must exist when given.
     pub auth_file: Option<PathBuf>,
+    /// The environment variables the search reads.
     pub env: Environment,
     /// How long a credential helper may take before it is killed; `None`: 30 seconds.
     pub helper_timeout: Option<Duration>,
@@ -256,7 +272,9 @@ impl CredentialSources {
 /// A credential and where it came from (a flag, a file, a helper): never the secret itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
+    /// The credential.
     pub credential: Credential,
+    /// Where it came from (`--username`, a file path, `credential helper docker-credential-x`).
     pub source: String,
 }
 

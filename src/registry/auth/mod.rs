@@ -21,7 +21,9 @@ use crate::error::{Error, Result};
 /// for a cross-repository mount also `repository:<from>:pull`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Scope {
+    /// The repository the request is about (`library/alpine`).
     pub repository: String,
+    /// Whether push access is needed, not only pull.
     pub push: bool,
     /// The repository a blob is mounted from, which needs pull access too.
     pub mount_from: Option<String>,

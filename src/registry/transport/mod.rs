@@ -43,7 +43,7 @@ pub struct ClientConfig {
     /// Answers authentication challenges. By default [`RegistryAuth`] with no credentials:
     /// anonymous, including anonymous Bearer tokens.
     pub auth: Arc<dyn Auth>,
-    /// Blobs transferred at once (`--jobs`).
+    /// Blobs transferred at once (`--jobs`); [`DEFAULT_JOBS`](super::DEFAULT_JOBS) by default.
     pub jobs: usize,
     /// Attempts per request before a 429, 5xx, broken connection or timeout becomes an error.
     pub max_attempts: u32,
@@ -70,7 +70,7 @@ impl Default for ClientConfig {
             insecure: false,
             ca_certs: Vec::new(),
             auth: Arc::new(RegistryAuth::default()),
-            jobs: 4,
+            jobs: super::DEFAULT_JOBS,
             max_attempts: 5,
             backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),

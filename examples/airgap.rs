@@ -1,0 +1,92 @@
+//! An air-gapped transfer: on the connected side, export the named images into an archive that
+//! leaves out every blob the far side already holds (`--base`); on the far side, import the
+//! archive into its layout and push the images to its registry, checking that each arrives under
+//! the digest it left with.
+//!
+//! ```text
+//! cargo run --example airgap -- SOURCE BASE ARCHIVE TARGET REGISTRY[/PREFIX] REF...
+//! ```
+//!
+//! SOURCE is the connected side's layout, BASE a copy of what the far side's layout TARGET already
+//! holds; each REF is pushed to `REGISTRY[/PREFIX]/<path>:<tag>` of its name.
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use ocilayout::archive::{self, ExportOptions, ImportOptions};
+use ocilayout::registry::{Client, ClientConfig};
+use ocilayout::sync::{push, PushOptions};
+use ocilayout::{progress, resolve, Layout, Reference};
+
+/// Runs the transfer described by `args` and returns what it did.
+pub fn run(args: &[String]) -> Result<String, Box<dyn Error>> {
+    let [source, base, archive_path, target, registry, refs @ ..] = args else {
+        return Err("usage: airgap SOURCE BASE ARCHIVE TARGET REGISTRY[/PREFIX] REF...".into());
+    };
+    let mut out = String::new();
+
+    // Connected side: the refs' closure, minus what the base holds.
+    let source = Layout::open(source)?;
+    let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+    let opts = ExportOptions {
+        entries: Some(archive::select_entries(&source, &refs)?),
+        base: Some(Layout::open(base)?),
+        ..ExportOptions::default()
+    };
+    let exported = archive::export_to_path(&source, Path::new(archive_path), &opts)?;
+    writeln!(
+        out,
+        "exported {} images: {} blobs ({} bytes), {} left to the base",
+        exported.images, exported.blobs_written, exported.bytes, exported.blobs_skipped
+    )?;
+
+    // Far side: every blob of the archive is verified as it is stored; blobs the archive left out
+    // must already be in the target.
+    let file = std::fs::File::open(archive_path)?;
+    let imported = archive::import(file, Path::new(target), &ImportOptions::default())?;
+    writeln!(
+        out,
+        "imported {} images: {} blobs written, {} already present",
+        imported.images, imported.blobs_written, imported.blobs_skipped
+    )?;
+
+    // Push each image and ask the registry what it now holds under the tag.
+    let target = Layout::open(target)?;
+    let client = Client::new(ClientConfig::default())?;
+    for r in refs {
+        let desc = resolve::resolve(&target, r, None)?;
+        let name = Reference::parse(r)?;
+        let dest = Reference::parse(&format!(
+            "{registry}/{}:{}",
+            name.path(),
+            name.tag().unwrap_or("latest")
+        ))?;
+        push(
+            &client,
+            &target,
+            &desc,
+            &dest,
+            &PushOptions::default(),
+            &progress::Silent,
+        )?;
+        let repo = client.repository(dest.registry_host(), dest.path(), false);
+        let served = repo.get_manifest(dest.tag().unwrap_or("latest"))?;
+        if served.digest != *desc.digest() {
+            return Err(format!("{dest} holds {}, not {}", served.digest, desc.digest()).into());
+        }
+        writeln!(out, "pushed {dest} {}", served.digest)?;
+    }
+    Ok(out)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(text) => print!("{text}"),
+        Err(e) => {
+            eprintln!("airgap: {e}");
+            std::process::exit(1);
+        }
+    }
+}
