@@ -16,6 +16,9 @@ _ocilayout() {
             ",$1")
                 cmd="ocilayout"
                 ;;
+            ocilayout,du)
+                cmd="ocilayout__subcmd__du"
+                ;;
             ocilayout,export)
                 cmd="ocilayout__subcmd__export"
                 ;;
@@ -37,6 +40,9 @@ _ocilayout() {
             ocilayout,init)
                 cmd="ocilayout__subcmd__init"
                 ;;
+            ocilayout,inspect)
+                cmd="ocilayout__subcmd__inspect"
+                ;;
             ocilayout,ls)
                 cmd="ocilayout__subcmd__ls"
                 ;;
@@ -49,11 +55,17 @@ _ocilayout() {
             ocilayout,resolve)
                 cmd="ocilayout__subcmd__resolve"
                 ;;
+            ocilayout,rm)
+                cmd="ocilayout__subcmd__rm"
+                ;;
             ocilayout,sync)
                 cmd="ocilayout__subcmd__sync"
                 ;;
             ocilayout,tag)
                 cmd="ocilayout__subcmd__tag"
+                ;;
+            ocilayout,tags)
+                cmd="ocilayout__subcmd__tags"
                 ;;
             ocilayout,untag)
                 cmd="ocilayout__subcmd__untag"
@@ -76,6 +88,9 @@ _ocilayout() {
             ocilayout__subcmd__generate__subcmd__help,man)
                 cmd="ocilayout__subcmd__generate__subcmd__help__subcmd__man"
                 ;;
+            ocilayout__subcmd__help,du)
+                cmd="ocilayout__subcmd__help__subcmd__du"
+                ;;
             ocilayout__subcmd__help,export)
                 cmd="ocilayout__subcmd__help__subcmd__export"
                 ;;
@@ -97,6 +112,9 @@ _ocilayout() {
             ocilayout__subcmd__help,init)
                 cmd="ocilayout__subcmd__help__subcmd__init"
                 ;;
+            ocilayout__subcmd__help,inspect)
+                cmd="ocilayout__subcmd__help__subcmd__inspect"
+                ;;
             ocilayout__subcmd__help,ls)
                 cmd="ocilayout__subcmd__help__subcmd__ls"
                 ;;
@@ -109,11 +127,17 @@ _ocilayout() {
             ocilayout__subcmd__help,resolve)
                 cmd="ocilayout__subcmd__help__subcmd__resolve"
                 ;;
+            ocilayout__subcmd__help,rm)
+                cmd="ocilayout__subcmd__help__subcmd__rm"
+                ;;
             ocilayout__subcmd__help,sync)
                 cmd="ocilayout__subcmd__help__subcmd__sync"
                 ;;
             ocilayout__subcmd__help,tag)
                 cmd="ocilayout__subcmd__help__subcmd__tag"
+                ;;
+            ocilayout__subcmd__help,tags)
+                cmd="ocilayout__subcmd__help__subcmd__tags"
                 ;;
             ocilayout__subcmd__help,untag)
                 cmd="ocilayout__subcmd__help__subcmd__untag"
@@ -131,8 +155,22 @@ _ocilayout() {
 
     case "${cmd}" in
         ocilayout)
-            opts="-v -q -h -V --verbose --quiet --no-progress --help --version init ls resolve tag untag gc fsck pull push sync export import generate help"
+            opts="-v -q -h -V --verbose --quiet --no-progress --help --version init ls resolve tag untag gc fsck pull push sync export import inspect tags rm du generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__du)
+            opts="-v -q -h --json --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -289,8 +327,22 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__help)
-            opts="init ls resolve tag untag gc fsck pull push sync export import generate help"
+            opts="init ls resolve tag untag gc fsck pull push sync export import inspect tags rm du generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__help__subcmd__du)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -428,6 +480,20 @@ _ocilayout() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ocilayout__subcmd__help__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ocilayout__subcmd__help__subcmd__ls)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -484,6 +550,20 @@ _ocilayout() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ocilayout__subcmd__help__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ocilayout__subcmd__help__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -499,6 +579,20 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__help__subcmd__tag)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__help__subcmd__tags)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -551,6 +645,44 @@ _ocilayout() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__inspect)
+            opts="-v -q -h --platform --raw --config --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -662,6 +794,20 @@ _ocilayout() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ocilayout__subcmd__rm)
+            opts="-v -q -h --dry-run --json --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ocilayout__subcmd__sync)
             opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -703,6 +849,40 @@ _ocilayout() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__tags)
+            opts="-v -q -h --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -148,7 +148,10 @@ fn sweep(
 
 /// Marks from the roots of `entries`: the graph of what stays, and the referrer entries (by
 /// position, with their subject) that go because their subject is not reachable.
-fn mark(layout: &Layout, entries: &[Descriptor]) -> Result<(Graph, Vec<(usize, Referrer)>)> {
+pub(crate) fn mark(
+    layout: &Layout,
+    entries: &[Descriptor],
+) -> Result<(Graph, Vec<(usize, Referrer)>)> {
     let store = layout.blobs();
     let mut roots: Vec<&Descriptor> = Vec::new();
     let mut pending: Vec<(usize, Referrer)> = Vec::new();
@@ -182,7 +185,7 @@ fn mark(layout: &Layout, entries: &[Descriptor]) -> Result<(Graph, Vec<(usize, R
 ///
 /// A real run on a file system with no free inodes gets its lock files from garbage instead (see
 /// [`make_room_for_locks`]): gc is what frees room, so it must not need room to start.
-fn lock(layout: &Layout, opts: &GcOptions) -> Result<Locked> {
+pub(crate) fn lock(layout: &Layout, opts: &GcOptions) -> Result<Locked> {
     let take = || {
         layout
             .lock_writers_exclusive()
@@ -209,11 +212,11 @@ fn lock(layout: &Layout, opts: &GcOptions) -> Result<Locked> {
 }
 
 /// The locks gc holds, and the garbage blobs it removed to make room for them.
-struct Locked {
+pub(crate) struct Locked {
     /// The writer and index locks; `None` for a dry run that could not take them.
-    guards: Option<(LockGuard, LockGuard)>,
+    pub(crate) guards: Option<(LockGuard, LockGuard)>,
     /// Blobs whose names went to make room for the lock files, with their sizes.
-    made_room: Vec<(Digest, u64)>,
+    pub(crate) made_room: Vec<(Digest, u64)>,
 }
 
 /// Whether an I/O error means a file cannot be created in the layout.

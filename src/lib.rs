@@ -5,10 +5,12 @@
 
 pub mod archive;
 pub mod digest;
+pub mod du;
 pub mod error;
 pub mod fsck;
 pub mod gc;
 pub mod graph;
+pub mod inspect;
 pub mod layout;
 pub mod names;
 pub mod platform;
@@ -17,6 +19,7 @@ pub mod reference;
 pub mod referrer;
 pub mod registry;
 pub mod resolve;
+pub mod rm;
 pub mod store;
 pub mod sync;
 pub mod tag;

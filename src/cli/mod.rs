@@ -2,20 +2,24 @@
 //! Each subcommand module turns its arguments into library options, makes one library call and
 //! prints the outcome, human-readable or `--json`.
 
+mod du;
 mod export;
 mod fsck;
 mod gc;
 mod generate;
 mod import;
 mod init;
+mod inspect;
 mod ls;
 mod output;
 mod pull;
 mod push;
 mod registry;
 mod resolve;
+mod rm;
 mod sync;
 mod tag;
+mod tags;
 mod untag;
 
 use std::process::ExitCode;
@@ -75,6 +79,18 @@ pub enum Command {
     Export(export::Args),
     /// Merge an archive into a layout (created if needed); refused as a whole if anything is wrong.
     Import(import::Args),
+    /// Show what a manifest or index holds: platforms, config, layers, sizes, referrers.
+    #[command(long_about = inspect::LONG_ABOUT)]
+    Inspect(inspect::Args),
+    /// List every tag of a registry repository.
+    #[command(long_about = tags::LONG_ABOUT)]
+    Tags(tags::Args),
+    /// Remove images: their names, and every blob no remaining entry reaches.
+    #[command(long_about = rm::LONG_ABOUT)]
+    Rm(rm::Args),
+    /// Show each image's total, unique and shared bytes, and the layout's garbage.
+    #[command(long_about = du::LONG_ABOUT)]
+    Du(du::Args),
     /// Write man pages or shell completions.
     #[command(hide = true)]
     Generate(generate::Args),
@@ -130,6 +146,10 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<u8> {
         Command::Sync(a) => sync::run(a, global),
         Command::Export(a) => export::run(a, global),
         Command::Import(a) => import::run(a, global),
+        Command::Inspect(a) => inspect::run(a, global),
+        Command::Tags(a) => tags::run(a, global),
+        Command::Rm(a) => rm::run(a, global),
+        Command::Du(a) => du::run(a, global),
         Command::Generate(a) => generate::run(a, global),
     }
 }

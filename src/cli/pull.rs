@@ -4,7 +4,7 @@ use ocilayout::registry::Client;
 use ocilayout::resolve::Platform;
 use ocilayout::sync::{self, PullOptions};
 use ocilayout::tag::NameOptions;
-use ocilayout::{Layout, Reference};
+use ocilayout::Layout;
 
 use super::registry::{failures, Display, RegistryArgs};
 use super::Global;
@@ -33,8 +33,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let (dir, images) = args.args.split_last().expect("clap requires two arguments");
     let images = images
         .iter()
-        .map(|s| Reference::parse(s))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|s| super::registry::parse_ref(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let client = Client::new(args.registry.config(global)?)?;
     let (layout, created) = Layout::init_tracked(dir)?;
     let opts = PullOptions {

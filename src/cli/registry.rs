@@ -299,3 +299,14 @@ pub fn failures(verb: &str, failures: &[(String, ocilayout::Error)]) -> anyhow::
         }
     }
 }
+
+/// A registry reference as typed, with the `docker://` prefix that skopeo and crane users write
+/// accepted and dropped.
+pub fn registry_ref(input: &str) -> &str {
+    input.strip_prefix("docker://").unwrap_or(input)
+}
+
+/// Parses a registry reference (a `docker://` prefix accepted).
+pub fn parse_ref(input: &str) -> anyhow::Result<ocilayout::Reference> {
+    Ok(ocilayout::Reference::parse(registry_ref(input))?)
+}
