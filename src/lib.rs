@@ -21,6 +21,7 @@ pub mod registry;
 pub mod resolve;
 pub mod rm;
 pub mod store;
+pub mod suggest;
 pub mod sync;
 pub mod tag;
 

@@ -367,3 +367,67 @@ fn inspect_reads_registry_images() {
     assert_eq!(sha256(c.ok().as_bytes()), CONFIG1);
     run(["inspect", &reg.at("multi:404")]).fails(1, "multi:404");
 }
+
+/// The command line helps: clap's suggestions reach the user, a name without its registry host gets
+/// "did you mean", a missing platform lists the platforms there are.
+#[test]
+fn usage_errors_suggest_and_not_found_names_hint() {
+    let r = run(["pul"]);
+    let err = r.fails(2, "unrecognized subcommand 'pul'");
+    assert!(err.contains("'pull'"), "{err}");
+    let r = run(["ls", "--jsn", &fixture("umoci")]);
+    assert!(r.fails(2, "--jsn").contains("'--json'"));
+    let r = run([
+        "resolve",
+        "--platfrom",
+        "linux/amd64",
+        &fixture("umoci"),
+        "v1",
+    ]);
+    assert!(r.fails(2, "--platfrom").contains("'--platform'"));
+    let r = run(["resolve", &fixture("containerd"), "team/app:dev"]);
+    let err = r.fails(1, "not found");
+    assert!(
+        err.contains("did you mean localhost:5000/team/app:dev?"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
+    let r = run(["resolve", &fixture("umoci"), "nothing:1"]);
+    assert!(!r.fails(1, "not found").contains("did you mean"));
+    let r = run([
+        "resolve",
+        "--platform",
+        "linux/s390x",
+        &fixture("multiarch"),
+        "multi:1",
+    ]);
+    let err = r.fails(1, "no manifest for platform linux/s390x");
+    assert!(err.contains("linux/amd64, linux/arm64/v8"), "{err}");
+}
+
+/// `sync` shows `SOURCE -> DESTINATION DIGEST` per image, and refuses a destination with a tag, a
+/// digest or a URL scheme before reading the layout or contacting anything (exit 2, one error).
+#[test]
+fn sync_shows_source_and_destination_and_checks_it_first() {
+    for bad in ["127.0.0.1:9/m:v1", "https://127.0.0.1:9/m", "mirror"] {
+        let r = run(["sync", "--plain-http", "/nonexistent", bad]);
+        let err = r.fails(2, "sync destination");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let Some(reg) = Registry::start() else { return };
+    let (_a, artifact) = fixture_copy("artifact");
+    let out = run([
+        "sync",
+        "--plain-http",
+        artifact.to_str().unwrap(),
+        &format!("docker://{}", reg.at("mirror")),
+    ]);
+    let line = format!(
+        "docker.io/library/app:1 -> {} {D1}",
+        reg.at("mirror/library/app:1")
+    );
+    assert!(
+        out.ok().lines().any(|l| l == line),
+        "no line {line:?} in {out:#?}"
+    );
+}

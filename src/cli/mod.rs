@@ -126,6 +126,7 @@ pub fn main() -> ExitCode {
         }
         Err(e) => {
             output::print_error(&e);
+            output::print_hint(&e);
             ExitCode::from(EXIT_FAILURE)
         }
     }

@@ -155,6 +155,8 @@ pub struct Display {
     bars: Option<Bars>,
     quiet: bool,
     verb: &'static str,
+    /// Whether an image's line is `IMAGE DIGEST` alone (sync's `SOURCE -> DESTINATION DIGEST`).
+    plain: bool,
 }
 
 struct Bars {
@@ -173,7 +175,15 @@ impl Display {
             bars,
             quiet: global.quiet,
             verb,
+            plain: false,
         }
+    }
+
+    /// For sync: each image's line is `SOURCE -> DESTINATION DIGEST`, without a verb (and
+    /// ` (up to date)` after it when nothing had to change).
+    pub fn plain(mut self) -> Self {
+        self.plain = true;
+        self
     }
 
     /// A result line on stdout (per image, and the summary), drawn around any bars.
@@ -229,7 +239,12 @@ impl Progress for Display {
                 unchanged,
             } => {
                 let what = if *unchanged { "up to date" } else { self.verb };
-                self.line(format!("{what} {image} {digest}"));
+                if self.plain {
+                    let note = if *unchanged { " (up to date)" } else { "" };
+                    self.line(format!("{image} {digest}{note}"));
+                } else {
+                    self.line(format!("{what} {image} {digest}"));
+                }
             }
             Event::Warning { message } => self.warn(format!("ocilayout: warning: {message}")),
             _ => {}
