@@ -183,7 +183,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__export)
-            opts="-v -q -h --gzip --base --docker-manifest --verbose --quiet --no-progress --help"
+            opts="-v -q -h --gzip --base --docker-manifest --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -639,7 +639,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__init)
-            opts="-v -q -h --verbose --quiet --no-progress --help"
+            opts="-v -q -h --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -705,7 +705,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__pull)
-            opts="-v -q -h --platform --full-ref-name --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            opts="-v -q -h --platform --full-ref-name --no-referrers --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -743,7 +743,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__push)
-            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            opts="-v -q -h --no-referrers --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -809,7 +809,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__sync)
-            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            opts="-v -q -h --no-referrers --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -843,7 +843,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__tag)
-            opts="-v -q -h --full-ref-name --verbose --quiet --no-progress --help"
+            opts="-v -q -h --full-ref-name --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -891,7 +891,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__untag)
-            opts="-v -q -h --verbose --quiet --no-progress --help"
+            opts="-v -q -h --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -47,41 +47,44 @@ complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "rm" -d 'Remove 
 complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "du" -d 'Show each image\'s total, unique and shared bytes, and the layout\'s garbage'
 complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "generate" -d 'Write man pages or shell completions'
 complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -l json -d 'Print a JSON object'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -l json -d 'Print a JSON array of entries'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l platform -d 'Descend through image indexes to the manifest for os/arch[/variant]; a single-platform image must be for that platform (its config says so)' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l json -d 'Print the whole descriptor as JSON'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -l full-ref-name -d 'Also write the full name into org.opencontainers.image.ref.name (default: the tag alone)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -l json -d 'Print a JSON object'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -l json -d 'Print a JSON object'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -l dry-run -d 'Report exactly what would be removed, and remove nothing'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -l json -d 'Print a JSON summary'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -l json -d 'Print a JSON report'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l platform -d 'Pull only the manifest for os/arch[/variant] (default: the whole index, every platform); a single-platform image must be for that platform' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
@@ -90,6 +93,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l jobs -d 'Bl
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l full-ref-name -d 'Also write the full name into org.opencontainers.image.ref.name (default: the tag alone)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l no-referrers -d 'Do not bring along referrers (signatures, SBOMs)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l json -d 'Print a JSON object when done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l plain-http -d 'Speak plain HTTP instead of HTTPS. Without it, a registry on localhost or 127.0.0.0/8 that answers HTTPS in plain HTTP is spoken to in plain HTTP (as docker does; -v says so). Credentials only ever go to the scheme, host and port they are for: never to a redirect or upload Location elsewhere, never from HTTPS down to HTTP'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l password-stdin -d 'Read the password from standard input'
@@ -103,6 +107,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l auth-file -
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l no-referrers -d 'Do not push the layout\'s referrers (signatures, SBOMs) of the image'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l json -d 'Print a JSON object when done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l plain-http -d 'Speak plain HTTP instead of HTTPS. Without it, a registry on localhost or 127.0.0.0/8 that answers HTTPS in plain HTTP is spoken to in plain HTTP (as docker does; -v says so). Credentials only ever go to the scheme, host and port they are for: never to a redirect or upload Location elsewhere, never from HTTPS down to HTTP'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l password-stdin -d 'Read the password from standard input'
@@ -116,6 +121,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l auth-file -
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l no-referrers -d 'Do not push referrers (signatures, SBOMs)'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l json -d 'Print a JSON object when done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l plain-http -d 'Speak plain HTTP instead of HTTPS. Without it, a registry on localhost or 127.0.0.0/8 that answers HTTPS in plain HTTP is spoken to in plain HTTP (as docker does; -v says so). Credentials only ever go to the scheme, host and port they are for: never to a redirect or upload Location elsewhere, never from HTTPS down to HTTP'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l password-stdin -d 'Read the password from standard input'
@@ -126,16 +132,17 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s h -l help -
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l base -d 'A layout the receiving side already holds: its blobs are left out (incremental update)' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l gzip -d 'Compress with gzip (implied by a `.tar.gz` or `.tgz` archive name)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l docker-manifest -d 'Also write the manifest.json that `docker load` reads'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l json -d 'Print a JSON summary (not with `-`: standard output is the archive)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l platform -d 'Store only the manifest for os/arch[/variant] of each image index, under the index\'s name (as `pull --platform` does): for archives that hold one platform\'s blobs, such as the ones `ctr images export` and `nerdctl save` write by default' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l json -d 'Print a JSON summary'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l no-progress -d 'Never draw progress bars'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s h -l help -d 'Print help'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l platform -d 'Descend through image indexes to the manifest for os/arch[/variant]' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r

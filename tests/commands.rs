@@ -431,3 +431,117 @@ fn sync_shows_source_and_destination_and_checks_it_first() {
         "no line {line:?} in {out:#?}"
     );
 }
+
+/// `--json` on the local commands: each prints one JSON object (or array) with its documented keys
+/// on stdout; without it, summaries go to stdout too, and nothing but notes to stderr.
+#[test]
+fn every_local_command_has_json_and_summaries_on_stdout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let new = tmp.path().join("new");
+    let n = new.to_str().unwrap();
+    let j = json(run(["init", "--json", n]).ok());
+    assert_eq!(j["created"], true);
+    assert_eq!(json(run(["init", "--json", n]).ok())["created"], false);
+    let (_u, umoci) = fixture_copy("umoci");
+    let u = umoci.to_str().unwrap();
+    let archive = tmp.path().join("a.tar");
+    let a = archive.to_str().unwrap();
+    // (command line, keys its JSON object has)
+    let cases: Vec<(Vec<&str>, &[&str])> = vec![
+        (
+            vec!["tag", "--json", u, "v2", "app:2"],
+            &["digest", "names", "moved"],
+        ),
+        (vec!["untag", "--json", u, "app:2"], &["untagged"]),
+        (
+            vec!["export", "--json", u, a],
+            &[
+                "archive",
+                "images",
+                "blobs_written",
+                "blobs_skipped",
+                "bytes",
+            ],
+        ),
+        (
+            vec!["import", "--json", a, n],
+            &["images", "blobs_written", "blobs_skipped", "bytes", "moved"],
+        ),
+        (
+            vec!["gc", "--json", u],
+            &["removed", "freed_bytes", "kept", "dry_run"],
+        ),
+        (vec!["fsck", "--json", u], &["ok", "checked", "problems"]),
+        (
+            vec!["du", "--json", u],
+            &["images", "total", "reachable", "garbage"],
+        ),
+        (
+            vec!["inspect", "--json", u, "v1"],
+            &[
+                "digest",
+                "mediaType",
+                "size",
+                "annotations",
+                "config",
+                "layers",
+                "referrers",
+            ],
+        ),
+        (
+            vec!["resolve", "--json", u, "v1"],
+            &["digest", "mediaType", "size"],
+        ),
+        (
+            vec!["rm", "--json", "--dry-run", u, "v2"],
+            &["removed", "freed_bytes", "dry_run", "untagged", "digests"],
+        ),
+    ];
+    for (args, keys) in cases {
+        let r = run(&args);
+        let j = json(r.ok());
+        for k in keys {
+            assert!(j.get(k).is_some(), "{args:?}: no {k} in {j}");
+        }
+        assert_eq!(r.stderr, "", "{args:?}");
+    }
+    assert!(json(run(["ls", "--json", u]).ok()).is_array());
+    run(["export", "--json", u, "-"]).fails(2, "--json");
+    // Summaries on stdout.
+    let stdout_cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["gc", u], "removed 0 blobs"),
+        (vec!["fsck", u], "checked "),
+        (vec!["export", u, a], "exported "),
+        (vec!["import", a, n], "imported "),
+        (vec!["init", n], "already a layout"),
+    ];
+    for (args, needle) in stdout_cases {
+        let r = run(&args);
+        assert!(r.ok().contains(needle), "{args:?}: {r:#?}");
+        assert!(!r.stderr.contains(needle), "{args:?}: {r:#?}");
+    }
+}
+
+/// `--json` on pull, push and sync against the real registry.
+#[test]
+fn registry_commands_have_json() {
+    let Some(reg) = Registry::start() else { return };
+    let (_u, umoci) = fixture_copy("umoci");
+    let u = umoci.to_str().unwrap();
+    let j = json(run(["push", "--plain-http", "--json", u, "v1", &reg.at("a/b:1")]).ok());
+    assert_eq!(j["images"][0]["digest"], D1);
+    assert_eq!(j["images"][0]["unchanged"], false);
+    assert!(j["transferred"].as_u64().unwrap() >= 3, "{j}");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    let d = dir.to_str().unwrap();
+    let j = json(run(["pull", "--plain-http", "--json", &reg.at("a/b:1"), d]).ok());
+    assert_eq!(j["images"][0]["digest"], D1);
+    assert_eq!(j["failures"], serde_json::json!([]));
+    let j = json(run(["sync", "--plain-http", "--json", d, &reg.at("m")]).ok());
+    assert_eq!(
+        j["images"][0]["image"],
+        format!("{} -> {}", reg.at("a/b:1"), reg.at("m/a/b:1"))
+    );
+    assert_eq!(j["images"][0]["digest"], D1);
+}

@@ -61,10 +61,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             moved: &report.moved,
         })?;
     } else {
-        global.info(format_args!(
+        global.result(format_args!(
             "imported {} images: {} blobs written ({} bytes), {} already present",
             report.images, report.blobs_written, report.bytes, report.blobs_skipped
-        ));
+        ))?;
     }
     Ok(super::EXIT_OK)
 }

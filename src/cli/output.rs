@@ -27,6 +27,14 @@ impl Global {
         !self.quiet && !self.no_progress && io::stderr().is_terminal()
     }
 
+    /// Prints a result or summary line on stdout unless `--quiet`, control characters escaped.
+    pub fn result(&self, line: impl std::fmt::Display) -> anyhow::Result<()> {
+        if !self.quiet {
+            print_lines([line])?;
+        }
+        Ok(())
+    }
+
     /// Prints an informational line on stderr unless `--quiet`, control characters escaped.
     pub fn info(&self, line: impl std::fmt::Display) {
         if !self.quiet {

@@ -25,6 +25,9 @@ pub struct Args {
     /// Do not bring along referrers (signatures, SBOMs).
     #[arg(long)]
     pub no_referrers: bool,
+    /// Print a JSON object when done.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -44,11 +47,11 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         },
         referrers: !args.no_referrers,
     };
-    let display = Display::new(global, "pulled");
+    let display = Display::new(global, "pulled").json(args.json);
     let result = sync::pull(&client, &layout, &images, &opts, &display)
         .map_err(anyhow::Error::from)
         .and_then(|report| {
-            display.summary(&report.summary);
+            display.finish(&report.summary, &report.failures)?;
             failures("pull", &report.failures)
         });
     if result.is_err() {

@@ -20,6 +20,9 @@ pub struct Args {
     /// Do not push the layout's referrers (signatures, SBOMs) of the image.
     #[arg(long)]
     pub no_referrers: bool,
+    /// Print a JSON object when done.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -32,9 +35,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let opts = PushOptions {
         referrers: !args.no_referrers,
     };
-    let display = Display::new(global, "pushed");
+    let display = Display::new(global, "pushed").json(args.json);
     let summary = sync::push(&client, &layout, &source, &dest, &opts, &display)
         .map_err(|e| anyhow::anyhow!("push {dest}: {e}"))?;
-    display.summary(&summary);
+    display.finish(&summary, &[])?;
     Ok(super::EXIT_OK)
 }

@@ -20,6 +20,9 @@ pub struct Args {
     /// Do not push referrers (signatures, SBOMs).
     #[arg(long)]
     pub no_referrers: bool,
+    /// Print a JSON object when done.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -31,9 +34,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let opts = PushOptions {
         referrers: !args.no_referrers,
     };
-    let display = Display::new(global, "pushed").plain();
+    let display = Display::new(global, "pushed").plain().json(args.json);
     let report = sync::sync(&client, &layout, registry, prefix, &opts, &display)?;
-    display.summary(&report.summary);
+    display.finish(&report.summary, &report.failures)?;
     failures("sync", &report.failures)?;
     Ok(super::EXIT_OK)
 }
