@@ -4,6 +4,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod archive;
+pub mod clash;
 pub mod digest;
 pub mod du;
 pub mod error;

@@ -545,3 +545,45 @@ fn registry_commands_have_json() {
     );
     assert_eq!(j["images"][0]["digest"], D1);
 }
+
+/// A write that leaves two images sharing one bare ref.name says so once, naming --full-ref-name;
+/// a write that adds no such clash, or writes full names, says nothing. skopeo indeed sees one tag.
+#[test]
+fn a_shared_bare_ref_name_gets_one_note() {
+    let (_u, umoci) = fixture_copy("umoci");
+    let u = umoci.to_str().unwrap();
+    let r = run(["tag", u, "v1", "ghcr.io/a/app:1.0"]);
+    r.ok();
+    assert_eq!(r.stderr, "");
+    let r = run(["tag", u, "v2", "quay.io/b/tool:1.0"]);
+    r.ok();
+    assert!(
+        r.stderr
+            .contains("ref.name \"1.0\" labels ghcr.io/a/app:1.0 and quay.io/b/tool:1.0"),
+        "{r:#?}"
+    );
+    assert!(r.stderr.contains("--full-ref-name"), "{r:#?}");
+    assert_eq!(r.stderr.lines().count(), 2, "{r:#?}");
+    let again = run(["tag", u, "v2", "quay.io/b/tool:1.0"]);
+    assert_eq!(again.stderr, "");
+    let full = run(["tag", "--full-ref-name", u, "v2", "quay.io/c/x:1.0"]);
+    assert_eq!(full.stderr, "");
+    if have("skopeo") {
+        // skopeo resolves ref.name "1.0" to the first entry: the second image is hidden from it.
+        let raw = std::process::Command::new("skopeo")
+            .args(["inspect", "--raw", &format!("oci:{u}:1.0")])
+            .output()
+            .unwrap();
+        assert!(
+            raw.status.success(),
+            "{}",
+            String::from_utf8_lossy(&raw.stderr)
+        );
+        assert_eq!(sha256(&raw.stdout), D1);
+        let full = std::process::Command::new("skopeo")
+            .args(["inspect", "--raw", &format!("oci:{u}:quay.io/c/x:1.0")])
+            .output()
+            .unwrap();
+        assert_eq!(sha256(&full.stdout), D2);
+    }
+}

@@ -42,12 +42,14 @@ struct Summary<'a> {
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let mut opts = ImportOptions::default();
     opts.platform = args.platform;
+    let before = super::output::clashes(&args.dir);
     let report = if args.archive.as_os_str() == "-" {
         archive::import(io::stdin().lock(), &args.dir, &opts)?
     } else {
         let file = File::open(&args.archive).map_err(|e| Error::io(&args.archive, e))?;
         archive::import(file, &args.dir, &opts)?
     };
+    super::output::note_new_clashes(global, &args.dir, &before);
     for m in &report.moved {
         global.info(format_args!("moved {} from {} to {}", m.name, m.from, m.to));
     }

@@ -139,6 +139,37 @@ pub fn print_hint(e: &anyhow::Error) {
     }
 }
 
+/// The ref.name clashes of the layout at `dir` (see [`ocilayout::clash`]); none when it is not a
+/// readable layout (yet).
+pub fn clashes(dir: &std::path::Path) -> Vec<ocilayout::clash::Clash> {
+    ocilayout::Layout::open(dir)
+        .and_then(|l| l.read_index())
+        .map(|i| ocilayout::clash::clashes(&i))
+        .unwrap_or_default()
+}
+
+/// After a write that names entries: one note on stderr when it left two entries with different
+/// digests sharing one bare ref.name that `before` did not have, naming `--full-ref-name`.
+pub fn note_new_clashes(
+    global: &Global,
+    dir: &std::path::Path,
+    before: &[ocilayout::clash::Clash],
+) {
+    let new = ocilayout::clash::new_clashes(before, &clashes(dir));
+    if new.is_empty() {
+        return;
+    }
+    let which: Vec<String> = new
+        .iter()
+        .map(|c| format!("ref.name {:?} labels {}", c.ref_name, c.names.join(" and ")))
+        .collect();
+    global.info(format_args!(
+        "note: {}; tools that read ref.name alone (skopeo, umoci, podman) cannot tell them apart",
+        which.join("; ")
+    ));
+    global.info("  (skopeo takes the first): write full names with --full-ref-name");
+}
+
 /// A command line that parses but asks for something impossible (exit status 2, like clap's errors).
 #[derive(Debug)]
 pub struct UsageError(pub String);

@@ -39,6 +39,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         .map(|s| super::registry::parse_ref(s))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let client = Client::new(args.registry.config(global)?)?;
+    let before = super::output::clashes(dir.as_ref());
     let (layout, created) = Layout::init_tracked(dir)?;
     let opts = PullOptions {
         platform: args.platform,
@@ -60,5 +61,6 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         created.undo(&layout);
     }
     result?;
+    super::output::note_new_clashes(global, dir.as_ref(), &before);
     Ok(super::EXIT_OK)
 }

@@ -32,11 +32,13 @@ pub const LONG_ABOUT: &str =
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let layout = Layout::open(&args.dir)?;
+    let before = super::output::clashes(&args.dir);
     let targets: Vec<&str> = args.targets.iter().map(String::as_str).collect();
     let opts = NameOptions {
         full_ref_name: args.full_ref_name,
     };
     let report = tag::tag(&layout, &args.source, &targets, &opts)?;
+    super::output::note_new_clashes(global, &args.dir, &before);
     if args.json {
         super::output::print_json(&report)?;
         return Ok(super::EXIT_OK);
