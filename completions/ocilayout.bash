@@ -16,6 +16,9 @@ _ocilayout() {
             ",$1")
                 cmd="ocilayout"
                 ;;
+            ocilayout,du)
+                cmd="ocilayout__subcmd__du"
+                ;;
             ocilayout,export)
                 cmd="ocilayout__subcmd__export"
                 ;;
@@ -37,6 +40,9 @@ _ocilayout() {
             ocilayout,init)
                 cmd="ocilayout__subcmd__init"
                 ;;
+            ocilayout,inspect)
+                cmd="ocilayout__subcmd__inspect"
+                ;;
             ocilayout,ls)
                 cmd="ocilayout__subcmd__ls"
                 ;;
@@ -49,6 +55,9 @@ _ocilayout() {
             ocilayout,resolve)
                 cmd="ocilayout__subcmd__resolve"
                 ;;
+            ocilayout,rm)
+                cmd="ocilayout__subcmd__rm"
+                ;;
             ocilayout,serve)
                 cmd="ocilayout__subcmd__serve"
                 ;;
@@ -57,6 +66,9 @@ _ocilayout() {
                 ;;
             ocilayout,tag)
                 cmd="ocilayout__subcmd__tag"
+                ;;
+            ocilayout,tags)
+                cmd="ocilayout__subcmd__tags"
                 ;;
             ocilayout,untag)
                 cmd="ocilayout__subcmd__untag"
@@ -79,6 +91,9 @@ _ocilayout() {
             ocilayout__subcmd__generate__subcmd__help,man)
                 cmd="ocilayout__subcmd__generate__subcmd__help__subcmd__man"
                 ;;
+            ocilayout__subcmd__help,du)
+                cmd="ocilayout__subcmd__help__subcmd__du"
+                ;;
             ocilayout__subcmd__help,export)
                 cmd="ocilayout__subcmd__help__subcmd__export"
                 ;;
@@ -100,6 +115,9 @@ _ocilayout() {
             ocilayout__subcmd__help,init)
                 cmd="ocilayout__subcmd__help__subcmd__init"
                 ;;
+            ocilayout__subcmd__help,inspect)
+                cmd="ocilayout__subcmd__help__subcmd__inspect"
+                ;;
             ocilayout__subcmd__help,ls)
                 cmd="ocilayout__subcmd__help__subcmd__ls"
                 ;;
@@ -112,6 +130,9 @@ _ocilayout() {
             ocilayout__subcmd__help,resolve)
                 cmd="ocilayout__subcmd__help__subcmd__resolve"
                 ;;
+            ocilayout__subcmd__help,rm)
+                cmd="ocilayout__subcmd__help__subcmd__rm"
+                ;;
             ocilayout__subcmd__help,serve)
                 cmd="ocilayout__subcmd__help__subcmd__serve"
                 ;;
@@ -120,6 +141,9 @@ _ocilayout() {
                 ;;
             ocilayout__subcmd__help,tag)
                 cmd="ocilayout__subcmd__help__subcmd__tag"
+                ;;
+            ocilayout__subcmd__help,tags)
+                cmd="ocilayout__subcmd__help__subcmd__tags"
                 ;;
             ocilayout__subcmd__help,untag)
                 cmd="ocilayout__subcmd__help__subcmd__untag"
@@ -137,7 +161,7 @@ _ocilayout() {
 
     case "${cmd}" in
         ocilayout)
-            opts="-v -q -h -V --verbose --quiet --no-progress --help --version init ls resolve tag untag gc fsck pull push sync export import serve generate help"
+            opts="-v -q -h -V --verbose --quiet --no-progress --help --version init ls resolve tag untag gc fsck pull push sync export import serve inspect tags rm du generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -150,8 +174,22 @@ _ocilayout() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ocilayout__subcmd__du)
+            opts="-v -q -h --json --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ocilayout__subcmd__export)
-            opts="-v -q -h --gzip --base --docker-manifest --verbose --quiet --no-progress --help"
+            opts="-v -q -h --gzip --base --docker-manifest --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -295,8 +333,22 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__help)
-            opts="init ls resolve tag untag gc fsck pull push sync export import serve generate help"
+            opts="init ls resolve tag untag gc fsck pull push sync export import serve inspect tags rm du generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__help__subcmd__du)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -434,6 +486,20 @@ _ocilayout() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ocilayout__subcmd__help__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ocilayout__subcmd__help__subcmd__ls)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -490,6 +556,20 @@ _ocilayout() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ocilayout__subcmd__help__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ocilayout__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -519,6 +599,20 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__help__subcmd__tag)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__help__subcmd__tags)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -565,12 +659,50 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__init)
-            opts="-v -q -h --verbose --quiet --no-progress --help"
+            opts="-v -q -h --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__inspect)
+            opts="-v -q -h --platform --raw --config --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -593,7 +725,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__pull)
-            opts="-v -q -h --platform --full-ref-name --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            opts="-v -q -h --platform --full-ref-name --no-referrers --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -631,7 +763,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__push)
-            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            opts="-v -q -h --no-referrers --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -682,6 +814,20 @@ _ocilayout() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ocilayout__subcmd__rm)
+            opts="-v -q -h --dry-run --json --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ocilayout__subcmd__serve)
             opts="-v -q -h --addr --push --tls-cert --tls-key --htpasswd --default-repo --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -717,7 +863,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__sync)
-            opts="-v -q -h --no-referrers --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            opts="-v -q -h --no-referrers --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -751,7 +897,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__tag)
-            opts="-v -q -h --full-ref-name --verbose --quiet --no-progress --help"
+            opts="-v -q -h --full-ref-name --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -764,8 +910,42 @@ _ocilayout() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ocilayout__subcmd__tags)
+            opts="-v -q -h --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ocilayout__subcmd__untag)
-            opts="-v -q -h --verbose --quiet --no-progress --help"
+            opts="-v -q -h --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

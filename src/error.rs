@@ -65,9 +65,14 @@ pub enum Error {
         candidates: Vec<String>,
     },
 
-    /// An image index has no manifest for the requested platform.
-    #[error("{digest} has no manifest for platform {platform}")]
-    NoPlatform { digest: String, platform: String },
+    /// An image index has no manifest for the requested platform; `available` lists the platforms
+    /// it has (`os/arch[/variant]`, in index order).
+    #[error("{digest} has no manifest for platform {platform}; it has {}", one_line(&if available.is_empty() { "no platforms".to_string() } else { available.join(", ") }))]
+    NoPlatform {
+        digest: String,
+        platform: String,
+        available: Vec<String>,
+    },
 
     /// A single-platform image asked for with another platform.
     #[error("{digest} is an image for {}, not {platform}", one_line(found))]

@@ -150,7 +150,10 @@ fn sweep(
 
 /// Marks from the roots of `entries`: the graph of what stays, and the referrer entries (by
 /// position, with their subject) that go because their subject is not reachable.
-fn mark(layout: &Layout, entries: &[Descriptor]) -> Result<(Graph, Vec<(usize, Referrer)>)> {
+pub(crate) fn mark(
+    layout: &Layout,
+    entries: &[Descriptor],
+) -> Result<(Graph, Vec<(usize, Referrer)>)> {
     let store = layout.blobs();
     let mut roots: Vec<&Descriptor> = Vec::new();
     let mut pending: Vec<(usize, Referrer)> = Vec::new();
@@ -184,7 +187,7 @@ fn mark(layout: &Layout, entries: &[Descriptor]) -> Result<(Graph, Vec<(usize, R
 ///
 /// A real run on a file system with no free inodes gets its lock files from garbage instead (see
 /// [`make_room_for_locks`]): gc is what frees room, so it must not need room to start.
-fn lock<'a>(layout: &'a Layout, opts: &GcOptions) -> Result<Locked<'a>> {
+pub(crate) fn lock<'a>(layout: &'a Layout, opts: &GcOptions) -> Result<Locked<'a>> {
     let take = || {
         layout
             .lock_writers_exclusive()
@@ -211,11 +214,11 @@ fn lock<'a>(layout: &'a Layout, opts: &GcOptions) -> Result<Locked<'a>> {
 }
 
 /// The locks gc holds, and the garbage blobs it removed to make room for them.
-struct Locked<'a> {
+pub(crate) struct Locked<'a> {
     /// The writer and index locks; `None` for a dry run that could not take them.
-    guards: Option<(LockGuard, IndexLock<'a>)>,
+    pub(crate) guards: Option<(LockGuard, IndexLock<'a>)>,
     /// Blobs whose names went to make room for the lock files, with their sizes.
-    made_room: Vec<(Digest, u64)>,
+    pub(crate) made_room: Vec<(Digest, u64)>,
 }
 
 /// Whether an I/O error means a file cannot be created in the layout.

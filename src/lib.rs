@@ -5,7 +5,9 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+pub mod clash;
 pub mod digest;
+pub mod du;
 // The error variants' fields are restructured and documented on their own branch (structured
 // variants); until that lands, only this module is exempt from the missing-docs rule.
 #[allow(missing_docs)]
@@ -13,6 +15,7 @@ pub mod error;
 pub mod fsck;
 pub mod gc;
 pub mod graph;
+pub mod inspect;
 pub mod kind;
 pub mod layout;
 pub mod names;
@@ -22,9 +25,11 @@ pub mod reference;
 pub mod referrer;
 pub mod registry;
 pub mod resolve;
+pub mod rm;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod store;
+pub mod suggest;
 pub mod sync;
 pub mod tag;
 

@@ -460,6 +460,10 @@ pub fn descend_to_platform(
             .ok_or_else(|| Error::NoPlatform {
                 digest: root.clone(),
                 platform: platform.to_string(),
+                available: children
+                    .iter()
+                    .filter_map(|c| c.platform().as_ref().map(|p| Platform::of(p).to_string()))
+                    .collect(),
             })?;
     }
     Err(Error::Damaged(format!(

@@ -8,7 +8,25 @@ use anyhow::bail;
 use ocilayout::archive::{self, Compression, ExportOptions};
 use ocilayout::Layout;
 
+use super::output::{print_json, UsageError};
 use super::Global;
+
+/// The long help (man page): what the command does and its JSON shape.
+pub const LONG_ABOUT: &str = "Write a layout, or the closure of chosen references, to one tar \
+    archive (gzip for .tar.gz, .tgz or --gzip).\n\nThe summary goes to standard output, or to standard \
+    error when the archive does. With --json it prints {\"archive\": PATH, \"images\": N, \
+    \"blobs_written\": N, \"blobs_skipped\": N, \"bytes\": B}; blobs_skipped are those left out \
+    because the --base layout holds them.";
+
+/// `export --json` (fields may be added, never renamed).
+#[derive(serde::Serialize)]
+struct Summary {
+    archive: String,
+    images: usize,
+    blobs_written: usize,
+    blobs_skipped: usize,
+    bytes: u64,
+}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -28,6 +46,9 @@ pub struct Args {
     /// Also write the manifest.json that `docker load` reads.
     #[arg(long)]
     pub docker_manifest: bool,
+    /// Print a JSON summary (not with `-`: standard output is the archive).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
@@ -55,6 +76,12 @@ fn export(args: Args, global: &Global) -> anyhow::Result<u8> {
     archive::remove_temp_files_on_signal();
     let layout = Layout::open(&args.dir)?;
     let to_stdout = args.archive.as_os_str() == "-";
+    if to_stdout && args.json {
+        return Err(UsageError(
+            "--json needs an ARCHIVE path: with `-` standard output is the archive".into(),
+        )
+        .into());
+    }
     let compression = if args.gzip {
         Compression::Gzip
     } else {
@@ -83,7 +110,17 @@ fn export(args: Args, global: &Global) -> anyhow::Result<u8> {
     } else {
         archive::export_to_path(&layout, &args.archive, &opts)?
     };
-    global.info(format_args!(
+    if args.json {
+        print_json(&Summary {
+            archive: args.archive.display().to_string(),
+            images: report.images,
+            blobs_written: report.blobs_written,
+            blobs_skipped: report.blobs_skipped,
+            bytes: report.bytes,
+        })?;
+        return Ok(super::EXIT_OK);
+    }
+    let line = format!(
         "exported {} images: {} blobs ({} bytes){}",
         report.images,
         report.blobs_written,
@@ -93,6 +130,12 @@ fn export(args: Args, global: &Global) -> anyhow::Result<u8> {
         } else {
             String::new()
         }
-    ));
+    );
+    // The archive may be standard output: the summary then goes with the notes.
+    if to_stdout {
+        global.info(line);
+    } else {
+        global.result(line)?;
+    }
     Ok(super::EXIT_OK)
 }

@@ -28,11 +28,11 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 .iter()
                 .map(|p| format!("{}: {}", p.digest, p.problem)),
         )?;
-        global.info(format_args!(
+        global.result(format_args!(
             "checked {} blobs, {} problems",
             report.checked,
             report.problems.len()
-        ));
+        ))?;
     }
     Ok(if report.ok {
         super::EXIT_OK

@@ -89,17 +89,17 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             "removed"
         };
         for e in &removed_entries {
-            global.info(format_args!(
+            global.result(format_args!(
                 "{verb} the entry {}: it refers to {}, which no other entry reaches",
                 e.digest, e.subject
-            ));
+            ))?;
         }
-        global.info(format_args!(
+        global.result(format_args!(
             "{verb} {} blobs ({} bytes), kept {}",
             report.removed.len(),
             report.freed_bytes,
             report.kept
-        ));
+        ))?;
     }
     Ok(super::EXIT_OK)
 }

@@ -42,12 +42,14 @@ struct Summary<'a> {
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let mut opts = ImportOptions::default();
     opts.platform = args.platform;
+    let before = super::output::clashes(&args.dir);
     let report = if args.archive.as_os_str() == "-" {
         archive::import(io::stdin().lock(), &args.dir, &opts)?
     } else {
         let file = File::open(&args.archive).map_err(|e| Error::io(&args.archive, e))?;
         archive::import(file, &args.dir, &opts)?
     };
+    super::output::note_new_clashes(global, &args.dir, &before);
     for m in &report.moved {
         global.info(format_args!("moved {} from {} to {}", m.name, m.from, m.to));
     }
@@ -61,10 +63,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             moved: &report.moved,
         })?;
     } else {
-        global.info(format_args!(
+        global.result(format_args!(
             "imported {} images: {} blobs written ({} bytes), {} already present",
             report.images, report.blobs_written, report.bytes, report.blobs_skipped
-        ));
+        ))?;
     }
     Ok(super::EXIT_OK)
 }

@@ -27,6 +27,14 @@ impl Global {
         !self.quiet && !self.no_progress && io::stderr().is_terminal()
     }
 
+    /// Prints a result or summary line on stdout unless `--quiet`, control characters escaped.
+    pub fn result(&self, line: impl std::fmt::Display) -> anyhow::Result<()> {
+        if !self.quiet {
+            print_lines([line])?;
+        }
+        Ok(())
+    }
+
     /// Prints an informational line on stderr unless `--quiet`, control characters escaped.
     pub fn info(&self, line: impl std::fmt::Display) {
         if !self.quiet {
@@ -112,6 +120,56 @@ pub fn print_error(e: &anyhow::Error) {
     let _ = writeln!(io::stderr(), "{msg}");
 }
 
+/// After a name that is not found: a second line naming the entries it matches but for their
+/// registry host (`did you mean 127.0.0.1:5000/myorg/app:1.0?`), when there are any.
+pub fn print_hint(e: &anyhow::Error) {
+    let Some(ocilayout::Error::NotFound { input, layout }) = e.downcast_ref() else {
+        return;
+    };
+    let Ok(layout) = ocilayout::Layout::open(layout) else {
+        return;
+    };
+    let similar = ocilayout::suggest::similar_names(&layout, input);
+    if !similar.is_empty() {
+        let _ = writeln!(
+            io::stderr(),
+            "  did you mean {}?",
+            shown(&similar.join(" or "))
+        );
+    }
+}
+
+/// The ref.name clashes of the layout at `dir` (see [`ocilayout::clash`]); none when it is not a
+/// readable layout (yet).
+pub fn clashes(dir: &std::path::Path) -> Vec<ocilayout::clash::Clash> {
+    ocilayout::Layout::open(dir)
+        .and_then(|l| l.read_index())
+        .map(|i| ocilayout::clash::clashes(&i))
+        .unwrap_or_default()
+}
+
+/// After a write that names entries: one note on stderr when it left two entries with different
+/// digests sharing one bare ref.name that `before` did not have, naming `--full-ref-name`.
+pub fn note_new_clashes(
+    global: &Global,
+    dir: &std::path::Path,
+    before: &[ocilayout::clash::Clash],
+) {
+    let new = ocilayout::clash::new_clashes(before, &clashes(dir));
+    if new.is_empty() {
+        return;
+    }
+    let which: Vec<String> = new
+        .iter()
+        .map(|c| format!("ref.name {:?} labels {}", c.ref_name, c.names.join(" and ")))
+        .collect();
+    global.info(format_args!(
+        "note: {}; tools that read ref.name alone (skopeo, umoci, podman) cannot tell them apart",
+        which.join("; ")
+    ));
+    global.info("  (skopeo takes the first): write full names with --full-ref-name");
+}
+
 /// A command line that parses but asks for something impossible (exit status 2, like clap's errors).
 #[derive(Debug)]
 pub struct UsageError(pub String);
@@ -125,24 +183,55 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// Prints a clap usage error in two lines: what is wrong (clap's message, its continuation lines
-/// joined), then the usage line of the subcommand when clap gives one.
+/// joined, then clap's tips such as "a similar subcommand exists: 'pull'"), then the usage line of
+/// the subcommand when clap gives one.
 pub fn print_usage_error(rendered: &str) {
+    let _ = writeln!(io::stderr(), "{}", usage_error_lines(rendered));
+}
+
+/// The two lines [`print_usage_error`] prints.
+fn usage_error_lines(rendered: &str) -> String {
     let mut what = Vec::new();
+    let mut tips = Vec::new();
     let mut usage = None;
     for line in rendered.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with("For more information") || line.starts_with("tip:") {
+        if line.is_empty() || line.starts_with("For more information") {
             continue;
         }
-        if line.starts_with("Usage:") {
+        if let Some(tip) = line.strip_prefix("tip:") {
+            tips.push(tip.trim());
+        } else if line.starts_with("Usage:") {
             usage.get_or_insert(line);
         } else if usage.is_none() {
             what.push(line.strip_prefix("error: ").unwrap_or(line));
         }
     }
     let mut msg = format!("ocilayout: {}", what.join(" "));
+    for tip in tips {
+        msg.push_str("; ");
+        msg.push_str(tip);
+    }
     if let Some(u) = usage {
         msg.push('\n');
         msg.push_str(u);
     }
-    let _ = writeln!(io::stderr(), "{msg}");
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's suggestions survive the two-line form.
+    #[test]
+    fn usage_errors_keep_the_suggestion() {
+        let rendered = "error: unrecognized subcommand 'pul'\n\n  tip: a similar subcommand \
+                        exists: 'pull'\n\nUsage: ocilayout [OPTIONS] <COMMAND>\n\nFor more \
+                        information, try '--help'.\n";
+        assert_eq!(
+            usage_error_lines(rendered),
+            "ocilayout: unrecognized subcommand 'pul'; a similar subcommand exists: 'pull'\n\
+             Usage: ocilayout [OPTIONS] <COMMAND>"
+        );
+    }
 }

@@ -4,7 +4,7 @@ use ocilayout::registry::Client;
 use ocilayout::resolve::Platform;
 use ocilayout::sync::{self, PullOptions};
 use ocilayout::tag::NameOptions;
-use ocilayout::{Layout, Reference};
+use ocilayout::Layout;
 
 use super::registry::{failures, Display, RegistryArgs};
 use super::Global;
@@ -25,6 +25,9 @@ pub struct Args {
     /// Do not bring along referrers (signatures, SBOMs).
     #[arg(long)]
     pub no_referrers: bool,
+    /// Print a JSON object when done.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -33,9 +36,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let (dir, images) = args.args.split_last().expect("clap requires two arguments");
     let images = images
         .iter()
-        .map(|s| Reference::parse(s))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|s| super::registry::parse_ref(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let client = Client::new(args.registry.config(global)?)?;
+    let before = super::output::clashes(dir.as_ref());
     let (layout, created) = Layout::init_tracked(dir)?;
     let opts = PullOptions {
         platform: args.platform,
@@ -44,11 +48,11 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         },
         referrers: !args.no_referrers,
     };
-    let display = Display::new(global, "pulled");
+    let display = Display::new(global, "pulled").json(args.json);
     let result = sync::pull(&client, &layout, &images, &opts, &display)
         .map_err(anyhow::Error::from)
         .and_then(|report| {
-            display.summary(&report.summary);
+            display.finish(&report.summary, &report.failures)?;
             failures("pull", &report.failures)
         });
     if result.is_err() {
@@ -57,5 +61,6 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         created.undo(&layout);
     }
     result?;
+    super::output::note_new_clashes(global, dir.as_ref(), &before);
     Ok(super::EXIT_OK)
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use ocilayout::registry::Client;
 use ocilayout::sync::{self, PushOptions};
-use ocilayout::{resolve, Layout, Reference};
+use ocilayout::{resolve, Layout};
 
 use super::registry::{Display, RegistryArgs};
 use super::Global;
@@ -20,6 +20,9 @@ pub struct Args {
     /// Do not push the layout's referrers (signatures, SBOMs) of the image.
     #[arg(long)]
     pub no_referrers: bool,
+    /// Print a JSON object when done.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -27,14 +30,14 @@ pub struct Args {
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let layout = Layout::open(&args.dir)?;
     let source = resolve::resolve(&layout, &args.reference, None)?;
-    let dest = Reference::parse(&args.dest)?;
+    let dest = super::registry::parse_ref(&args.dest)?;
     let client = Client::new(args.registry.config(global)?)?;
     let opts = PushOptions {
         referrers: !args.no_referrers,
     };
-    let display = Display::new(global, "pushed");
+    let display = Display::new(global, "pushed").json(args.json);
     let summary = sync::push(&client, &layout, &source, &dest, &opts, &display)
         .map_err(|e| anyhow::anyhow!("push {dest}: {e}"))?;
-    display.summary(&summary);
+    display.finish(&summary, &[])?;
     Ok(super::EXIT_OK)
 }

@@ -157,7 +157,50 @@ pub struct Display {
     bars: Option<Bars>,
     quiet: bool,
     verb: &'static str,
+    /// Whether an image's line is `IMAGE DIGEST` alone (sync's `SOURCE -> DESTINATION DIGEST`).
+    plain: bool,
+    /// `--json`: no lines; images are collected for [`Display::json`].
+    json: Option<Mutex<Vec<ImageResult>>>,
 }
+
+/// One image in the `--json` output of pull, push and sync.
+#[derive(serde::Serialize)]
+struct ImageResult {
+    image: String,
+    digest: String,
+    unchanged: bool,
+}
+
+/// The `--json` output of pull, push and sync (fields may be added, never renamed).
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    images: &'a [ImageResult],
+    failures: Vec<JsonFailure>,
+    transferred: u64,
+    skipped: u64,
+    mounted: u64,
+    bytes: u64,
+    failed: u64,
+}
+
+#[derive(serde::Serialize)]
+struct JsonFailure {
+    image: String,
+    error: String,
+}
+
+/// The long help's paragraph on `--json`, shared by pull, push and sync.
+macro_rules! json_shape {
+    () => {
+        "With --json it prints one object when done: {\"images\": [{\"image\", \"digest\", \
+         \"unchanged\"}], \"failures\": [{\"image\", \"error\"}], \"transferred\", \"skipped\", \
+         \"mounted\", \"bytes\", \"failed\"}: image is the name written (for sync \"SOURCE -> \
+         DESTINATION\"), unchanged is true when nothing had to be transferred, and the counts are of \
+         blobs and manifests. Results go to standard output; progress, notes and errors to standard \
+         error."
+    };
+}
+pub(crate) use json_shape;
 
 struct Bars {
     multi: MultiProgress,
@@ -175,12 +218,57 @@ impl Display {
             bars,
             quiet: global.quiet,
             verb,
+            plain: false,
+            json: None,
         }
+    }
+
+    /// For `--json`: no lines on stdout; [`Display::json`] prints everything at the end.
+    pub fn json(mut self, on: bool) -> Self {
+        if on {
+            self.json = Some(Mutex::default());
+        }
+        self
+    }
+
+    /// Prints the `--json` object (see `json_shape!`) when `--json` was given, else the summary line.
+    pub fn finish(
+        &self,
+        s: &Summary,
+        failures: &[(String, ocilayout::Error)],
+    ) -> anyhow::Result<()> {
+        let Some(images) = &self.json else {
+            self.summary(s);
+            return Ok(());
+        };
+        let images = images.lock().unwrap_or_else(|e| e.into_inner());
+        super::output::print_json(&JsonReport {
+            images: &images,
+            failures: failures
+                .iter()
+                .map(|(image, e)| JsonFailure {
+                    image: image.clone(),
+                    error: e.to_string(),
+                })
+                .collect(),
+            transferred: s.transferred,
+            skipped: s.skipped,
+            mounted: s.mounted,
+            bytes: s.bytes,
+            failed: s.failed,
+        })
+    }
+
+    /// For sync: each image's line is `SOURCE -> DESTINATION DIGEST`, without a verb (and
+    /// ` (up to date)` after it when nothing had to change).
+    pub fn plain(mut self) -> Self {
+        self.plain = true;
+        self
     }
 
     /// A result line on stdout (per image, and the summary), drawn around any bars.
     fn line(&self, s: String) {
-        if self.quiet {
+        if self.quiet || self.json.is_some() {
             return;
         }
         let s = super::output::shown(&s);
@@ -230,8 +318,23 @@ impl Progress for Display {
                 digest,
                 unchanged,
             } => {
+                if let Some(images) = &self.json {
+                    images
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(ImageResult {
+                            image: image.to_string(),
+                            digest: digest.to_string(),
+                            unchanged: *unchanged,
+                        });
+                }
                 let what = if *unchanged { "up to date" } else { self.verb };
-                self.line(format!("{what} {image} {digest}"));
+                if self.plain {
+                    let note = if *unchanged { " (up to date)" } else { "" };
+                    self.line(format!("{image} {digest}{note}"));
+                } else {
+                    self.line(format!("{what} {image} {digest}"));
+                }
             }
             Event::Warning { message } => self.warn(format!("ocilayout: warning: {message}")),
             _ => {}
@@ -300,4 +403,15 @@ pub fn failures(verb: &str, failures: &[(String, ocilayout::Error)]) -> anyhow::
             Err(anyhow::anyhow!("{verb} {image}: {e}"))
         }
     }
+}
+
+/// A registry reference as typed, with the `docker://` prefix that skopeo and crane users write
+/// accepted and dropped.
+pub fn registry_ref(input: &str) -> &str {
+    input.strip_prefix("docker://").unwrap_or(input)
+}
+
+/// Parses a registry reference (a `docker://` prefix accepted).
+pub fn parse_ref(input: &str) -> anyhow::Result<ocilayout::Reference> {
+    Ok(ocilayout::Reference::parse(registry_ref(input))?)
 }

@@ -10,6 +10,7 @@ pub mod exchange;
 mod manifests;
 mod origin;
 pub mod referrers;
+mod small;
 mod status;
 mod tls;
 pub mod trace;

@@ -69,11 +69,19 @@ impl Default for ServeOptions {
 #[derive(Clone, Debug)]
 pub enum Event {
     /// Listening on this address.
-    Listening { addr: SocketAddr, tls: bool },
+    Listening {
+        /// The address bound (with the port chosen, when port 0 was asked for).
+        addr: SocketAddr,
+        /// Whether connections speak TLS.
+        tls: bool,
+    },
     /// One request answered (logged at `-v`).
     Request {
+        /// The HTTP method.
         method: String,
+        /// The request path, without its query.
         path: String,
+        /// The status answered.
         status: u16,
     },
     /// A signal arrived; requests in flight are finishing.

@@ -94,9 +94,14 @@ pub fn sync(
         if !seen.insert(name.clone()) {
             continue;
         }
-        let shown = name.to_string();
+        let rebased = name.rebase(registry, prefix);
+        // Each image is shown as `SOURCE -> DESTINATION`.
+        let shown = match &rebased {
+            Ok(dest) => format!("{name} -> {dest}"),
+            Err(_) => name.to_string(),
+        };
         tally.event(&Event::ImageStart { image: &shown });
-        let outcome = name.rebase(registry, prefix).and_then(|dest| {
+        let outcome = rebased.and_then(|dest| {
             // Replacing the domain can map two names onto one: never overwrite silently.
             match targets.get(&dest) {
                 Some((other, digest)) if digest != entry.digest() => Err(Error::Invalid(format!(
