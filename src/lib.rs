@@ -4,6 +4,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod archive;
+pub mod copy;
 pub mod digest;
 pub mod error;
 pub mod fsck;

@@ -2,6 +2,7 @@
 //! Each subcommand module turns its arguments into library options, makes one library call and
 //! prints the outcome, human-readable or `--json`.
 
+mod copy;
 mod export;
 mod fsck;
 mod gc;
@@ -71,6 +72,8 @@ pub enum Command {
     Push(push::Args),
     /// Push every named image of a layout to a registry under a prefix.
     Sync(sync::Args),
+    /// Copy one image between layouts and registries (oci-layout://... or a registry reference).
+    Copy(copy::Args),
     /// Write a layout, or the closure of chosen references, to one tar archive.
     Export(export::Args),
     /// Merge an archive into a layout (created if needed); refused as a whole if anything is wrong.
@@ -128,6 +131,7 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<u8> {
         Command::Pull(a) => pull::run(a, global),
         Command::Push(a) => push::run(a, global),
         Command::Sync(a) => sync::run(a, global),
+        Command::Copy(a) => copy::run(a, global),
         Command::Export(a) => export::run(a, global),
         Command::Import(a) => import::run(a, global),
         Command::Generate(a) => generate::run(a, global),
