@@ -1,12 +1,15 @@
 //! Copy one image between two places, each a layout (`oci-layout://PATH[/NAME][:TAG|@DIGEST]`) or a
 //! registry reference (a `docker://` prefix is accepted). Layout to layout copies the image's closure
-//! blob by blob, each re-hashed as it streams; a registry on either side is a pull or a push. The
+//! blob by blob, each re-hashed as it streams; registry to registry streams blobs through (mounting
+//! them on one registry); a layout on one side and a registry on the other is a pull or a push. The
 //! bytes are the source's own, so every digest is unchanged, and the destination is named by the
 //! one naming rule.
 //!
 //! Blobs are copied, never hard-linked: a hard link shares the inode, so damage to the blob in one
 //! layout (a crashed tool, an in-place edit) would be damage in both, and the copy is where a
 //! corrupt source blob is caught instead of spread.
+
+mod stream;
 
 use std::path::{Path, PathBuf};
 
@@ -139,27 +142,7 @@ pub fn copy(
             registry_to_layout(client, source, dir, &name, opts, progress)
         }
         (Endpoint::Registry(source), Endpoint::Registry(dest)) => {
-            // Through a scratch layout: blobs stream to disk, never whole into memory.
-            let scratch = Scratch::new()?;
-            let report = registry_to_layout(client, source, &scratch.0, source, opts, progress)?;
-            let layout = Layout::open(&scratch.0)?;
-            let root = resolve::resolve(&layout, &source.to_string(), None)?;
-            let summary = sync::push(
-                client,
-                &layout,
-                &root,
-                dest,
-                &PushOptions::default(),
-                progress,
-            )?;
-            Ok(CopyReport {
-                digest: report.digest,
-                destination: dest.to_string(),
-                blobs_written: summary.transferred as usize,
-                blobs_skipped: summary.skipped as usize,
-                bytes: summary.bytes,
-                moved: Vec::new(),
-            })
+            stream::copy(client, source, dest, opts.platform.as_ref(), progress)
         }
     }
 }
@@ -332,28 +315,6 @@ fn registry_to_layout(
         bytes: report.summary.bytes,
         moved,
     })
-}
-
-/// A temporary layout directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Scratch> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
-        let dir =
-            std::env::temp_dir().join(format!("ocilayout-copy-{}-{nanos}", std::process::id()));
-        Layout::init(&dir)?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

@@ -175,13 +175,29 @@ fn copies_through_registries_keep_the_digest() {
     let multi_digest = names(&multi)[0].1.clone();
     assert_eq!(sha256(&skopeo_raw(&reg.at("team/multi:1"))), multi_digest);
     // Registry to registry: one registry (another repository) and across two registries.
-    run([
+    // On one registry every blob is mounted from the source repository, none uploaded.
+    let same = run([
         "copy",
+        "-v",
         "--plain-http",
         &reg.at("team/multi:1"),
         &reg.at("mirror/multi:1"),
-    ])
-    .ok();
+    ]);
+    same.ok();
+    // A mount is a POST answered 201 Created; an upload would PUT or PATCH its bytes.
+    assert!(
+        same.stderr.contains("blobs/uploads/ -> 201"),
+        "{}",
+        same.stderr
+    );
+    assert!(
+        !same
+            .stderr
+            .lines()
+            .any(|l| l.contains("PATCH") || (l.contains("PUT ") && l.contains("/blobs/uploads/"))),
+        "no upload: {}",
+        same.stderr
+    );
     run([
         "copy",
         "--plain-http",
