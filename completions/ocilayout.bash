@@ -16,6 +16,9 @@ _ocilayout() {
             ",$1")
                 cmd="ocilayout"
                 ;;
+            ocilayout,copy)
+                cmd="ocilayout__subcmd__copy"
+                ;;
             ocilayout,du)
                 cmd="ocilayout__subcmd__du"
                 ;;
@@ -91,6 +94,9 @@ _ocilayout() {
             ocilayout__subcmd__generate__subcmd__help,man)
                 cmd="ocilayout__subcmd__generate__subcmd__help__subcmd__man"
                 ;;
+            ocilayout__subcmd__help,copy)
+                cmd="ocilayout__subcmd__help__subcmd__copy"
+                ;;
             ocilayout__subcmd__help,du)
                 cmd="ocilayout__subcmd__help__subcmd__du"
                 ;;
@@ -161,12 +167,50 @@ _ocilayout() {
 
     case "${cmd}" in
         ocilayout)
-            opts="-v -q -h -V --verbose --quiet --no-progress --help --version init ls resolve tag untag gc fsck pull push sync export import serve inspect tags rm du generate help"
+            opts="-v -q -h -V --verbose --quiet --no-progress --help --version init ls resolve tag untag gc fsck pull push sync copy export import serve inspect tags rm du generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__copy)
+            opts="-v -q -h --platform --full-ref-name --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -333,8 +377,22 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__help)
-            opts="init ls resolve tag untag gc fsck pull push sync export import serve inspect tags rm du generate help"
+            opts="init ls resolve tag untag gc fsck pull push sync copy export import serve inspect tags rm du generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__help__subcmd__copy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

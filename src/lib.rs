@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod clash;
+pub mod copy;
 pub mod digest;
 pub mod du;
 // The error variants' fields are restructured and documented on their own branch (structured

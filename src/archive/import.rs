@@ -12,13 +12,14 @@ use flate2::read::MultiGzDecoder;
 use oci_spec::image::Digest;
 
 use super::closure;
+use super::docker::{self, Members};
 use super::tar_reader::{Kind, Member, TarReader};
 use super::{ImportOptions, ImportReport, Moved, COPY_BUFFER};
 use crate::digest::{self, Algorithm, HashingReader};
 use crate::error::{Error, Result};
 use crate::graph;
 use crate::layout::{Entry, IndexDocument, Layout};
-use crate::names::{self, Namer};
+use crate::names::{self, NameOptions, Namer};
 use crate::platform::Platform;
 use crate::store::{self, VerifiedBlob, TMP_DIR};
 
@@ -54,6 +55,9 @@ pub fn import(source: impl Read, dir: &Path, opts: &ImportOptions) -> Result<Imp
         index: None,
         persist: None,
         platform: opts.platform.clone(),
+        names: opts.names.clone(),
+        docker: Members::default(),
+        candidates: Vec::new(),
     };
     let result = {
         // Held for the whole import: gc must not sweep blobs that the index does not name yet.
@@ -68,6 +72,9 @@ pub fn import(source: impl Read, dir: &Path, opts: &ImportOptions) -> Result<Imp
             if opts.platform.is_some() {
                 // The other platforms' blobs the archive held: no entry names them.
                 remove_unreferenced(&layout, &session.created);
+            } else {
+                // Members outside the layout, stored in case a docker-archive manifest named them.
+                remove_unreferenced(&layout, &session.candidates);
             }
             Ok(session.report)
         }
@@ -127,6 +134,12 @@ struct Session<'a> {
     persist: Option<mpsc::SyncSender<VerifiedBlob>>,
     /// Store only this platform's manifest of each image index.
     platform: Option<Platform>,
+    /// How names from a docker-archive's `RepoTags` are written.
+    names: NameOptions,
+    /// Members outside the OCI layout (docker-archive files and links).
+    docker: Members,
+    /// Blobs this import added for members outside the OCI layout: removed unless an entry uses them.
+    candidates: Vec<Digest>,
 }
 
 impl Session<'_> {
@@ -187,9 +200,22 @@ impl Session<'_> {
         };
         let path = std::str::from_utf8(&member.path).map_err(|_| refuse("not UTF-8"))?;
         let parts = safe_components(path).map_err(&refuse)?;
+        // The layout's own members are never links; elsewhere (docker-archive layer directories) a
+        // link names another member and is resolved within the archive, never on the file system.
+        let layout_member = matches!(
+            parts.first(),
+            Some(&"blobs" | &"oci-layout" | &"index.json")
+        );
         match member.kind {
             Kind::Regular => {}
             Kind::Directory => return Ok(()),
+            Kind::Symlink | Kind::HardLink if !layout_member && !parts.is_empty() => {
+                let target = std::str::from_utf8(&member.link).map_err(|_| refuse("not UTF-8"))?;
+                return self
+                    .docker
+                    .link(&parts, target, member.kind == Kind::Symlink)
+                    .map_err(|r| refuse(&r));
+            }
             Kind::Symlink => return Err(refuse("symbolic links are not allowed")),
             Kind::HardLink => return Err(refuse("hard links are not allowed")),
             Kind::Device => return Err(refuse("device files are not allowed")),
@@ -228,9 +254,47 @@ impl Session<'_> {
             }
             // A file under blobs/ that is no blob: a malformed digest (`blobs/sha256/abc/def`).
             ["blobs", ..] => return Err(refuse("not a blob name: expected blobs/ALGORITHM/HEX")),
-            _ => self.report.ignored += 1,
+            ["manifest.json"] => {
+                let bytes = read_small(content, member, docker::DOCUMENT_LIMIT, &shown)?;
+                if self.docker.manifest.replace(bytes).is_some() {
+                    return Err(refuse("appears twice"));
+                }
+                self.report.ignored += 1;
+            }
+            _ => {
+                self.report.ignored += 1;
+                let d = self.candidate(member.size, content, &shown)?;
+                self.docker
+                    .file(parts.join("/"), d, member.size)
+                    .map_err(|r| refuse(&r))?;
+            }
         }
         Ok(())
+    }
+
+    /// Stores a member outside the OCI layout under its sha256: a docker-archive's `manifest.json`,
+    /// which may come last, can name it as a config or a layer.
+    fn candidate(&mut self, size: u64, content: &mut dyn Read, shown: &str) -> Result<Digest> {
+        let store = self.layout.blobs();
+        let mut writer = store.writer(Algorithm::Sha256)?;
+        let tmp = writer.temp_path().to_path_buf();
+        copy(content, &mut writer, shown, &tmp)?;
+        let verified = writer.verify(None, Some(size))?;
+        let d = verified.digest().clone();
+        if store.has(&d, size)? {
+            return Ok(d);
+        }
+        let existed = store.size(&d)?.is_some();
+        self.persist
+            .as_ref()
+            .expect("members are read inside read_stream")
+            .send(verified)
+            .map_err(|_| Error::Damaged("the blob persister stopped".into()))?;
+        if !existed {
+            self.created.push(d.clone());
+            self.candidates.push(d.clone());
+        }
+        Ok(d)
     }
 
     /// Streams one blob member into the store, named only if its content hashes to `d`. A blob the
@@ -276,8 +340,14 @@ impl Session<'_> {
     /// After the stream: the archive must be a layout whose entries' closures are complete; then the
     /// entries are merged into `index.json` under the index lock.
     fn finish(&mut self) -> Result<()> {
-        let not_layout =
-            |what: &str| Error::ArchiveRefused(format!("not an OCI image layout: {what}"));
+        if self.oci_layout.is_none() && self.index.is_none() && self.docker.manifest.is_some() {
+            return self.finish_docker();
+        }
+        let not_layout = |what: &str| {
+            Error::ArchiveRefused(format!(
+                "not an OCI image layout or a docker-archive: {what}"
+            ))
+        };
         let marker = self
             .oci_layout
             .as_deref()
@@ -304,6 +374,40 @@ impl Session<'_> {
         closure::check(self.layout, &entries)?;
         self.report.images = entries.len();
         self.report.moved = self.layout.update_index(|doc| Ok(merge(doc, entries)))?;
+        Ok(())
+    }
+}
+
+impl Session<'_> {
+    /// After the stream of a docker-archive: one OCI image manifest per image of `manifest.json`,
+    /// named after its `RepoTags`, merged into `index.json` like an OCI archive's entries.
+    fn finish_docker(&mut self) -> Result<()> {
+        let converted = docker::convert(
+            self.layout,
+            &self.docker,
+            self.platform.as_ref(),
+            &self.names,
+            &mut self.created,
+        )?;
+        closure::check(self.layout, &converted.entries)?;
+        let created: std::collections::HashSet<&Digest> = self.created.iter().collect();
+        let (mut written, mut skipped, mut bytes) = (0, 0, 0);
+        for (d, size) in &converted.used {
+            if created.contains(d) {
+                written += 1;
+                bytes += size;
+            } else {
+                skipped += 1;
+            }
+        }
+        self.report.blobs_written = written;
+        self.report.blobs_skipped = skipped;
+        self.report.bytes = bytes;
+        self.report.ignored = converted.unused;
+        self.report.images = converted.entries.len();
+        self.report.moved = self
+            .layout
+            .update_index(|doc| Ok(merge(doc, converted.entries)))?;
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 //! `blobs/<alg>/<hex>`. Export is deterministic: fixed member order, mtime 0, owner 0:0, fixed modes.
 
 mod closure;
+mod docker;
 mod export;
 mod import;
 mod tar_reader;
@@ -77,6 +78,9 @@ pub struct ImportOptions {
     /// Store, under each entry's name, only the manifest for this platform of an image index (as
     /// `pull --platform` does); only that manifest's closure need be in the archive.
     pub platform: Option<crate::platform::Platform>,
+    /// How names taken from a docker-archive's `RepoTags` are written (an OCI archive's entries
+    /// keep the names they have).
+    pub names: crate::names::NameOptions,
 }
 
 /// What an import did.

@@ -38,12 +38,14 @@ impl Kind {
     }
 }
 
-/// One member's header: its path (raw bytes, after long-name and pax records), kind and size.
+/// One member's header: its path (raw bytes, after long-name and pax records), kind, size, and for
+/// a link the path it names (empty otherwise).
 #[derive(Debug)]
 pub(crate) struct Member {
     pub path: Vec<u8>,
     pub kind: Kind,
     pub size: u64,
+    pub link: Vec<u8>,
 }
 
 /// Reads members one after another; between two calls of [`TarReader::next_member`] the current
@@ -107,6 +109,8 @@ impl<R: Read> TarReader<R> {
 
     fn read_member(&mut self) -> Result<Option<Member>> {
         let mut long_name: Option<Vec<u8>> = None;
+        let mut long_link: Option<Vec<u8>> = None;
+        let mut pax_link: Option<Vec<u8>> = None;
         let mut pax_path: Option<Vec<u8>> = None;
         let mut pax_size: Option<u64> = None;
         loop {
@@ -119,11 +123,11 @@ impl<R: Read> TarReader<R> {
             if !self.read_block(&mut block)? {
                 // End of input at a header boundary without the zero blocks: accepted, like GNU tar.
                 self.done = true;
-                return self.end(long_name.is_some() || pax_path.is_some());
+                return self.end(long_name.is_some() || long_link.is_some() || pax_path.is_some());
             }
             if block.iter().all(|&b| b == 0) {
                 self.done = true;
-                return self.end(long_name.is_some() || pax_path.is_some());
+                return self.end(long_name.is_some() || long_link.is_some() || pax_path.is_some());
             }
             verify_checksum(&block)?;
             let size = parse_size(&block[124..136])?;
@@ -139,11 +143,19 @@ impl<R: Read> TarReader<R> {
                     }
                     long_name = Some(name);
                 }
+                b'K' => {
+                    let mut name = self.read_record(size, LONG_NAME_LIMIT, "GNU long link")?;
+                    while name.last() == Some(&0) {
+                        name.pop();
+                    }
+                    long_link = Some(name);
+                }
                 b'x' => {
                     let record = self.read_record(size, PAX_LIMIT, "pax header")?;
                     for (key, value) in parse_pax(&record)? {
                         match key.as_slice() {
                             b"path" => pax_path = Some(value),
+                            b"linkpath" => pax_link = Some(value),
                             b"size" => pax_size = Some(parse_decimal(&value)?),
                             _ => {}
                         }
@@ -159,6 +171,14 @@ impl<R: Read> TarReader<R> {
                         (None, Some(n)) => n,
                         (None, None) => header_path(&block),
                     };
+                    let link = match (pax_link, long_link) {
+                        (Some(l), _) => l,
+                        (None, Some(l)) => l,
+                        (None, None) => {
+                            let f = &block[157..257];
+                            f[..f.iter().position(|&b| b == 0).unwrap_or(f.len())].to_vec()
+                        }
+                    };
                     if let Some(s) = pax_size {
                         self.remaining = s;
                         self.padding = (BLOCK as u64 - s % BLOCK as u64) % BLOCK as u64;
@@ -167,6 +187,7 @@ impl<R: Read> TarReader<R> {
                         path,
                         kind: Kind::from_flag(flag),
                         size: self.remaining,
+                        link,
                     }));
                 }
             }

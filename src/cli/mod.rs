@@ -2,6 +2,7 @@
 //! Each subcommand module turns its arguments into library options, makes one library call and
 //! prints the outcome, human-readable or `--json`.
 
+mod copy;
 mod du;
 mod export;
 mod fsck;
@@ -112,6 +113,8 @@ pub enum Command {
         anything is sent: a tag, a digest or a URL scheme in it is a usage error (exit 2).\n\n",
         registry::json_shape!()))]
     Sync(sync::Args),
+    /// Copy one image between layouts and registries (oci-layout://... or a registry reference).
+    Copy(copy::Args),
     /// Write a layout, or the closure of chosen references, to one tar archive.
     #[command(long_about = export::LONG_ABOUT)]
     Export(export::Args),
@@ -191,6 +194,7 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<u8> {
         Command::Pull(a) => pull::run(a, global),
         Command::Push(a) => push::run(a, global),
         Command::Sync(a) => sync::run(a, global),
+        Command::Copy(a) => copy::run(a, global),
         Command::Export(a) => export::run(a, global),
         Command::Import(a) => import::run(a, global),
         Command::Serve(a) => serve::run(a, global),

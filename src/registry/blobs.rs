@@ -32,6 +32,23 @@ impl Repository<'_> {
         }
     }
 
+    /// Opens the blob `desc` names as a stream, for passing it on without storing it (a copy
+    /// between registries). The bytes are not verified here: whoever consumes them hashes them (an
+    /// upload fails before its last byte when they do not hash to the digest). At most `size` bytes
+    /// are read.
+    pub fn open_blob(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send>> {
+        let d = desc.digest();
+        digest::validate(d)?;
+        let url = self.url(&format!("blobs/{d}"));
+        let resp = self
+            .transport()
+            .send(&self.request(Method::GET, url.clone()))?;
+        if resp.status() != StatusCode::OK {
+            return Err(status_error(&url, resp));
+        }
+        Ok(Box::new(resp.into_body().into_reader().take(desc.size())))
+    }
+
     /// Downloads the blob `desc` names into `store`. Nothing is named unless the bytes hash to the
     /// digest and count exactly `size`; on failure the temporary file is gone. `progress` hears the
     /// number of bytes held so far (it goes back to zero when a download restarts).

@@ -1,0 +1,236 @@
+//! `ocilayout copy`: layout to layout (closure only, same bytes, named by the one rule), layout to
+//! registry, registry to layout and registry to registry against the real `docker-registry`.
+
+#[path = "support/registry.rs"]
+mod registry_support;
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use registry_support::{sha256, skopeo_raw, Registry};
+use serde_json::Value;
+use support::{fixtures, run, snapshot};
+
+fn url(dir: &Path, rest: &str) -> String {
+    format!("oci-layout://{}{rest}", dir.display())
+}
+
+fn names(dir: &Path) -> Vec<(String, String)> {
+    let out = run(["ls".as_ref(), dir.as_os_str(), "--json".as_ref()]);
+    let rows: Vec<Value> = serde_json::from_str(out.ok()).unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or("-").to_string(),
+                r["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn blobs(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = fs::read_dir(dir.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    out.sort();
+    out
+}
+
+const V1: &str = "sha256:d72195534bcc2ebf9df34eec4f3c3adec4ae0b09d22bb40644397823c06fe290";
+
+#[test]
+fn layout_to_layout_copies_the_closure_and_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join("new");
+    let containerd = fixtures().join("containerd");
+    // A layout that does not exist is created, and the image is named after the source.
+    let out = run(["copy", &url(&containerd, ":3.16"), &url(&dst, "")]);
+    assert_eq!(
+        out.ok().trim(),
+        format!(
+            "{} -> oci-layout://{}/docker.io/library/alpine:3.16 {V1}",
+            url(&containerd, ":3.16"),
+            dst.display()
+        )
+    );
+    assert_eq!(
+        names(&dst),
+        [("docker.io/library/alpine:3.16".into(), V1.into())]
+    );
+    // Only the closure: the manifest, its config and its layers, byte for byte.
+    let closure = blobs(&dst);
+    assert_eq!(closure.len(), 3, "{closure:?}");
+    for b in &closure {
+        assert_eq!(
+            fs::read(dst.join("blobs/sha256").join(b)).unwrap(),
+            fs::read(containerd.join("blobs/sha256").join(b)).unwrap()
+        );
+    }
+    let idx: Value = serde_json::from_slice(&fs::read(dst.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        idx["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "3.16"
+    );
+
+    // A bare tag keeps the source's repository; a full name and --full-ref-name are honoured;
+    // --platform descends; --json says what happened.
+    run(["copy", &url(&containerd, ":3.16"), &url(&dst, ":3.17")]).ok();
+    let json = run([
+        "copy",
+        "--json",
+        "--full-ref-name",
+        "--platform",
+        "linux/arm64",
+        &url(&fixtures().join("multiarch"), "/multi:1"),
+        &url(&dst, "/ghcr.io/acme/arm:1"),
+    ]);
+    let v: Value = serde_json::from_str(json.ok()).unwrap();
+    let arm = v["digest"].as_str().unwrap().to_string();
+    assert_eq!(v["blobs_written"], 2, "{v}");
+    let got = names(&dst);
+    assert_eq!(
+        got,
+        [
+            ("docker.io/library/alpine:3.16".into(), V1.into()),
+            ("docker.io/library/alpine:3.17".into(), V1.into()),
+            ("ghcr.io/acme/arm:1".into(), arm.clone()),
+        ]
+    );
+    let idx: Value = serde_json::from_slice(&fs::read(dst.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        idx["manifests"][2]["annotations"]["org.opencontainers.image.ref.name"],
+        "ghcr.io/acme/arm:1"
+    );
+    run(["fsck".as_ref(), dst.as_os_str()]).ok();
+    // A copy again changes nothing.
+    let before = snapshot(&dst);
+    run(["copy", &url(&containerd, ":3.16"), &url(&dst, "")]).ok();
+    assert_eq!(snapshot(&dst), before);
+}
+
+#[test]
+fn layout_copy_refuses_a_corrupt_source_and_leaves_nothing() {
+    let (_tmp, src) = support::fixture_copy("umoci");
+    // The v1 image's layer, damaged in place.
+    let m: Value = serde_json::from_slice(
+        &fs::read(
+            src.join("blobs/sha256")
+                .join(V1.trim_start_matches("sha256:")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let layer = m["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let path = src.join("blobs/sha256").join(layer);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[10] ^= 1;
+    fs::write(&path, bytes).unwrap();
+    let dst = src.parent().unwrap().join("dst");
+    // A layout that does not exist is the whole path, before a `:TAG`.
+    run(["copy", &url(&src, ":v1"), &url(&dst, ":1")]).fails(1, layer);
+    assert!(!dst.exists(), "the layout it created is gone");
+    // A source that names no image and no destination name: a clear error.
+    let artifact = fixtures().join("artifact");
+    run([
+        "copy",
+        &url(
+            &artifact,
+            "@sha256:031c4fc35866b31f10dfb586940a3ef1c4cc02b9b326ff5ef75b7a5e870bb4f6",
+        ),
+        &url(&dst, ""),
+    ])
+    .fails(1, "no name");
+}
+
+#[test]
+fn copies_through_registries_keep_the_digest() {
+    let Some(reg) = Registry::start() else { return };
+    let Some(other) = Registry::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let umoci = fixtures().join("umoci");
+    let multi = fixtures().join("multiarch");
+    // Layout to registry (docker:// prefix accepted), two repositories.
+    run([
+        "copy",
+        "--plain-http",
+        &url(&umoci, ":v1"),
+        &format!("docker://{}", reg.at("team/app:1")),
+    ])
+    .ok();
+    run([
+        "copy",
+        "--plain-http",
+        &url(&multi, "/multi:1"),
+        &reg.at("team/multi:1"),
+    ])
+    .ok();
+    assert_eq!(sha256(&skopeo_raw(&reg.at("team/app:1"))), V1);
+    let multi_digest = names(&multi)[0].1.clone();
+    assert_eq!(sha256(&skopeo_raw(&reg.at("team/multi:1"))), multi_digest);
+    // Registry to registry: one registry (another repository) and across two registries.
+    // On one registry every blob is mounted from the source repository, none uploaded.
+    let same = run([
+        "copy",
+        "-v",
+        "--plain-http",
+        &reg.at("team/multi:1"),
+        &reg.at("mirror/multi:1"),
+    ]);
+    same.ok();
+    // A mount is a POST answered 201 Created; an upload would PUT or PATCH its bytes.
+    assert!(
+        same.stderr.contains("blobs/uploads/ -> 201"),
+        "{}",
+        same.stderr
+    );
+    assert!(
+        !same
+            .stderr
+            .lines()
+            .any(|l| l.contains("PATCH") || (l.contains("PUT ") && l.contains("/blobs/uploads/"))),
+        "no upload: {}",
+        same.stderr
+    );
+    run([
+        "copy",
+        "--plain-http",
+        &reg.at("team/multi:1"),
+        &other.at("far/multi:2"),
+    ])
+    .ok();
+    for r in [reg.at("mirror/multi:1"), other.at("far/multi:2")] {
+        assert_eq!(sha256(&skopeo_raw(&r)), multi_digest, "{r}");
+    }
+    // Registry to layout, named after the source, or as DST says.
+    let dst = tmp.path().join("pulled");
+    run([
+        "copy",
+        "--plain-http",
+        &other.at("far/multi:2"),
+        &url(&dst, ""),
+    ])
+    .ok();
+    run([
+        "copy",
+        "--plain-http",
+        &reg.at("team/app:1"),
+        &url(&dst, "/example.com/app:9"),
+    ])
+    .ok();
+    let got = names(&dst);
+    assert_eq!(
+        got,
+        [
+            (other.at("far/multi:2"), multi_digest.clone()),
+            ("example.com/app:9".into(), V1.into()),
+        ]
+    );
+    run(["fsck".as_ref(), dst.as_os_str()]).ok();
+}
