@@ -6,7 +6,7 @@
 #
 # Each figure is the best of RUNS (default 3) runs, each after a `sync`, with warm caches. Import is
 # compared with `tar xf` alone and with `tar xf && sync`, because our import fsyncs every blob
-# before naming it (SPEC §3) and `tar xf` fsyncs nothing.
+# before naming it (docs/store.md) and `tar xf` fsyncs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${1:-1024}

@@ -1,4 +1,4 @@
-//! From what a user typed to one descriptor (SPEC §2): a digest, the exact `ref.name` of entries, the
+//! From what a user typed to one descriptor (docs/names.md): a digest, the exact `ref.name` of entries, the
 //! canonical name, or a bare tag, in that order; ambiguity is an error listing every candidate;
 //! `--platform` then descends through image indexes. Also `oci-layout://` URLs.
 
@@ -152,7 +152,7 @@ pub fn display_name(d: &impl IndexEntry) -> String {
     }
 }
 
-/// Finds the entries what the user typed names, by the first of SPEC §2's steps that matches
+/// Finds the entries what the user typed names, by the first of the resolution steps (docs/names.md) that matches
 /// anything, and returns their positions; an empty result means no step matched. Entries of the
 /// deciding step may still point at different digests (see [`choose`]).
 pub(crate) fn find_entries<E: IndexEntry>(entries: &[E], input: &str) -> Result<Vec<usize>> {

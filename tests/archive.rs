@@ -1,4 +1,4 @@
-//! `export` and `import` (SPEC §6, issue #5): round trips, chosen references, pipes, skopeo interop,
+//! `export` and `import` (docs/archives.md, issue #5): round trips, chosen references, pipes, skopeo interop,
 //! hostile archives, kill -9 during an import, incremental exports against a base.
 
 mod support;
@@ -412,7 +412,7 @@ fn import_reports_a_name_that_moves() {
     fsck_clean(&dest);
 }
 
-/// index.json is not capped (SPEC §3): an archive whose index.json is far over the 4 MiB manifest
+/// index.json is not capped (docs/store.md): an archive whose index.json is far over the 4 MiB manifest
 /// limit imports whole, and importing it again over itself moves nothing (merging is linear, so
 /// 20,000 names take moments, not the hours a pairwise name comparison would).
 #[test]

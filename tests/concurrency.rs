@@ -1,4 +1,4 @@
-//! Concurrency (SPEC §3, issue #2 item 5, issue #6): concurrent `tag` processes lose no tag, `gc`
+//! Concurrency (docs/store.md, issue #2 item 5, issue #6): concurrent `tag` processes lose no tag, `gc`
 //! racing writers never deletes a blob an entry names, and many rounds of tag, untag, pull, import
 //! and gc processes racing on one layout lose nothing and leave it clean.
 

@@ -189,7 +189,7 @@ fn skopeo_and_umoci_read_what_we_tag() {
 }
 
 /// `umoci gc --layout A` and `ocilayout gc B` on identical copies with the same entries untagged leave
-/// the same blobs, except where umoci departs from SPEC §4 (asserted, so a change on either side is
+/// the same blobs, except where umoci departs from docs/gc.md (asserted, so a change on either side is
 /// noticed).
 #[test]
 fn gc_leaves_the_blobs_umoci_gc_leaves() {

@@ -1,6 +1,6 @@
 //! Integration tests of the layout core (issue #2): they drive the `ocilayout` binary on copies of the
-//! real layouts in `fixtures/` and check SPEC §2 (names, resolving), §3 (digests, index.json), §4 (gc,
-//! fsck) and §6 (command line, JSON shapes, exit statuses, error lines). One module per feature.
+//! real layouts in `fixtures/` and check docs/names.md (names, resolving), docs/store.md (digests, index.json), docs/gc.md (gc,
+//! fsck) and docs/cli.md (command line, JSON shapes, exit statuses, error lines). One module per feature.
 
 mod support;
 
@@ -138,7 +138,7 @@ mod resolve {
     }
     use Want::*;
 
-    /// Every fixture layout, every form of name (SPEC §2 steps 1-4), platforms through indexes and
+    /// Every fixture layout, every form of name (docs/names.md steps 1-4), platforms through indexes and
     /// manifest lists.
     #[allow(clippy::type_complexity)]
     fn cases() -> Vec<(&'static str, &'static str, Option<&'static str>, Want)> {
@@ -497,8 +497,8 @@ mod ls {
         }
     }
 
-    /// `ls --json` (SPEC §6): exactly the keys name, tag, digest, mediaType, size, annotations,
-    /// artifactType, subject, in index.json order, with every convention's names read (SPEC §2). A
+    /// `ls --json` (docs/cli.md): exactly the keys name, tag, digest, mediaType, size, annotations,
+    /// artifactType, subject, in index.json order, with every convention's names read (docs/names.md). A
     /// field added to the shape must be added here deliberately.
     #[test]
     fn json_shape_over_every_fixture() {

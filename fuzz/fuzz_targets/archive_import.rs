@@ -1,4 +1,4 @@
-//! Archive import (SPEC §6, `ocilayout import`): the input as a tar stream (or gzip, by its magic)
+//! Archive import (docs/archives.md, `ocilayout import`): the input as a tar stream (or gzip, by its magic)
 //! imported into a layout directory that does not exist yet, at `<scratch>/1/2/3/layout`. The answer
 //! is `Ok` or a one-line error, never a panic; nothing is written outside the layout directory (each
 //! directory above it holds only the one child it was made with); a refused import leaves nothing

@@ -1,4 +1,4 @@
-//! `index.json` (SPEC §2, §3): arbitrary bytes written as the `index.json` of a layout that holds every
+//! `index.json` (docs/names.md, docs/store.md): arbitrary bytes written as the `index.json` of a layout that holds every
 //! fixture blob, then read the two ways the library reads it: the full `Layout::read_index`, and the
 //! borrowed fast scan of `resolve`. Never a panic; an error is one line; and wherever the full read
 //! accepts the index, the fast scan gives the same answer, or the same error, for every name asked.

@@ -1,4 +1,4 @@
-//! Names (SPEC §2): `Reference::parse` and its relatives on arbitrary UTF-8. Never a panic; an error is
+//! Names (docs/names.md): `Reference::parse` and its relatives on arbitrary UTF-8. Never a panic; an error is
 //! one line; what parses has a canonical form that parses back to the same reference.
 
 #![no_main]

@@ -73,7 +73,7 @@ impl FixtureLayout {
     }
 }
 
-/// Errors are a clear answer: one line that says what and where (SPEC §6), whatever bytes the input
+/// Errors are a clear answer: one line that says what and where (docs/cli.md), whatever bytes the input
 /// holds.
 pub fn assert_one_line(err: &ocilayout::Error) {
     let text = err.to_string();

@@ -25,7 +25,7 @@ pub fn export(layout: &Layout, out: impl Write, opts: &ExportOptions) -> Result<
 }
 
 /// The index entries that what the user typed names, for [`ExportOptions::entries`]: every entry the
-/// deciding step of SPEC §2 matches (they share one digest, or the input is ambiguous), or, for a
+/// deciding step of docs/names.md matches (they share one digest, or the input is ambiguous), or, for a
 /// digest no entry carries, the manifest blob itself.
 pub fn select_entries(layout: &Layout, inputs: &[&str]) -> Result<Vec<Descriptor>> {
     let index = layout.read_index()?;

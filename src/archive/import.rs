@@ -128,7 +128,7 @@ struct Session<'a> {
     report: ImportReport,
     oci_layout: Option<Vec<u8>>,
     /// The archive's `index.json`, spooled to a temporary file: like the layout's own, it is not
-    /// capped (SPEC §3), and it is not held in memory while the blobs stream.
+    /// capped (docs/store.md), and it is not held in memory while the blobs stream.
     index: Option<Spooled>,
     /// Hands verified blobs to the thread that persists them (set while the stream is read).
     persist: Option<mpsc::SyncSender<VerifiedBlob>>,

@@ -1,4 +1,4 @@
-//! Archives (SPEC §6): a whole layout, or the closure of chosen entries, as one tar stream (optionally
+//! Archives (docs/archives.md): a whole layout, or the closure of chosen entries, as one tar stream (optionally
 //! gzip-compressed), and the verified, all-or-nothing import of such a stream into a layout.
 //!
 //! Members are `oci-layout`, `index.json`, optionally `manifest.json` (for `docker load`), and

@@ -21,7 +21,7 @@ pub struct Args {
     pub json: bool,
 }
 
-/// `gc --json` (SPEC §6; fields may be added, never renamed).
+/// `gc --json` (docs/cli.md; fields may be added, never renamed).
 #[derive(Serialize)]
 struct Summary {
     removed: usize,

@@ -18,7 +18,7 @@ pub struct Args {
     pub json: bool,
 }
 
-/// One entry as `ls --json` prints it (SPEC §6; fields may be added, never renamed).
+/// One entry as `ls --json` prints it (docs/cli.md; fields may be added, never renamed).
 #[derive(Serialize)]
 struct Entry {
     name: Option<String>,
