@@ -125,8 +125,11 @@ fn resync_and_repull_do_work_in_proportion_to_the_images() {
     let index = format!("{d}/index.json");
     let n = opens(&args, &index);
     eprintln!("no-op pull of {N} images: index.json opened {n} times");
+    // Once by the pull itself, and before and after by the command line's note about bare
+    // ref.names shared by several images: a fixed number, however many images (it was twice per
+    // image).
     assert!(
-        n <= 2,
+        n <= 3,
         "index.json opened {n} times by a no-op pull of {N} images"
     );
 }
