@@ -464,7 +464,7 @@ fn incremental_export_against_a_base() {
         s(&fixtures().join("umoci")),
     ]);
     out.ok();
-    assert!(out.stderr.contains("left out"), "{out:#?}");
+    assert!(out.stdout.contains("left out"), "{out:#?}");
     let bytes = fs::read(&archive).unwrap();
     let full = closure(
         &fixtures().join("multiarch"),

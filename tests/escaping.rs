@@ -71,7 +71,7 @@ fn every_line_escapes_control_characters() {
         (
             "init",
             vec!["init".into(), s(&evil_dir)],
-            "stderr",
+            "stdout",
             evil_dir_shown.clone(),
             false,
         ),
