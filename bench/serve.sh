@@ -8,12 +8,14 @@
 #   3. peak RSS of both servers over the whole run (VmHWM).
 #
 # Usage: bench/serve.sh [WORKDIR]   (needs skopeo, docker-registry, wrk, python3; builds --release)
-# Environment: IMAGES (8), IMAGE_MIB (64), WRK_SECONDS (10), CONNECTIONS (64), OL (the binary).
+# Environment: IMAGES (8), IMAGE_MIB (64), RUNS (3: pull times are the median of RUNS runs),
+#              WRK_SECONDS (10), CONNECTIONS (64), OL (the binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 IMAGES=${IMAGES:-8}
 IMAGE_MIB=${IMAGE_MIB:-64}
+RUNS=${RUNS:-3}
 WRK_SECONDS=${WRK_SECONDS:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 for tool in skopeo docker-registry wrk python3; do
@@ -120,10 +122,20 @@ ol_pull() {
   "$OL" pull -q --plain-http "${refs[@]}" "$dest"
   since "$t"
 }
+# The median of RUNS runs, the two servers alternating so that a noisy moment hits both alike.
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+pulls() {
+  local fn=$1 ours=() theirs=()
+  for _ in $(seq "$RUNS"); do
+    ours+=("$("$fn" "$SERVE_PORT")")
+    theirs+=("$("$fn" "$REG_PORT")")
+  done
+  echo "$(median "${ours[@]}") (runs ${ours[*]}) | $(median "${theirs[@]}") (runs ${theirs[*]})"
+}
 # One warm-up pass each, so both read from the page cache.
 skopeo_all "$SERVE_PORT" >/dev/null; skopeo_all "$REG_PORT" >/dev/null
-echo "| skopeo copy, $IMAGES images (s) | $(skopeo_all "$SERVE_PORT") | $(skopeo_all "$REG_PORT") |"
-echo "| ocilayout pull, $IMAGES images (s) | $(ol_pull "$SERVE_PORT") | $(ol_pull "$REG_PORT") |"
+echo "| skopeo copy, $IMAGES images (s, median of $RUNS) | $(pulls skopeo_all) |"
+echo "| ocilayout pull, $IMAGES images (s, median of $RUNS) | $(pulls ol_pull) |"
 rm -rf "$WORK"/skopeo-* "$WORK"/pull-*
 
 # --- 2. Manifest GETs per second at CONNECTIONS connections. -----------------------------------------
