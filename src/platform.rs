@@ -16,10 +16,8 @@ impl Platform {
     /// Parses `os/arch[/variant]`, normalizing architecture aliases (`x86_64` → `amd64`,
     /// `aarch64` → `arm64`).
     pub fn parse(s: &str) -> Result<Platform> {
-        let invalid = || {
-            Error::Invalid(format!(
-                "invalid platform {s:?}: expected os/arch[/variant]"
-            ))
+        let invalid = || Error::InvalidPlatform {
+            input: s.to_string(),
         };
         let parts: Vec<&str> = s.split('/').collect();
         if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {

@@ -460,9 +460,10 @@ pub fn descend_to_platform(
                 platform: platform.to_string(),
             })?;
     }
-    Err(Error::Damaged(format!(
-        "{root}: image indexes nested too deeply"
-    )))
+    Err(Error::TooDeep {
+        root: root.to_string(),
+        what: "image indexes",
+    })
 }
 
 /// A parsed `oci-layout://` URL: the layout directory and the reference inside it (`None` when the
@@ -479,7 +480,9 @@ pub struct LayoutUrl {
 pub fn parse_layout_url(url: &str) -> Result<LayoutUrl> {
     let rest = url
         .strip_prefix("oci-layout://")
-        .ok_or_else(|| Error::Invalid(format!("{url:?} is not an oci-layout:// URL")))?;
+        .ok_or_else(|| Error::NotALayoutUrl {
+            url: url.to_string(),
+        })?;
     let (path_part, digest_part) = match rest.rfind('@') {
         Some(i) if digest::looks_like_digest(&rest[i + 1..]) => (&rest[..i], Some(&rest[i + 1..])),
         _ => (rest, None),

@@ -1,7 +1,7 @@
 //! index.json that keeps what is not ours: names implied by other tools' conventions, rewrites that
 //! keep every field and entry they do not change, partial archives, and index growth at scale.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! real layouts in `fixtures/` and check SPEC §2 (names, resolving), §3 (digests, index.json), §4 (gc,
 //! fsck) and §6 (command line, JSON shapes, exit statuses, error lines). One module per feature.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -72,15 +72,24 @@ pub(super) fn check(layout: &Layout, entries: &[Entry]) -> Result<()> {
             None => {}
             Some(Problem::Missing) => {
                 if let Some(partial) = partial_index(layout, entries) {
-                    return Err(Error::ArchiveRefused(partial));
+                    return Err(Error::ArchiveRefused {
+                        reason: partial,
+                        digest: Some(d.to_string()),
+                    });
                 }
-                return Err(Error::ArchiveRefused(format!(
-                    "blob {d} is neither in the archive nor in {}",
-                    layout.root().display()
-                )));
+                return Err(Error::ArchiveRefused {
+                    reason: format!(
+                        "blob {d} is neither in the archive nor in {}",
+                        layout.root().display()
+                    ),
+                    digest: Some(d.to_string()),
+                });
             }
             Some(problem) => {
-                return Err(Error::ArchiveRefused(format!("blob {d} is {problem}")));
+                return Err(Error::ArchiveRefused {
+                    reason: format!("blob {d} is {problem}"),
+                    digest: Some(d.to_string()),
+                });
             }
         }
     }
