@@ -12,8 +12,7 @@
 #
 # Usage: bench/scale.sh [WORKDIR]   (default: a fresh directory under /tmp, removed at the end
 # unless KEEP=1). SIZES="200 1000" REFERRERS="2000 20000" REPS=3 (no-op syncs) REF_REPS=1 (pulls of
-# referrers) JOBS=8. Needs docker-registry,
-# skopeo, python3, curl.
+# referrers) JOBS=8. Needs docker-registry, skopeo, python3, curl, bc.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in docker-registry skopeo python3 curl; do
+for tool in docker-registry skopeo python3 curl bc; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
 done
 

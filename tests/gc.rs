@@ -463,3 +463,54 @@ fn a_large_json_config_is_no_manifest() {
     run(["import".as_ref(), archive.as_os_str(), imported.as_os_str()]).ok();
     assert_eq!(size_of(&imported, &config), config_size as u64);
 }
+
+/// gc rewrites index.json when it drops a referrer entry whose subject has gone: every other entry
+/// stays the JSON value it was (other tools' keys, `os.version`, `os.features` included), and so do
+/// unknown top-level keys.
+#[test]
+fn dropping_a_referrer_keeps_what_is_not_ours() {
+    let (_tmp, dir) = fixture_copy("containerd");
+    let mut list = entries(&dir);
+    // Another tool's fields on a named entry, which gc must write back untouched.
+    list[0]["platform"] = json!({
+        "os": "windows", "architecture": "amd64",
+        "os.version": "10.0.17763.1879", "os.features": ["win32k"]
+    });
+    list[0]["x-other-tool"] = json!({"kept": [1, 2, 3]});
+    list[0]["urls"] = json!(["https://example.com/blob"]);
+    // A signature of a manifest no named entry reaches (its subject is gone).
+    let gone_subject = format!("sha256:{}", "ab".repeat(32));
+    let layer = put_blob(&dir, b"sig");
+    let (sig, sig_size) = put_json(
+        &dir,
+        &json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "artifactType": "application/vnd.example.signature",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": EMPTY, "size": 2},
+            "layers": [{"mediaType": "application/octet-stream", "digest": layer, "size": 3}],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": gone_subject, "size": 10}
+        }),
+    );
+    put_blob(&dir, b"{}");
+    let kept = list.clone();
+    list.push(entry(OCI_MANIFEST, &sig, sig_size as u64, json!({})));
+    let index = json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": list,
+        "x-top-level": {"from": "another tool"}
+    });
+    fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+
+    let out = ol("gc", &dir, &["--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report = json_of(&out.stdout);
+    assert_eq!(
+        report["removed_entries"][0]["digest"],
+        sig.as_str(),
+        "{report}"
+    );
+    assert!(!blob_path(&dir, &sig).exists());
+    assert!(!blob_path(&dir, &layer).exists());
+    let after: Value = serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+    assert_eq!(after["manifests"].as_array().unwrap(), &kept);
+    assert_eq!(after["x-top-level"], json!({"from": "another tool"}));
+}
