@@ -23,7 +23,7 @@ pub(super) fn select_platform(
         .into_iter()
         .map(|entry| {
             let d = entry.descriptor().clone();
-            let chosen = resolve::descend_to_platform(d.clone(), platform, |x| {
+            let chosen = crate::platform::descend_to_platform(d.clone(), platform, |x| {
                 layout
                     .blobs()
                     .read_verified(x.digest(), graph::MANIFEST_LIMIT)

@@ -377,25 +377,9 @@ fn image_manifest_of(store: &BlobStore, entry: &Descriptor) -> Result<Option<Des
         }
         let bytes = store.read_verified(current.digest(), graph::LOCAL_MANIFEST_LIMIT)?;
         let children = graph::parse_children(&bytes)?.children;
-        let is_amd64 = |c: &&Descriptor| {
-            c.platform().as_ref().is_some_and(|p| {
-                p.os().to_string() == "linux" && p.architecture().to_string() == "amd64"
-            })
-        };
-        let images: Vec<&Descriptor> = children
-            .iter()
-            .filter(|c| is_image_manifest(c.media_type().as_ref()))
-            .collect();
-        let next = images
-            .iter()
-            .copied()
-            .find(is_amd64)
-            .or(images.first().copied())
-            .or_else(|| {
-                children
-                    .iter()
-                    .find(|c| graph::is_index(c.media_type().as_ref()))
-            });
+        let next = crate::platform::default_child(&children, |c| {
+            is_image_manifest(c.media_type().as_ref())
+        });
         match next {
             Some(c) => current = c.clone(),
             None => return Ok(None),

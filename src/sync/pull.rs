@@ -380,7 +380,7 @@ impl Walk<'_> {
     /// the walk does not report it again as skipped.
     fn select_platform(&mut self, current: Descriptor, platform: &Platform) -> Result<Descriptor> {
         let mut downloaded = Vec::new();
-        let found = resolve::descend_to_platform(current, platform, |d| {
+        let found = crate::platform::descend_to_platform(current, platform, |d| {
             if graph::is_manifest_like(d.media_type().as_ref()) {
                 return self.bytes(d);
             }
