@@ -180,6 +180,10 @@ pub enum Error {
     #[error("cannot tag with {}: {reason}", quoted(tag))]
     BadTag { tag: String, reason: String },
 
+    /// A name with a digest given as a new tag.
+    #[error("cannot tag with a digest: {} (give a name with a tag)", quoted(name))]
+    TagWithDigest { name: String },
+
     /// A Docker schema 1 manifest, which we do not read.
     #[error("{} is a Docker schema 1 manifest, which is not supported; convert it to schema 2 or OCI first", one_line(what))]
     Schema1 { what: String },

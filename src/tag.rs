@@ -43,9 +43,8 @@ pub fn tag(
             }
             let r = Reference::parse(t)?;
             if r.digest().is_some() {
-                return Err(Error::BadTag {
-                    tag: t.to_string(),
-                    reason: "it has a digest (give a name with a tag)".into(),
+                return Err(Error::TagWithDigest {
+                    name: t.to_string(),
                 });
             }
             Ok(r)
