@@ -62,7 +62,10 @@ impl Endpoint {
                     None => (rest, None),
                 };
                 if dir.is_empty() {
-                    return Err(Error::Invalid(format!("{s:?} names no directory")));
+                    return Err(Error::BadEndpoint {
+                        input: s.to_string(),
+                        reason: "names no directory".into(),
+                    });
                 }
                 Ok(Endpoint::Layout {
                     dir: PathBuf::from(dir),
@@ -173,16 +176,17 @@ fn layout_source(
 /// The name the destination layout gives the image: the one `reference` states, a bare tag on the
 /// source's repository, or the source's own name.
 fn dest_name(reference: Option<&str>, source: Option<&Reference>) -> Result<Reference> {
-    let unnamed = || {
-        Error::Invalid(
-            "the source has no name: give the destination one (oci-layout://DIR/NAME:TAG)".into(),
-        )
+    let unnamed = || Error::BadEndpoint {
+        input: reference.unwrap_or_default().to_string(),
+        reason: "the source has no name: give the destination one (oci-layout://DIR/NAME:TAG)"
+            .into(),
     };
     match reference {
         None => source.cloned().ok_or_else(unnamed),
-        Some(r) if crate::digest::looks_like_digest(r) => Err(Error::Invalid(format!(
-            "a copy names its destination by a name or a tag, not by the digest {r}"
-        ))),
+        Some(r) if crate::digest::looks_like_digest(r) => Err(Error::BadEndpoint {
+            input: r.to_string(),
+            reason: "a copy names its destination by a name or a tag, not by a digest".into(),
+        }),
         Some(tag)
             if reference::is_valid_tag(tag) && !tag.contains(['/', ':']) && source.is_some() =>
         {
@@ -207,15 +211,16 @@ fn layout_to_layout(
         let _writers = dst.lock_writers()?;
         let graph = graph::walk(src.blobs(), std::slice::from_ref(root))?;
         if let Some(node) = graph.problems().next() {
-            return Err(Error::Damaged(format!(
-                "{}: {} (in {})",
-                node.descriptor.digest(),
-                node.problem
+            return Err(Error::Damaged {
+                operation: "cannot copy from",
+                layout: src.root().to_path_buf(),
+                what: "blob",
+                digest: node.descriptor.digest().to_string(),
+                problem: node
+                    .problem
                     .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                src.root().display()
-            )));
+                    .map_or_else(String::new, ToString::to_string),
+            });
         }
         let mut report = CopyReport {
             digest: root.digest().to_string(),
@@ -233,10 +238,13 @@ fn layout_to_layout(
             dst.blobs()
                 .put_reader(&mut file, d, Some(size))
                 .map_err(|e| match e {
-                    Error::DigestMismatch { found, .. } => Error::Damaged(format!(
-                        "{d}: the source blob hashes to {found} ({})",
-                        path.display()
-                    )),
+                    Error::DigestMismatch { found, .. } => Error::Damaged {
+                        operation: "cannot copy from",
+                        layout: src.root().to_path_buf(),
+                        what: "blob",
+                        digest: d.to_string(),
+                        problem: format!("corrupt: it hashes to {found} ({})", path.display()),
+                    },
                     e => e,
                 })?;
             report.blobs_written += 1;

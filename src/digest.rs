@@ -157,13 +157,18 @@ pub fn of_bytes_like(like: &Digest, bytes: &[u8]) -> Result<Digest> {
     Ok(h.finish())
 }
 
-/// Checks that `bytes` hash to `expected`.
-pub fn verify_bytes(expected: &Digest, bytes: &[u8]) -> Result<()> {
+/// Checks that `bytes`, read from `location` (a path, a URL), hash to `expected`.
+pub fn verify_bytes(
+    expected: &Digest,
+    bytes: &[u8],
+    location: impl std::fmt::Display,
+) -> Result<()> {
     let found = of_bytes_like(expected, bytes)?;
     if &found != expected {
         return Err(Error::DigestMismatch {
             expected: expected.to_string(),
             found: found.to_string(),
+            location: location.to_string(),
         });
     }
     Ok(())
@@ -308,7 +313,7 @@ mod tests {
         w.write_all(b"").unwrap();
         let (_, d, n) = w.finish();
         assert_eq!((d.to_string().as_str(), n), (GOOD, 0));
-        assert!(verify_bytes(&sha256(b"x"), b"y").is_err());
+        assert!(verify_bytes(&sha256(b"x"), b"y", "test").is_err());
     }
 
     #[test]

@@ -37,9 +37,17 @@ pub enum Error {
     #[error("{}: {}", one_line(what), one_line(reason))]
     Malformed { what: String, reason: String },
 
-    /// Content whose hash is not the digest it was named by.
-    #[error("digest mismatch: expected {expected}, found {found}")]
-    DigestMismatch { expected: String, found: String },
+    /// Content whose hash is not the digest it was named by. `location` says where the content was
+    /// read: a path in the layout, a registry URL, an archive member.
+    #[error(
+        "{}: digest mismatch: expected {expected}, found {found}",
+        one_line(location)
+    )]
+    DigestMismatch {
+        expected: String,
+        found: String,
+        location: String,
+    },
 
     /// Content whose length is not the size its descriptor gives.
     #[error("size mismatch for {digest}: expected {expected} bytes, found {found}")]
@@ -112,17 +120,155 @@ pub enum Error {
     #[error("archive member {} refused: {reason}", quoted(member))]
     ArchiveMember { member: String, reason: String },
 
-    /// An archive refused as a whole (not an OCI layout, an incomplete closure, a manifest over limit).
-    #[error("archive refused: {0}")]
-    ArchiveRefused(String),
+    /// An archive that is not a valid tar stream: `at` says where in it, when known.
+    #[error("archive refused: not a valid tar stream: {}{}", one_line(reason), at.as_deref().map(|a| format!(" ({})", one_line(a))).unwrap_or_default())]
+    NotTar { reason: String, at: Option<String> },
 
-    /// An operation refused because the layout is damaged.
-    #[error("{0}")]
-    Damaged(String),
+    /// Reading the archive failed, in `member` when given.
+    #[error("archive refused: cannot read {}: {source}", member.as_deref().map_or_else(|| "the archive".to_string(), quoted))]
+    ArchiveRead {
+        member: Option<String>,
+        #[source]
+        source: io::Error,
+    },
 
-    /// A request the caller made that cannot be carried out as asked.
-    #[error("{0}")]
-    Invalid(String),
+    /// An archive that is neither an OCI image layout nor a docker-archive (no `oci-layout` member, an unknown version, no
+    /// `index.json`).
+    #[error(
+        "archive refused: not an OCI image layout or a docker-archive: {}",
+        one_line(reason)
+    )]
+    ArchiveNotALayout { reason: String },
+
+    /// An archive whose content is refused as a whole: not an OCI layout, or its images' closure is
+    /// incomplete (`digest`, when given, is the blob that is missing or wrong).
+    #[error("archive refused: {}", one_line(reason))]
+    ArchiveRefused {
+        reason: String,
+        digest: Option<String>,
+    },
+
+    /// An operation refused because a blob it needs from the layout is missing or corrupt.
+    #[error("{operation} {}: {what} {digest} is {problem}; run `ocilayout fsck`", layout.display())]
+    Damaged {
+        /// What was refused: `refusing to gc`, `cannot export from`, `cannot push from`.
+        operation: &'static str,
+        layout: PathBuf,
+        /// `blob` or `reachable manifest`.
+        what: &'static str,
+        digest: String,
+        problem: String,
+    },
+
+    /// A local blob that is not what its digest names, found while uploading it: nothing of it is
+    /// committed at the registry.
+    #[error(
+        "not uploading {digest}: the local blob {origin} is corrupt: {}",
+        one_line(reason)
+    )]
+    CorruptUpload {
+        digest: String,
+        origin: String,
+        reason: String,
+    },
+
+    /// Image indexes or manifests nested deeper than we descend, from `root`.
+    #[error("{root}: {what} nested too deeply")]
+    TooDeep { root: String, what: &'static str },
+
+    /// A URL that is not `oci-layout://PATH[...]`.
+    #[error("{} is not an oci-layout:// URL", quoted(url))]
+    NotALayoutUrl { url: String },
+
+    /// A platform that is not `os/arch[/variant]`.
+    #[error("invalid platform {}: expected os/arch[/variant]", quoted(input))]
+    InvalidPlatform { input: String },
+
+    /// A tag refused as a new name: `reason` says why and what to give instead.
+    #[error("cannot tag with {}: {reason}", quoted(tag))]
+    BadTag { tag: String, reason: String },
+
+    /// A name with a digest given as a new tag.
+    #[error("cannot tag with a digest: {} (give a name with a tag)", quoted(name))]
+    TagWithDigest { name: String },
+
+    /// A Docker schema 1 manifest, which we do not read.
+    #[error("{} is a Docker schema 1 manifest, which is not supported; convert it to schema 2 or OCI first", one_line(what))]
+    Schema1 { what: String },
+
+    /// Two images that would be pushed to one destination.
+    #[error(
+        "{dest} is already the destination of {other} ({digest}); not overwriting it with {new}"
+    )]
+    DestinationTaken {
+        dest: String,
+        other: String,
+        digest: String,
+        new: String,
+    },
+
+    /// A destination reference whose digest is not the image's.
+    #[error("{dest} names {named}, but the image is {image}")]
+    DestinationDigest {
+        dest: String,
+        named: String,
+        image: String,
+    },
+
+    /// A blob that failed for an earlier image of the same operation, reported again for this one.
+    #[error("{}", one_line(reason))]
+    FailedBefore { digest: String, reason: String },
+
+    /// A credential helper (`docker-credential-NAME`) that could not give credentials. What it
+    /// printed is never part of the reason.
+    #[error("credential helper {program} failed for {host}: {}", one_line(reason))]
+    CredentialHelper {
+        program: String,
+        host: String,
+        reason: String,
+    },
+
+    /// The TLS configuration could not be built.
+    #[error("TLS setup: {}", one_line(reason))]
+    TlsSetup { reason: String },
+
+    /// An archive target that cannot be written: a directory, a dangling link, not a file name.
+    #[error("{}: {reason}", path.display())]
+    BadTarget { path: PathBuf, reason: &'static str },
+
+    /// Options that cannot be used together.
+    #[error("{first} {reason}; it cannot be combined with {second}")]
+    Conflict {
+        first: &'static str,
+        second: &'static str,
+        reason: &'static str,
+    },
+
+    /// A file given to configure us (an htpasswd file, a TLS certificate or key) that cannot be
+    /// used: `line` is the 1-based line, when the problem is on one.
+    #[error("{}{}: {}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), one_line(reason))]
+    BadFile {
+        path: PathBuf,
+        line: Option<usize>,
+        reason: String,
+    },
+
+    /// A copy source or destination that names nothing usable.
+    #[error("{}: {reason}", quoted(input))]
+    BadEndpoint { input: String, reason: String },
+
+    /// The server could not start: listening on `addr`, or setting up its runtime or signals.
+    #[error("cannot {what}{}: {source}", addr.as_deref().map(|a| format!(" on {a}")).unwrap_or_default())]
+    ServerStart {
+        what: &'static str,
+        addr: Option<String>,
+        #[source]
+        source: io::Error,
+    },
+
+    /// A worker thread of ours stopped before its work was done (a bug, not bad input).
+    #[error("{what} stopped unexpectedly")]
+    Internal { what: &'static str },
 }
 
 /// What a user or a document gave, as a message shows it: quoted, and cut short when long, so that
@@ -188,6 +334,22 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The same error with a [`Error::DigestMismatch`] located at `location` (a caller that knows
+    /// where the bytes came from, a URL or an archive member, says so instead of the temporary
+    /// file they went through); any other error unchanged.
+    pub fn located(self, location: impl std::fmt::Display) -> Self {
+        match self {
+            Error::DigestMismatch {
+                expected, found, ..
+            } => Error::DigestMismatch {
+                expected,
+                found,
+                location: location.to_string(),
+            },
+            other => other,
+        }
+    }
+
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io {

@@ -60,14 +60,16 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
     let index = layout.read_index()?;
     let (graph, dropped) = mark(layout, index.manifests())?;
     if let Some(bad) = graph.nodes.iter().find(|n| n.hides_children()) {
-        return Err(Error::Damaged(format!(
-            "refusing to gc {}: reachable manifest {} is {}; run `ocilayout fsck`",
-            layout.root().display(),
-            bad.descriptor.digest(),
-            bad.problem
+        return Err(Error::Damaged {
+            operation: "refusing to gc",
+            layout: layout.root().to_path_buf(),
+            what: "reachable manifest",
+            digest: bad.descriptor.digest().to_string(),
+            problem: bad
+                .problem
                 .as_ref()
-                .map_or_else(String::new, |p| p.to_string())
-        )));
+                .map_or_else(String::new, |p| p.to_string()),
+        });
     }
     let mut report = GcReport {
         dry_run: opts.dry_run,

@@ -1,8 +1,16 @@
-//! Platforms as users type them (`os/arch[/variant]`) and matching them against descriptors.
+//! Platforms as users type them (`os/arch[/variant]`), matching them against descriptors, and the
+//! one rule that chooses a platform's manifest in an image index (for resolve, pull, import and
+//! export alike).
 
 use std::fmt;
 
+use oci_spec::image::Descriptor;
+use serde::Deserialize;
+
+use crate::digest;
 use crate::error::{Error, Result};
+use crate::graph::{self, LOCAL_MANIFEST_LIMIT};
+use crate::layout::Layout;
 
 /// A requested platform: `linux/amd64`, `linux/arm64/v8`, `linux/arm/v7`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,10 +27,8 @@ impl Platform {
     /// Parses `os/arch[/variant]`, normalizing architecture aliases (`x86_64` → `amd64`,
     /// `aarch64` → `arm64`).
     pub fn parse(s: &str) -> Result<Platform> {
-        let invalid = || {
-            Error::Invalid(format!(
-                "invalid platform {s:?}: expected os/arch[/variant]"
-            ))
+        let invalid = || Error::InvalidPlatform {
+            input: s.to_string(),
         };
         let parts: Vec<&str> = s.split('/').collect();
         if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
@@ -96,6 +102,145 @@ impl Platform {
             }
         }
     }
+}
+
+/// Descends from `d` through image indexes (nested ones too) to the one manifest for `platform`, in
+/// this layout, by [`descend_to_platform`]'s rule.
+pub fn select_platform(layout: &Layout, d: Descriptor, platform: &Platform) -> Result<Descriptor> {
+    descend_to_platform(d, platform, |x| {
+        layout
+            .blobs()
+            .read_verified(x.digest(), LOCAL_MANIFEST_LIMIT)
+    })
+}
+
+/// The platform an image manifest's config states, read through `read`; `None` for an artifact, a
+/// config of another media type, or one without `os` and `architecture`.
+fn config_platform(
+    manifest: &Descriptor,
+    mut read: impl FnMut(&Descriptor) -> Result<Vec<u8>>,
+) -> Result<Option<oci_spec::image::Platform>> {
+    const CONFIGS: [&str; 2] = [
+        "application/vnd.oci.image.config.v1+json",
+        "application/vnd.docker.container.image.v1+json",
+    ];
+    let malformed = |what: &Descriptor, reason: String| Error::Malformed {
+        what: what.digest().to_string(),
+        reason,
+    };
+    let doc: serde_json::Value =
+        serde_json::from_slice(&read(manifest)?).map_err(|e| malformed(manifest, e.to_string()))?;
+    let Some(config) = doc.get("config") else {
+        return Ok(None);
+    };
+    let config: Descriptor = serde_json::from_value(config.clone())
+        .map_err(|e| malformed(manifest, format!("config: {e}")))?;
+    if !CONFIGS.contains(&config.media_type().as_ref()) {
+        return Ok(None);
+    }
+    digest::validate(config.digest())
+        .map_err(|e| malformed(manifest, format!("config.digest: {e}")))?;
+    #[derive(Deserialize)]
+    struct Stated {
+        os: Option<String>,
+        architecture: Option<String>,
+        variant: Option<String>,
+    }
+    let stated: Stated = serde_json::from_slice(&read(&config)?)
+        .map_err(|e| malformed(&config, format!("not an image config: {e}")))?;
+    let (Some(os), Some(architecture)) = (stated.os, stated.architecture) else {
+        return Ok(None);
+    };
+    let mut p = oci_spec::image::PlatformBuilder::default()
+        .os(os.as_str())
+        .architecture(architecture.as_str());
+    if let Some(v) = stated.variant {
+        p = p.variant(v);
+    }
+    Ok(p.build().ok())
+}
+
+/// Descends from `d` through image indexes to the one manifest for `platform`, reading each
+/// document's bytes (verified) with `read`, so the same rule serves a layout and a registry: in each
+/// index the first child whose platform matches, else the first nested index without a platform. A
+/// plain image manifest must be for `platform` itself: its descriptor's `platform`, else its
+/// config's `os`, `architecture` and `variant` (the config read with `read` too), must match, so
+/// that nothing is picked silently. An artifact, or a config that states no platform, is returned as
+/// it is.
+pub fn descend_to_platform(
+    d: Descriptor,
+    platform: &Platform,
+    mut read: impl FnMut(&Descriptor) -> Result<Vec<u8>>,
+) -> Result<Descriptor> {
+    if !graph::is_index(d.media_type().as_ref()) {
+        let found = match d.platform() {
+            Some(p) => Some(p.clone()),
+            None => config_platform(&d, read)?,
+        };
+        return match found {
+            Some(p) if !platform.matches(&p) => Err(Error::WrongPlatform {
+                digest: d.digest().to_string(),
+                platform: platform.to_string(),
+                found: Platform::of(&p).to_string(),
+            }),
+            _ => Ok(d),
+        };
+    }
+    let root = d.digest().to_string();
+    let mut current = d;
+    // Each step goes one index deeper; a cycle of digests is impossible, but bound the depth anyway.
+    for _ in 0..32 {
+        if !graph::is_index(current.media_type().as_ref()) {
+            return Ok(current);
+        }
+        let children = graph::parse_children(&read(&current)?)?.children;
+        let matching = children
+            .iter()
+            .find(|c| c.platform().as_ref().is_some_and(|p| platform.matches(p)));
+        let nested = children
+            .iter()
+            .find(|c| c.platform().is_none() && graph::is_index(c.media_type().as_ref()));
+        current = matching
+            .or(nested)
+            .cloned()
+            .ok_or_else(|| Error::NoPlatform {
+                digest: root.clone(),
+                platform: platform.to_string(),
+                available: children
+                    .iter()
+                    .filter_map(|c| c.platform().as_ref().map(|p| Platform::of(p).to_string()))
+                    .collect(),
+            })?;
+    }
+    Err(Error::TooDeep {
+        root: root.to_string(),
+        what: "image indexes",
+    })
+}
+
+/// Among an image index's children, the image manifest an archive for `docker load` carries when no
+/// platform was asked for: linux/amd64, else the first image manifest, else the first nested index
+/// (to descend in turn). `is_image` says which children are image manifests.
+pub(crate) fn default_child(
+    children: &[Descriptor],
+    is_image: impl Fn(&Descriptor) -> bool,
+) -> Option<&Descriptor> {
+    let is_amd64 = |c: &&Descriptor| {
+        c.platform().as_ref().is_some_and(|p| {
+            p.os().to_string() == "linux" && p.architecture().to_string() == "amd64"
+        })
+    };
+    let images: Vec<&Descriptor> = children.iter().filter(|c| is_image(c)).collect();
+    images
+        .iter()
+        .copied()
+        .find(is_amd64)
+        .or(images.first().copied())
+        .or_else(|| {
+            children
+                .iter()
+                .find(|c| graph::is_index(c.media_type().as_ref()))
+        })
 }
 
 fn normalize_arch(arch: &str) -> (String, Option<&'static str>) {

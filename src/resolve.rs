@@ -1,6 +1,6 @@
 //! From what a user typed to one descriptor (docs/names.md): a digest, the exact `ref.name` of entries, the
 //! canonical name, or a bare tag, in that order; ambiguity is an error listing every candidate;
-//! `--platform` then descends through image indexes. Also `oci-layout://` URLs.
+//! `--platform` then descends through image indexes (the rule lives in `platform`). Also `oci-layout://` URLs.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -16,7 +16,7 @@ use crate::graph::{self, LOCAL_MANIFEST_LIMIT};
 use crate::layout::Layout;
 use crate::reference::{self, Reference};
 
-pub use crate::platform::Platform;
+pub use crate::platform::{descend_to_platform, select_platform, Platform};
 
 /// The annotation containerd and buildkit store the full canonical name in.
 pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
@@ -358,119 +358,6 @@ fn manifest_blob(layout: &Layout, input: &str) -> Result<Descriptor> {
     ))
 }
 
-/// Descends from `d` through image indexes (nested ones too) to the one manifest for `platform`, in
-/// this layout, by [`descend_to_platform`]'s rule.
-pub fn select_platform(layout: &Layout, d: Descriptor, platform: &Platform) -> Result<Descriptor> {
-    descend_to_platform(d, platform, |x| {
-        layout
-            .blobs()
-            .read_verified(x.digest(), LOCAL_MANIFEST_LIMIT)
-    })
-}
-
-/// The platform an image manifest's config states, read through `read`; `None` for an artifact, a
-/// config of another media type, or one without `os` and `architecture`.
-fn config_platform(
-    manifest: &Descriptor,
-    mut read: impl FnMut(&Descriptor) -> Result<Vec<u8>>,
-) -> Result<Option<oci_spec::image::Platform>> {
-    const CONFIGS: [&str; 2] = [
-        "application/vnd.oci.image.config.v1+json",
-        "application/vnd.docker.container.image.v1+json",
-    ];
-    let malformed = |what: &Descriptor, reason: String| Error::Malformed {
-        what: what.digest().to_string(),
-        reason,
-    };
-    let doc: serde_json::Value =
-        serde_json::from_slice(&read(manifest)?).map_err(|e| malformed(manifest, e.to_string()))?;
-    let Some(config) = doc.get("config") else {
-        return Ok(None);
-    };
-    let config: Descriptor = serde_json::from_value(config.clone())
-        .map_err(|e| malformed(manifest, format!("config: {e}")))?;
-    if !CONFIGS.contains(&config.media_type().as_ref()) {
-        return Ok(None);
-    }
-    digest::validate(config.digest())
-        .map_err(|e| malformed(manifest, format!("config.digest: {e}")))?;
-    #[derive(Deserialize)]
-    struct Stated {
-        os: Option<String>,
-        architecture: Option<String>,
-        variant: Option<String>,
-    }
-    let stated: Stated = serde_json::from_slice(&read(&config)?)
-        .map_err(|e| malformed(&config, format!("not an image config: {e}")))?;
-    let (Some(os), Some(architecture)) = (stated.os, stated.architecture) else {
-        return Ok(None);
-    };
-    let mut p = oci_spec::image::PlatformBuilder::default()
-        .os(os.as_str())
-        .architecture(architecture.as_str());
-    if let Some(v) = stated.variant {
-        p = p.variant(v);
-    }
-    Ok(p.build().ok())
-}
-
-/// Descends from `d` through image indexes to the one manifest for `platform`, reading each
-/// document's bytes (verified) with `read`, so the same rule serves a layout and a registry: in each
-/// index the first child whose platform matches, else the first nested index without a platform. A
-/// plain image manifest must be for `platform` itself: its descriptor's `platform`, else its
-/// config's `os`, `architecture` and `variant` (the config read with `read` too), must match, so
-/// that nothing is picked silently. An artifact, or a config that states no platform, is returned as
-/// it is.
-pub fn descend_to_platform(
-    d: Descriptor,
-    platform: &Platform,
-    mut read: impl FnMut(&Descriptor) -> Result<Vec<u8>>,
-) -> Result<Descriptor> {
-    if !graph::is_index(d.media_type().as_ref()) {
-        let found = match d.platform() {
-            Some(p) => Some(p.clone()),
-            None => config_platform(&d, read)?,
-        };
-        return match found {
-            Some(p) if !platform.matches(&p) => Err(Error::WrongPlatform {
-                digest: d.digest().to_string(),
-                platform: platform.to_string(),
-                found: Platform::of(&p).to_string(),
-            }),
-            _ => Ok(d),
-        };
-    }
-    let root = d.digest().to_string();
-    let mut current = d;
-    // Each step goes one index deeper; a cycle of digests is impossible, but bound the depth anyway.
-    for _ in 0..32 {
-        if !graph::is_index(current.media_type().as_ref()) {
-            return Ok(current);
-        }
-        let children = graph::parse_children(&read(&current)?)?.children;
-        let matching = children
-            .iter()
-            .find(|c| c.platform().as_ref().is_some_and(|p| platform.matches(p)));
-        let nested = children
-            .iter()
-            .find(|c| c.platform().is_none() && graph::is_index(c.media_type().as_ref()));
-        current = matching
-            .or(nested)
-            .cloned()
-            .ok_or_else(|| Error::NoPlatform {
-                digest: root.clone(),
-                platform: platform.to_string(),
-                available: children
-                    .iter()
-                    .filter_map(|c| c.platform().as_ref().map(|p| Platform::of(p).to_string()))
-                    .collect(),
-            })?;
-    }
-    Err(Error::Damaged(format!(
-        "{root}: image indexes nested too deeply"
-    )))
-}
-
 /// A parsed `oci-layout://` URL: the layout directory and the reference inside it (`None` when the
 /// URL names only the layout).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -487,7 +374,9 @@ pub struct LayoutUrl {
 pub fn parse_layout_url(url: &str) -> Result<LayoutUrl> {
     let rest = url
         .strip_prefix("oci-layout://")
-        .ok_or_else(|| Error::Invalid(format!("{url:?} is not an oci-layout:// URL")))?;
+        .ok_or_else(|| Error::NotALayoutUrl {
+            url: url.to_string(),
+        })?;
     let (path_part, digest_part) = match rest.rfind('@') {
         Some(i) if digest::looks_like_digest(&rest[i + 1..]) => (&rest[..i], Some(&rest[i + 1..])),
         _ => (rest, None),

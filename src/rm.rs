@@ -141,15 +141,18 @@ pub(crate) fn plan(
     let remaining: Vec<Descriptor> = positions.iter().map(|&i| entries[i].clone()).collect();
     let (kept, dangling) = gc::mark(layout, &remaining)?;
     if let Some(bad) = kept.nodes.iter().find(|n| n.hides_children()) {
-        return Err(Error::Damaged(format!(
-            "refusing to remove from {}: remaining manifest {} is {}, so what it reaches is \
-             unknown; run `ocilayout fsck`",
-            layout.root().display(),
-            bad.descriptor.digest(),
-            bad.problem
-                .as_ref()
-                .map_or_else(String::new, |p| p.to_string())
-        )));
+        return Err(Error::Damaged {
+            operation: "refusing to remove from",
+            layout: layout.root().to_path_buf(),
+            what: "remaining manifest",
+            digest: bad.descriptor.digest().to_string(),
+            problem: format!(
+                "{}, so what it reaches is unknown",
+                bad.problem
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.to_string())
+            ),
+        });
     }
     let mut gone: BTreeSet<usize> = doomed.clone();
     let mut referrers = Vec::new();

@@ -115,10 +115,10 @@ impl BlobStore {
         let path = self.path(d)?;
         match fs::metadata(&path) {
             Ok(m) if m.is_file() => Ok(Some(m.len())),
-            Ok(_) => Err(Error::Damaged(format!(
-                "{}: not a regular file",
-                path.display()
-            ))),
+            Ok(_) => Err(Error::Unsafe {
+                path,
+                reason: "not a regular file".into(),
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(path, e)),
         }
@@ -157,7 +157,7 @@ impl BlobStore {
         file.take(limit + 1)
             .read_to_end(&mut bytes)
             .at(self.path(d)?)?;
-        digest::verify_bytes(d, &bytes)?;
+        digest::verify_bytes(d, &bytes, self.path(d)?.display())?;
         Ok(bytes)
     }
 
@@ -314,9 +314,12 @@ impl BlobWriter {
         let (file, found, len) = out.finish();
         if let Some(expected) = expected {
             if &found != expected {
+                // Where the bytes came from is the caller's to say (`Error::located`); until then
+                // the temporary file they were written to.
                 return Err(Error::DigestMismatch {
                     expected: expected.to_string(),
                     found: found.to_string(),
+                    location: self.tmp.display().to_string(),
                 });
             }
         }

@@ -37,18 +37,20 @@ pub fn tag(
             // `sha256:<hex>`, `blake3:<hex>`, any `word:` and 32 or more hex digits: resolve and untag
             // read such an input as a digest first, so a name of that shape could never be used.
             if crate::digest::looks_like_digest(t) {
-                return Err(Error::Invalid(format!(
-                    "cannot tag with {}: it has the shape of a digest, which resolve and untag \
-                     read as one; give the full name (docker.io/library/{}) or another tag",
-                    crate::error::quoted(t),
-                    crate::error::one_line(t)
-                )));
+                return Err(Error::BadTag {
+                    tag: t.to_string(),
+                    reason: format!(
+                        "it has the shape of a digest, which resolve and untag read as one; give \
+                         the full name (docker.io/library/{}) or another tag",
+                        crate::error::one_line(t)
+                    ),
+                });
             }
             let r = Reference::parse(t)?;
             if r.digest().is_some() {
-                return Err(Error::Invalid(format!(
-                    "cannot tag with a digest: {t:?} (give a name with a tag)"
-                )));
+                return Err(Error::TagWithDigest {
+                    name: t.to_string(),
+                });
             }
             Ok(r)
         })

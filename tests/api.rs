@@ -2,7 +2,7 @@
 //! descriptors, the host platform, document kinds, typed digests in reports, and the command
 //! line's JSON built from those reports.
 
-mod support;
+use crate::support;
 
 use std::fs;
 

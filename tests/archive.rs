@@ -1,7 +1,7 @@
 //! `export` and `import` (docs/archives.md, issue #5): round trips, chosen references, pipes, skopeo interop,
 //! hostile archives, kill -9 during an import, incremental exports against a base.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -361,7 +361,15 @@ fn export_refuses_to_ship_a_corrupt_blob() {
     bytes[0] ^= 0xff;
     fs::write(&path, bytes).unwrap();
     let archive = src.parent().unwrap().join("out.tar");
-    run(["export", s(&src), s(&archive)]).fails(1, "digest mismatch");
+    let out = run(["export", s(&src), s(&archive)]);
+    // It says where: the blob's file in the layout, and what it should and does hash to.
+    let err = out.fails(1, "digest mismatch");
+    let expected = format!(
+        "{}: digest mismatch: expected {}",
+        path.display(),
+        layer.descriptor.digest()
+    );
+    assert!(err.contains(&expected), "{err}");
     assert!(!archive.exists());
     let leftovers: Vec<_> = fs::read_dir(src.parent().unwrap())
         .unwrap()

@@ -4,19 +4,13 @@
 //! and secrets never printed. Tokens running out mid-transfer are in `auth/renewal.rs`, proxies in
 //! `auth/proxies.rs`.
 
-#[path = "auth/proxies.rs"]
 mod proxies;
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/registry.rs"]
-mod registry_support;
-#[path = "auth/renewal.rs"]
+use crate::support::proxy;
+use crate::support::registry as registry_support;
 mod renewal;
-mod support;
-#[path = "support/tls.rs"]
-mod tls;
-#[path = "support/tokenserver.rs"]
-mod tokenserver;
+use crate::support;
+use crate::support::tls;
+use crate::support::tokenserver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,9 +1,8 @@
 //! The everyday commands: `inspect`, `tags`, `rm` and `du`, on layouts written by umoci, skopeo and
 //! scripts (fixtures/), and against the real `docker-registry`.
 
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
+use crate::support::registry as registry_support;
 
 use std::fs;
 use std::path::Path;

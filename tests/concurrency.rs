@@ -2,11 +2,8 @@
 //! racing writers never deletes a blob an entry names, and many rounds of tag, untag, pull, import
 //! and gc processes racing on one layout lose nothing and leave it clean.
 
-#[path = "concurrency/race.rs"]
 mod race;
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -1,9 +1,8 @@
 //! `ocilayout copy`: layout to layout (closure only, same bytes, named by the one rule), layout to
 //! registry, registry to layout and registry to registry against the real `docker-registry`.
 
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
+use crate::support::registry as registry_support;
 
 use std::fs;
 use std::path::Path;

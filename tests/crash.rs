@@ -5,11 +5,9 @@
 //! closure is present. Then the same command, rerun, completes with the expected final state; then
 //! `gc` leaves no temporary file and no unreferenced blob, and removes no referenced one.
 
-#[path = "support/crash.rs"]
-mod crash_support;
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
+use crate::support::crash as crash_support;
+use crate::support::registry as registry_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;

@@ -4,7 +4,7 @@
 //! a dry run on a read-only file system.
 //! Mounting needs root (CI runs as root); elsewhere the tests say so and skip, unless CI=true.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::{Path, PathBuf};

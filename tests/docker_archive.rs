@@ -2,7 +2,7 @@
 //! `docker-archive:`): config and layer bytes kept exactly, one manifest per image named after its
 //! `RepoTags`, links between members resolved inside the archive, hostile variants refused whole.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! committed copies in `man/` and `completions/` are stale. Refresh them with
 //! `cargo run -- generate man man` and `cargo run -- generate completions SHELL completions`.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! name can neither forge a row nor reach the terminal. And `tag` refuses a name that resolve and
 //! untag would read as a digest.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

@@ -1,9 +1,8 @@
 //! The examples in `examples/` run here against fixtures and a real `docker-registry`, so CI runs
 //! each of them: the buildkit-style consumer, the bundler and the air-gapped transfer.
 
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
+use crate::support::registry as registry_support;
 
 #[allow(dead_code)]
 #[path = "../examples/airgap.rs"]

@@ -2,7 +2,7 @@
 //! descriptor or its own content says so), refusal past a missing manifest, and the referrer
 //! lifecycle (an entry that refers to a subject goes once the subject has gone).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::fs;

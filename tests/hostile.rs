@@ -5,19 +5,13 @@
 //! nothing written beside it, and the process's memory bounded. The cases live in `hostile/`; this
 //! file holds the table and the checks they share.
 
-#[path = "support/badserver.rs"]
-mod badserver;
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
+use crate::support::badserver;
+use crate::support::registry as registry_support;
 
-#[path = "hostile/archive_bytes.rs"]
 mod archive_bytes;
-#[path = "hostile/digests.rs"]
 mod digests;
-#[path = "hostile/json.rs"]
 mod json;
-#[path = "hostile/tar_sizes.rs"]
 mod tar_sizes;
 
 use std::collections::BTreeSet;

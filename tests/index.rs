@@ -1,9 +1,8 @@
 //! index.json that keeps what is not ours: names implied by other tools' conventions, rewrites that
 //! keep every field and entry they do not change, partial archives, and index growth at scale.
 
-#[path = "support/containerd.rs"]
-mod containerd;
-mod support;
+use crate::support;
+use crate::support::containerd;
 
 use std::fs;
 use std::path::Path;

@@ -2,9 +2,8 @@
 //! is read from the layout (a corrupt local blob never completes an upload, monolithic or chunked),
 //! and layouts addressed with sha512 make the round trip with their digests unchanged.
 
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
+use crate::support::registry as registry_support;
 
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};

@@ -2,7 +2,7 @@
 //! we tag, we resolve what they write to the same bytes they do, and our gc leaves the blobs umoci's gc
 //! leaves. Each test is skipped when its tool is missing (and fails under CI=true, see `have`).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::fs;

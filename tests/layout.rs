@@ -2,7 +2,7 @@
 //! real layouts in `fixtures/` and check docs/names.md (names, resolving), docs/store.md (digests, index.json), docs/gc.md (gc,
 //! fsck) and docs/cli.md (command line, JSON shapes, exit statuses, error lines). One module per feature.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

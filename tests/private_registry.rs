@@ -3,11 +3,9 @@
 //! refused certificate fits the case; credentials saved by `skopeo login` are found where skopeo
 //! saves them, `/run/containers/$UID/auth.json` included.
 
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
-#[path = "support/tls.rs"]
-mod tls;
+use crate::support;
+use crate::support::registry as registry_support;
+use crate::support::tls;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,11 +1,9 @@
 //! Registry interop: pull, push and sync against the real `docker-registry` on loopback, checked with
 //! skopeo; and the robustness cases against a misbehaving server of our own.
 
-#[path = "support/badserver.rs"]
-mod badserver;
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
+use crate::support::badserver;
+use crate::support::registry as registry_support;
 
 use std::fs;
 use std::path::Path;

@@ -3,11 +3,9 @@
 //! referrers pushed to a registry without the referrers API update the fallback tag once per
 //! subject. Counted (blob opens with strace, requests through a forwarder), not timed.
 
-#[path = "support/proxy.rs"]
-mod proxy;
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
+use crate::support::proxy;
+use crate::support::registry as registry_support;
 
 use std::path::Path;
 use std::process::Command;

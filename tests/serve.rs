@@ -3,11 +3,9 @@
 //! endpoints' upload protocol, signals. Real clients (skopeo, podman, containerd, our own pull and
 //! push) are in `serve_clients.rs`.
 
-#[path = "support/registry.rs"]
-mod registry_support;
-#[path = "support/serve.rs"]
-mod serve_support;
-mod support;
+use crate::support;
+use crate::support::registry as registry_support;
+use crate::support::serve as serve_support;
 
 use std::fs;
 use std::path::Path;

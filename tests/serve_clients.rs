@@ -2,15 +2,11 @@
 //! podman (storage driver vfs, its own root), our own `pull` and `push`, with htpasswd and TLS; gc
 //! racing pushes. Byte-identical digests throughout.
 
-#[path = "support/containerd.rs"]
-mod containerd;
-#[path = "support/registry.rs"]
-mod registry_support;
-#[path = "support/serve.rs"]
-mod serve_support;
-mod support;
-#[path = "support/tls.rs"]
-mod tls;
+use crate::support;
+use crate::support::containerd;
+use crate::support::registry as registry_support;
+use crate::support::serve as serve_support;
+use crate::support::tls;
 
 use std::path::Path;
 use std::process::Command;

@@ -4,9 +4,8 @@
 //! Whatever each does, nothing outside the layout changes (a sibling tree is snapshotted: names,
 //! types, sizes, mtimes, content hashes, link targets), and a refusal is one clear line.
 
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
+use crate::support::registry as registry_support;
 
 use std::collections::BTreeMap;
 use std::fs;

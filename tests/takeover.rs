@@ -3,9 +3,8 @@
 //! only an empty directory or our own interrupted init is taken over; a failed import or pull into a
 //! new directory leaves none behind, but never removes a layout another process completed.
 
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
+use crate::support::registry as registry_support;
 
 use std::fs;
 use std::io::Write;

@@ -3,9 +3,8 @@
 //! a reader that quits early is exit 1 with one line; SIGINT, SIGTERM and SIGHUP remove the temporary
 //! file, and one left by `kill -9` is removed by the next export to the same path.
 
-#[path = "support/registry.rs"]
-mod registry_support;
-mod support;
+use crate::support;
+use crate::support::registry as registry_support;
 
 use std::fs;
 use std::io::Read;

@@ -4,21 +4,12 @@
 //! where retrying cannot help, http/https confusion explained, and the `-v` request log. Against the
 //! real `docker-registry` and the misbehaving servers of `support/snoop.rs`.
 
-#[path = "support/badserver.rs"]
-mod badserver;
-#[path = "trust/failures.rs"]
 mod failures;
-#[path = "trust/origin.rs"]
 mod origin;
-#[path = "support/registry.rs"]
-mod registry_support;
-#[path = "support/snoop.rs"]
-mod snoop;
-mod support;
-#[path = "support/tls.rs"]
-mod tls;
-#[path = "support/tokenserver.rs"]
-mod tokenserver;
+use crate::support;
+use crate::support::registry as registry_support;
+use crate::support::snoop;
+use crate::support::tokenserver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

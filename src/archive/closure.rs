@@ -23,7 +23,7 @@ pub(super) fn select_platform(
         .into_iter()
         .map(|entry| {
             let d = entry.descriptor().clone();
-            let chosen = resolve::descend_to_platform(d.clone(), platform, |x| {
+            let chosen = crate::platform::descend_to_platform(d.clone(), platform, |x| {
                 layout
                     .blobs()
                     .read_verified(x.digest(), graph::MANIFEST_LIMIT)
@@ -72,15 +72,24 @@ pub(super) fn check(layout: &Layout, entries: &[Entry]) -> Result<()> {
             None => {}
             Some(Problem::Missing) => {
                 if let Some(partial) = partial_index(layout, entries) {
-                    return Err(Error::ArchiveRefused(partial));
+                    return Err(Error::ArchiveRefused {
+                        reason: partial,
+                        digest: Some(d.to_string()),
+                    });
                 }
-                return Err(Error::ArchiveRefused(format!(
-                    "blob {d} is neither in the archive nor in {}",
-                    layout.root().display()
-                )));
+                return Err(Error::ArchiveRefused {
+                    reason: format!(
+                        "blob {d} is neither in the archive nor in {}",
+                        layout.root().display()
+                    ),
+                    digest: Some(d.to_string()),
+                });
             }
             Some(problem) => {
-                return Err(Error::ArchiveRefused(format!("blob {d} is {problem}")));
+                return Err(Error::ArchiveRefused {
+                    reason: format!("blob {d} is {problem}"),
+                    digest: Some(d.to_string()),
+                });
             }
         }
     }

@@ -178,17 +178,15 @@ pub(super) fn convert(
     created: &mut Vec<Digest>,
 ) -> Result<Converted> {
     let manifest = members.manifest.as_deref().unwrap_or_default();
-    let images: Vec<Image> = serde_json::from_slice(manifest).map_err(|e| {
-        Error::ArchiveRefused(format!(
-            "manifest.json is not a docker-archive manifest: {e}"
-        ))
-    })?;
+    let images: Vec<Image> =
+        serde_json::from_slice(manifest).map_err(|e| Error::ArchiveRefused {
+            reason: format!("manifest.json is not a docker-archive manifest: {e}"),
+            digest: None,
+        })?;
     if images.is_empty() {
-        return Err(Error::ArchiveRefused(
-            "not an OCI image layout or a docker-archive: no oci-layout member, and manifest.json \
-             lists no image"
-                .into(),
-        ));
+        return Err(Error::ArchiveNotALayout {
+            reason: "no oci-layout member, and manifest.json lists no image".into(),
+        });
     }
     let mut out = Converted {
         entries: Vec::new(),
@@ -229,7 +227,7 @@ pub(super) fn convert(
             let media_type = layer_media_type(layout, &d)?;
             if media_type == LAYER_TAR && d.to_string() != *diff_id {
                 return Err(Error::ArchiveMember {
-                    member: path.clone(),
+                    member: path.to_string(),
                     reason: format!("hashes to {d}, but the config's diff_id is {diff_id}"),
                 });
             }
@@ -265,15 +263,19 @@ pub(super) fn convert(
             .digest(d.clone())
             .size(bytes.len() as u64)
             .build()
-            .map_err(|e| Error::Damaged(format!("cannot describe manifest {d}: {e}")))?;
+            .map_err(|e| Error::Malformed {
+                what: format!("the manifest made for {d}"),
+                reason: e.to_string(),
+            })?;
         target.set_platform(stated);
         out.entries.extend(entries_for(&target, image, names)?);
     }
     if out.entries.is_empty() {
         let want = platform.map(ToString::to_string).unwrap_or_default();
-        return Err(Error::ArchiveRefused(format!(
-            "no image of the archive is for platform {want}"
-        )));
+        return Err(Error::ArchiveRefused {
+            reason: format!("no image of the archive is for platform {want}"),
+            digest: None,
+        });
     }
     out.unused = members.count().saturating_sub(paths_used.len());
     Ok(out)

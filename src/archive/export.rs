@@ -59,10 +59,11 @@ fn export_labelled(
     opts: &ExportOptions,
 ) -> Result<ExportReport> {
     if opts.docker_manifest && opts.base.is_some() {
-        return Err(Error::Invalid(
-            "--docker-manifest needs every layer in the archive; it cannot be combined with --base"
-                .into(),
-        ));
+        return Err(Error::Conflict {
+            first: "--docker-manifest",
+            second: "--base",
+            reason: "needs every layer in the archive",
+        });
     }
     // Keeps gc from sweeping blobs while they are read. Best effort: a read-only layout can still be
     // exported, it just cannot be protected against a concurrent gc. A symbolic link where our lock
@@ -77,11 +78,13 @@ fn export_labelled(
     let graph = graph::walk(store, &entries)?;
     if let Some(node) = graph.problems().next() {
         let problem = node.problem.as_ref().expect("filtered on problems");
-        return Err(Error::Damaged(format!(
-            "cannot export from {}: blob {} is {problem}",
-            layout.root().display(),
-            node.descriptor.digest()
-        )));
+        return Err(Error::Damaged {
+            operation: "cannot export from",
+            layout: layout.root().to_path_buf(),
+            what: "blob",
+            digest: node.descriptor.digest().to_string(),
+            problem: problem.to_string(),
+        });
     }
     // Import, and registries, refuse a manifest over 4 MiB: refuse to write an archive that cannot
     // be read back rather than find out on the other side of an air gap.
@@ -294,6 +297,7 @@ impl VerifyingReader {
         (&found != d).then(|| Error::DigestMismatch {
             expected: d.to_string(),
             found: found.to_string(),
+            location: self.path.display().to_string(),
         })
     }
 }
@@ -373,25 +377,9 @@ fn image_manifest_of(store: &BlobStore, entry: &Descriptor) -> Result<Option<Des
         }
         let bytes = store.read_verified(current.digest(), graph::LOCAL_MANIFEST_LIMIT)?;
         let children = graph::parse_children(&bytes)?.children;
-        let is_amd64 = |c: &&Descriptor| {
-            c.platform().as_ref().is_some_and(|p| {
-                p.os().to_string() == "linux" && p.architecture().to_string() == "amd64"
-            })
-        };
-        let images: Vec<&Descriptor> = children
-            .iter()
-            .filter(|c| is_image_manifest(c.media_type().as_ref()))
-            .collect();
-        let next = images
-            .iter()
-            .copied()
-            .find(is_amd64)
-            .or(images.first().copied())
-            .or_else(|| {
-                children
-                    .iter()
-                    .find(|c| graph::is_index(c.media_type().as_ref()))
-            });
+        let next = crate::platform::default_child(&children, |c| {
+            is_image_manifest(c.media_type().as_ref())
+        });
         match next {
             Some(c) => current = c.clone(),
             None => return Ok(None),

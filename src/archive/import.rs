@@ -153,7 +153,12 @@ impl Session<'_> {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::ArchiveRefused(format!("cannot read: {e}"))),
+                Err(e) => {
+                    return Err(Error::ArchiveRead {
+                        member: None,
+                        source: e,
+                    })
+                }
             }
         }
         let stream = (&magic[..filled]).chain(source);
@@ -184,9 +189,9 @@ impl Session<'_> {
                 Ok(())
             })();
             self.persist = None;
-            let persisted = persister
-                .join()
-                .unwrap_or_else(|_| Err(Error::Damaged("the blob persister panicked".into())));
+            let persisted = persister.join().unwrap_or(Err(Error::Internal {
+                what: "the blob persister",
+            }));
             // The persister's error is the cause when reading stopped because it did.
             persisted.and(read)
         })
@@ -289,7 +294,9 @@ impl Session<'_> {
             .as_ref()
             .expect("members are read inside read_stream")
             .send(verified)
-            .map_err(|_| Error::Damaged("the blob persister stopped".into()))?;
+            .map_err(|_| Error::Internal {
+                what: "the blob persister",
+            })?;
         if !existed {
             self.created.push(d.clone());
             self.candidates.push(d.clone());
@@ -328,7 +335,9 @@ impl Session<'_> {
             .as_ref()
             .expect("blobs are read inside read_stream")
             .send(verified)
-            .map_err(|_| Error::Damaged("the blob persister stopped".into()))?;
+            .map_err(|_| Error::Internal {
+                what: "the blob persister",
+            })?;
         if !existed {
             self.created.push(d.clone());
         }
@@ -343,10 +352,8 @@ impl Session<'_> {
         if self.oci_layout.is_none() && self.index.is_none() && self.docker.manifest.is_some() {
             return self.finish_docker();
         }
-        let not_layout = |what: &str| {
-            Error::ArchiveRefused(format!(
-                "not an OCI image layout or a docker-archive: {what}"
-            ))
+        let not_layout = |what: &str| Error::ArchiveNotALayout {
+            reason: what.to_string(),
         };
         let marker = self
             .oci_layout
@@ -469,7 +476,10 @@ fn read_small(content: &mut dyn Read, member: &Member, limit: u64, shown: &str) 
     content
         .take(limit)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::ArchiveRefused(format!("cannot read {shown:?}: {e}")))?;
+        .map_err(|e| Error::ArchiveRead {
+            member: Some(shown.to_string()),
+            source: e,
+        })?;
     Ok(bytes)
 }
 
@@ -512,7 +522,10 @@ fn copy(
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                return Err(Error::ArchiveRefused(format!("cannot read {shown:?}: {e}")));
+                return Err(Error::ArchiveRead {
+                    member: Some(shown.to_string()),
+                    source: e,
+                });
             }
         };
         writer

@@ -61,10 +61,11 @@ pub(crate) struct TarReader<R> {
     done: bool,
 }
 
-const NOT_TAR: &str = "not a valid tar stream";
-
 fn malformed(reason: impl Into<String>) -> Error {
-    Error::ArchiveRefused(format!("{NOT_TAR}: {}", reason.into()))
+    Error::NotTar {
+        reason: reason.into(),
+        at: None,
+    }
 }
 
 /// Counts the bytes read through it.
@@ -82,7 +83,10 @@ impl<R: Read> Read for Counting<R> {
 }
 
 fn read_error(e: io::Error) -> Error {
-    Error::ArchiveRefused(format!("cannot read the archive: {e}"))
+    Error::ArchiveRead {
+        member: None,
+        source: e,
+    }
 }
 
 impl<R: Read> TarReader<R> {
@@ -100,9 +104,10 @@ impl<R: Read> TarReader<R> {
     /// which byte the header in question starts.
     pub fn next_member(&mut self) -> Result<Option<Member>> {
         self.read_member().map_err(|e| match e {
-            Error::ArchiveRefused(m) if m.starts_with(NOT_TAR) => {
-                Error::ArchiveRefused(format!("{m} (header at byte {})", self.header_at))
-            }
+            Error::NotTar { reason, at: None } => Error::NotTar {
+                reason,
+                at: Some(format!("header at byte {}", self.header_at)),
+            },
             e => e,
         })
     }

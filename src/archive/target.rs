@@ -25,10 +25,10 @@ pub(crate) fn write_to<T>(
 ) -> Result<T> {
     // Followed: `/dev/fd/N` and a link to a file are what they point at.
     match fs::metadata(path) {
-        Ok(m) if m.is_dir() => Err(Error::Invalid(format!(
-            "{}: is a directory, not an archive file",
-            path.display()
-        ))),
+        Ok(m) if m.is_dir() => Err(Error::BadTarget {
+            path: path.to_path_buf(),
+            reason: "is a directory, not an archive file",
+        }),
         Ok(m) if m.is_file() => {
             // A link to a file: the file it points at is replaced, the link stays a link.
             let real = if fs::symlink_metadata(path)
@@ -45,10 +45,10 @@ pub(crate) fn write_to<T>(
         Ok(_) => in_place(path, write),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if fs::symlink_metadata(path).is_ok() {
-                return Err(Error::Invalid(format!(
-                    "{}: is a symbolic link to nothing; refusing to replace it",
-                    path.display()
-                )));
+                return Err(Error::BadTarget {
+                    path: path.to_path_buf(),
+                    reason: "is a symbolic link to nothing; refusing to replace it",
+                });
             }
             replace(path, None, write)
         }
@@ -72,9 +72,10 @@ fn replace<T>(
     mode: Option<u32>,
     write: impl FnOnce(&mut dyn Write) -> Result<T>,
 ) -> Result<T> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{}: not a file name", path.display())))?;
+    let name = path.file_name().ok_or_else(|| Error::BadTarget {
+        path: path.to_path_buf(),
+        reason: "not a file name",
+    })?;
     let prefix = format!(".{}.tmp-", name.to_string_lossy());
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

@@ -92,10 +92,10 @@ fn descend(repo: &Repository, mut m: Manifest, p: &Platform) -> Result<Manifest>
             })?;
         m = repo.get_manifest(child.digest().as_ref())?;
     }
-    Err(Error::Invalid(format!(
-        "indexes nested too deep under {}",
-        m.digest
-    )))
+    Err(Error::TooDeep {
+        root: m.digest.to_string(),
+        what: "image indexes",
+    })
 }
 
 /// `m` and every manifest below it, parents before children, each once.

@@ -297,7 +297,7 @@ fn read_content(store: &BlobStore, state: &mut State, trust: bool) -> Result<()>
     }
     let doc = Doc::read(&bytes);
     if trust || doc.says_manifest() {
-        match crate::digest::verify_bytes(&d, &bytes) {
+        match crate::digest::verify_bytes(&d, &bytes, d.as_ref()) {
             Ok(()) => state.node.verified = true,
             Err(Error::DigestMismatch { found, .. }) => {
                 state.node.note(Problem::Corrupt { found });

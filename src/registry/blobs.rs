@@ -110,7 +110,8 @@ impl Repository<'_> {
                 if digest::same_algorithm(claimed, d.as_ref()) && claimed != d.as_ref() {
                     return Err(Error::DigestMismatch {
                         expected: d.to_string(),
-                        found: format!("{claimed} (the registry's Docker-Content-Digest)"),
+                        found: claimed.to_string(),
+                        location: format!("{} (its Docker-Content-Digest)", redact(&url)),
                     });
                 }
             }
@@ -129,7 +130,9 @@ impl Repository<'_> {
                 last_error = format!("body ended after {} of {size} bytes", writer.written());
                 continue;
             }
-            return writer.commit_verified(d, Some(size));
+            return writer
+                .commit_verified(d, Some(size))
+                .map_err(|e| e.located(redact(&url)));
         }
     }
 }

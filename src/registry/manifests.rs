@@ -103,7 +103,7 @@ impl Repository<'_> {
         let by_digest = digest::looks_like_digest(reference);
         let digest = if by_digest {
             let d = digest::parse(reference)?;
-            digest::verify_bytes(&d, &bytes)?;
+            digest::verify_bytes(&d, &bytes, super::transport::redact(&url))?;
             d
         } else {
             match claimed.as_deref().map(digest::parse) {
@@ -113,6 +113,10 @@ impl Repository<'_> {
                         return Err(Error::DigestMismatch {
                             expected: claimed.to_string(),
                             found: found.to_string(),
+                            location: format!(
+                                "{} (its Docker-Content-Digest)",
+                                super::transport::redact(&url)
+                            ),
                         });
                     }
                     // The layout names manifests by sha256 whatever the registry prefers.
@@ -129,11 +133,9 @@ impl Repository<'_> {
         };
         let media_type = media_type(content_type.as_deref(), &bytes);
         if graph::is_schema1(&media_type) {
-            return Err(Error::Invalid(format!(
-                "{}/{}:{reference} is a Docker schema 1 manifest, which is not supported; \
-                 convert it to schema 2 or OCI first",
-                self.registry, self.name
-            )));
+            return Err(Error::Schema1 {
+                what: format!("{}/{}:{reference}", self.registry, self.name),
+            });
         }
         if !graph::is_manifest_like(&media_type) {
             return Err(Error::Malformed {

@@ -30,7 +30,7 @@ impl Repository<'_> {
             return Err(status_error(&url, resp));
         }
         let bytes = read_limited(&url, resp, limit)?;
-        crate::digest::verify_bytes(d, &bytes)?;
+        crate::digest::verify_bytes(d, &bytes, &url)?;
         Ok(bytes)
     }
 }

@@ -102,7 +102,9 @@ fn client_config(trust: &Trust) -> Result<ClientConfig> {
     let mut store = rustls::RootCertStore::empty();
     // A system root rustls cannot parse is left out, as ureq does.
     let (_added, _ignored) = store.add_parsable_certificates(trust.roots.iter().cloned());
-    let failed = |e: &dyn std::fmt::Display| Error::Invalid(format!("TLS setup: {e}"));
+    let failed = |e: &dyn std::fmt::Display| Error::TlsSetup {
+        reason: e.to_string(),
+    };
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
         .build()
         .map_err(|e| failed(&e))?;
@@ -282,28 +284,45 @@ impl Transport for TlsTransport {
     }
 }
 
-/// What to do about a certificate the client refused, from rustls's reason: the remedy that fits
-/// it, never one that cannot help.
-pub(crate) fn hint(message: &str) -> &'static str {
-    let lower = message.to_ascii_lowercase();
-    if message.contains("CaUsedAsEndEntity") {
-        "the registry's certificate is self-signed, its own CA: pass that certificate itself \
-         with --cacert FILE to trust it for this registry"
-    } else if message.contains("UnknownIssuer") {
-        "to trust the registry's certificate, pass the CA that issued it (or the certificate \
-         itself) with --cacert FILE"
-    } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
-        "the certificate is not for this host name: use the name or address it was issued for"
-    } else if lower.contains("expired")
-        || lower.contains("notvalidyet")
-        || lower.contains("not valid yet")
-    {
-        "the certificate is outside its validity period: check the registry's certificate and \
-         this machine's clock"
-    } else {
-        "check the registry's certificate, or pass its CA with --cacert FILE"
+/// The TLS failure inside a failed request, found by its type: rustls's error, whether ureq gives
+/// it as is or inside the I/O error of a handshake.
+pub(crate) fn handshake_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    match e {
+        ureq::Error::Rustls(tls) => Some(tls),
+        ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>(),
+        _ => None,
     }
 }
+
+/// The remedy for a TLS failure, chosen by its kind; only the refusals a certificate can cure
+/// suggest `--cacert`.
+pub(crate) fn hint(e: &rustls::Error) -> &'static str {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(refusal) = e else {
+        return DEFAULT_HINT;
+    };
+    match refusal {
+        // webpki's reason arrives as an opaque `Other`; its name is all there is to go by.
+        C::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+            "the registry's certificate is self-signed, its own CA: pass that certificate itself \
+             with --cacert FILE to trust it for this registry"
+        }
+        C::UnknownIssuer => {
+            "to trust the registry's certificate, pass the CA that issued it (or the certificate \
+             itself) with --cacert FILE"
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "the certificate is not for this host name: use the name or address it was issued for"
+        }
+        C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
+            "the certificate is outside its validity period: check the registry's certificate and \
+             this machine's clock"
+        }
+        _ => DEFAULT_HINT,
+    }
+}
+
+const DEFAULT_HINT: &str = "check the registry's certificate, or pass its CA with --cacert FILE";
 
 #[cfg(test)]
 mod tests {
@@ -313,29 +332,41 @@ mod tests {
     /// suggest --cacert.
     #[test]
     fn hints_fit_the_refusal() {
+        use rustls::{CertificateError as C, Error as E, OtherError};
+        #[derive(Debug)]
+        struct CaUsedAsEndEntity;
+        impl std::fmt::Display for CaUsedAsEndEntity {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("CaUsedAsEndEntity")
+            }
+        }
+        impl std::error::Error for CaUsedAsEndEntity {}
+        let self_signed = C::Other(OtherError(Arc::new(CaUsedAsEndEntity)));
         let cases = [
+            (E::InvalidCertificate(self_signed), "itself", true),
+            (E::InvalidCertificate(C::UnknownIssuer), "issued it", true),
             (
-                "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
-                "itself",
-                true,
-            ),
-            ("invalid peer certificate: UnknownIssuer", "issued it", true),
-            (
-                "certificate not valid for name \"localhost\"",
+                E::InvalidCertificate(C::NotValidForName),
                 "host name",
                 false,
             ),
-            ("invalid peer certificate: Expired", "validity", false),
-            (
-                "certificate expired: verification time 5, but certificate is not valid after 4",
-                "validity",
-                false,
-            ),
+            (E::InvalidCertificate(C::Expired), "validity", false),
+            (E::InvalidCertificate(C::NotValidYet), "validity", false),
+            (E::InvalidCertificate(C::BadSignature), "--cacert", true),
+            (E::HandshakeNotComplete, "--cacert", true),
         ];
-        for (message, needle, cacert) in cases {
-            let h = hint(message);
-            assert!(h.contains(needle), "{message}: {h}");
-            assert_eq!(h.contains("--cacert"), cacert, "{message}: {h}");
+        for (error, needle, cacert) in cases {
+            let h = hint(&error);
+            assert!(h.contains(needle), "{error}: {h}");
+            assert_eq!(h.contains("--cacert"), cacert, "{error}: {h}");
         }
+        // Found by type wherever ureq carries it, and not from the words of another failure.
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            E::InvalidCertificate(C::UnknownIssuer),
+        );
+        assert!(handshake_error(&ureq::Error::Io(io)).is_some());
+        let io = std::io::Error::other("certificate store unreachable");
+        assert!(handshake_error(&ureq::Error::Io(io)).is_none());
     }
 }

@@ -309,7 +309,7 @@ impl<'p> LocalBytes<'p> {
             if let Err(e) = bytes.verify_end() {
                 return Err(match bytes.refused.take() {
                     Some(refused) => refused,
-                    None => Error::Invalid(format!("{origin}: {e}")),
+                    None => Error::io(origin.to_string(), e),
                 });
             }
         }
@@ -336,9 +336,7 @@ impl<'p> LocalBytes<'p> {
         if let Some(e) = self.refused.take() {
             return Err(e);
         }
-        let skipped = skipped.map_err(|e| {
-            Error::Invalid(format!("reading the blob again to resume its upload: {e}"))
-        })?;
+        let skipped = skipped.map_err(|e| Error::io(self.origin.clone(), e))?;
         if skipped != offset {
             return Err(self.refuse(format!(
                 "it ends after {skipped} bytes, before offset {offset}"
@@ -350,12 +348,13 @@ impl<'p> LocalBytes<'p> {
 
     /// The error for local bytes that are not the blob (kept for [`checked`](Self::checked)).
     fn refuse(&mut self, why: String) -> Error {
-        let e = Error::Damaged(format!(
-            "not uploading {}: the local blob {} is corrupt: {why}",
-            self.digest, self.origin
-        ));
-        self.refused = Some(Error::Damaged(e.to_string()));
-        e
+        let refused = || Error::CorruptUpload {
+            digest: self.digest.to_string(),
+            origin: self.origin.clone(),
+            reason: why.clone(),
+        };
+        self.refused = Some(refused());
+        refused()
     }
 
     fn refused_io(&mut self, why: String) -> io::Error {

@@ -28,7 +28,11 @@ impl Htpasswd {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let bad = |why: &str| Error::Invalid(format!("{}:{}: {why}", path.display(), i + 1));
+            let bad = |why: &str| Error::BadFile {
+                path: path.to_path_buf(),
+                line: Some(i + 1),
+                reason: why.to_string(),
+            };
             let (user, hash) = line
                 .split_once(':')
                 .ok_or_else(|| bad("expected USER:HASH"))?;
@@ -38,7 +42,11 @@ impl Htpasswd {
             users.insert(user.to_string(), hash.to_string());
         }
         if users.is_empty() {
-            return Err(Error::Invalid(format!("{}: no users", path.display())));
+            return Err(Error::BadFile {
+                path: path.to_path_buf(),
+                line: None,
+                reason: "no users".into(),
+            });
         }
         Ok(Htpasswd {
             users,

@@ -107,7 +107,13 @@ fn open(store: &BlobStore, root: &Path, d: &Digest) -> Result<Open, ApiError> {
     };
     let meta = file.metadata().map_err(|e| internal(Error::io(&path, e)))?;
     if !meta.is_file() {
-        return Err(refused(d, Error::Invalid("not a regular file".into())));
+        return Err(refused(
+            d,
+            Error::Unsafe {
+                path: path.clone(),
+                reason: "not a regular file".into(),
+            },
+        ));
     }
     Ok(Open {
         key: FileKey::of(&meta),
@@ -207,7 +213,8 @@ pub fn serve(
             .take(blob.size + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| internal(Error::io("blob", e)))?;
-        let ok = bytes.len() as u64 == blob.size && crate::digest::verify_bytes(d, &bytes).is_ok();
+        let ok = bytes.len() as u64 == blob.size
+            && crate::digest::verify_bytes(d, &bytes, "blob").is_ok();
         verified.put(d, blob.key, ok);
         if !ok {
             return Err(corrupt(d));

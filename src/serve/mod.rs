@@ -140,7 +140,11 @@ pub fn serve(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Invalid(format!("cannot start the server runtime: {e}")))?;
+        .map_err(|source| Error::ServerStart {
+            what: "start the server runtime",
+            addr: None,
+            source,
+        })?;
     let result = runtime.block_on(run(state, opts, tls));
     // Idle blocking threads and the upload expiry task need not be waited for.
     runtime.shutdown_timeout(Duration::from_millis(500));
@@ -155,18 +159,27 @@ async fn run(
     use tokio::signal::unix::{signal, SignalKind};
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
-        .map_err(|e| Error::Invalid(format!("cannot listen on {}: {e}", opts.addr)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Invalid(format!("{}: {e}", opts.addr)))?;
+        .map_err(|source| Error::ServerStart {
+            what: "listen",
+            addr: Some(opts.addr.to_string()),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::ServerStart {
+        what: "read the address listened",
+        addr: Some(opts.addr.to_string()),
+        source,
+    })?;
     let signals = || -> std::io::Result<_> {
         Ok((
             signal(SignalKind::interrupt())?,
             signal(SignalKind::terminate())?,
         ))
     };
-    let (mut sigint, mut sigterm) =
-        signals().map_err(|e| Error::Invalid(format!("cannot watch signals: {e}")))?;
+    let (mut sigint, mut sigterm) = signals().map_err(|source| Error::ServerStart {
+        what: "watch signals",
+        addr: None,
+        source,
+    })?;
     (state.on_event)(Event::Listening {
         addr,
         tls: tls.is_some(),
@@ -331,7 +344,11 @@ async fn answer(
             }
             tokio::task::spawn_blocking(move || s.catalog.reload())
                 .await
-                .map_err(|e| manifests::internal(Error::Invalid(e.to_string())))?
+                .map_err(|_| {
+                    manifests::internal(Error::Internal {
+                        what: "a blocking task of the server",
+                    })
+                })?
                 .map_err(manifests::internal)
         }
     };
@@ -398,7 +415,11 @@ async fn answer(
                 )
             })
             .await
-            .map_err(|e| manifests::internal(Error::Invalid(e.to_string())))?
+            .map_err(|_| {
+                manifests::internal(Error::Internal {
+                    what: "a blocking task of the server",
+                })
+            })?
         }
         Route::Referrers { name, digest } if method == Method::GET => {
             repo(&name)?;
@@ -411,7 +432,11 @@ async fn answer(
                     .index(&s, st.layout.blobs(), &d, filter.as_deref())
             })
             .await
-            .map_err(|e| manifests::internal(Error::Invalid(e.to_string())))?;
+            .map_err(|_| {
+                manifests::internal(Error::Internal {
+                    what: "a blocking task of the server",
+                })
+            })?;
             let mut r = http::json(StatusCode::OK, crate::graph::OCI_INDEX, body);
             if http::query_get(&query, "artifactType").is_some() {
                 http::set(&mut r, "OCI-Filters-Applied", "artifactType");

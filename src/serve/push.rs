@@ -82,7 +82,11 @@ impl Uploads {
             let layout = self.layout.clone();
             let lock = tokio::task::spawn_blocking(move || layout.lock_writers())
                 .await
-                .map_err(|e| internal(Error::Invalid(e.to_string())))?
+                .map_err(|_| {
+                    internal(Error::Internal {
+                        what: "a blocking task of the server",
+                    })
+                })?
                 .map_err(internal)?;
             g.lock = Some(lock);
         }

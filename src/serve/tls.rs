@@ -11,7 +11,11 @@ use crate::error::{Error, Result};
 
 /// A TLS acceptor for the certificate chain in `cert` and the key in `key` (PEM files).
 pub fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor> {
-    let bad = |path: &Path, e: String| Error::Invalid(format!("{}: {e}", path.display()));
+    let bad = |path: &Path, e: String| Error::BadFile {
+        path: path.to_path_buf(),
+        line: None,
+        reason: e,
+    };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| bad(cert, e.to_string()))?
         .collect::<std::result::Result<_, _>>()

@@ -126,7 +126,10 @@ pub fn pull(
                         told.insert(d.clone(), e.to_string());
                         e
                     }
-                    None => Error::Invalid(told[d].clone()),
+                    None => Error::FailedBefore {
+                        digest: d.to_string(),
+                        reason: told[d].clone(),
+                    },
                 });
             }
             commit(layout, &p, opts, &mut present, jobs, &tally)
@@ -188,6 +191,7 @@ fn plan(
             return Err(Error::DigestMismatch {
                 expected: d.to_string(),
                 found: root.digest().to_string(),
+                location: format!("{image} (the manifest the registry serves)"),
             });
         }
     }
@@ -275,9 +279,9 @@ impl Walk<'_> {
         }
         let media_type = desc.media_type().to_string();
         if graph::is_schema1(&media_type) {
-            return Err(Error::Invalid(format!(
-                "{d} is a Docker schema 1 manifest, which is not supported"
-            )));
+            return Err(Error::Schema1 {
+                what: d.to_string(),
+            });
         }
         let store = self.layout.blobs();
         if !graph::is_manifest_like(&media_type) {
@@ -289,7 +293,10 @@ impl Walk<'_> {
             return Ok(());
         }
         if depth > MAX_DEPTH {
-            return Err(Error::Invalid(format!("{d}: manifests nested too deeply")));
+            return Err(Error::TooDeep {
+                root: d.to_string(),
+                what: "manifests",
+            });
         }
         let local = store.has(d, desc.size())?;
         let bytes = self.bytes(desc)?;
@@ -373,7 +380,7 @@ impl Walk<'_> {
     /// the walk does not report it again as skipped.
     fn select_platform(&mut self, current: Descriptor, platform: &Platform) -> Result<Descriptor> {
         let mut downloaded = Vec::new();
-        let found = resolve::descend_to_platform(current, platform, |d| {
+        let found = crate::platform::descend_to_platform(current, platform, |d| {
             if graph::is_manifest_like(d.media_type().as_ref()) {
                 return self.bytes(d);
             }

@@ -104,10 +104,12 @@ pub fn sync(
         let outcome = rebased.and_then(|dest| {
             // Replacing the domain can map two names onto one: never overwrite silently.
             match targets.get(&dest) {
-                Some((other, digest)) if digest != entry.digest() => Err(Error::Invalid(format!(
-                    "{dest} is already the destination of {other} ({digest}); not overwriting it with {}",
-                    entry.digest()
-                ))),
+                Some((other, digest)) if digest != entry.digest() => Err(Error::DestinationTaken {
+                    dest: dest.to_string(),
+                    other: other.to_string(),
+                    digest: digest.to_string(),
+                    new: entry.digest().to_string(),
+                }),
                 _ => {
                     targets.insert(dest.clone(), (shown.clone(), entry.digest().clone()));
                     pusher.image(entry, &dest)
@@ -188,10 +190,11 @@ impl<'a> Pusher<'a> {
         unchanged &= self.manifests(&repo, &graph, Some(root.digest()), jobs)?;
         let target = match dest.digest() {
             Some(d) if d != root.digest() => {
-                return Err(Error::Invalid(format!(
-                    "{dest} names {d}, but the image is {}",
-                    root.digest()
-                )))
+                return Err(Error::DestinationDigest {
+                    dest: dest.to_string(),
+                    named: d.to_string(),
+                    image: root.digest().to_string(),
+                })
             }
             Some(d) => d.to_string(),
             None => dest.tag().unwrap_or("latest").to_string(),
@@ -232,12 +235,17 @@ impl<'a> Pusher<'a> {
     fn closure(&self, roots: &[Descriptor]) -> Result<Graph> {
         let graph = graph::walk(self.layout.blobs(), roots)?;
         if let Some(node) = graph.problems().next() {
-            return Err(Error::Damaged(format!(
-                "{}: {} (in {})",
-                node.descriptor.digest(),
-                node.problem.as_ref().expect("a problem node has a problem"),
-                self.layout.root().display()
-            )));
+            return Err(Error::Damaged {
+                operation: "cannot push from",
+                layout: self.layout.root().to_path_buf(),
+                what: "blob",
+                digest: node.descriptor.digest().to_string(),
+                problem: node
+                    .problem
+                    .as_ref()
+                    .expect("a problem node has a problem")
+                    .to_string(),
+            });
         }
         Ok(graph)
     }

@@ -10,9 +10,9 @@ use std::time::Duration;
 use ocilayout::Layout;
 use serde_json::Value;
 
-use crate::registry_support::{make_image, temp_files, Registry};
+use super::{assert_closures_present, closure, names, ol};
+use crate::support::registry::{make_image, temp_files, Registry};
 use crate::support::{self, Run};
-use crate::{assert_closures_present, closure, names, ol};
 
 /// splitmix64: every round's plan comes from one fixed seed, so a failing round's plan replays
 /// exactly (its interleaving, of course, does not).

@@ -11,7 +11,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::registry_support::{noise, sha256};
+use crate::support::registry::{noise, sha256};
 
 /// The one thing that goes wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -140,9 +140,13 @@ impl Kills {
              {state} afterwards: {} old, {} partial, {} new",
             self.total, self.interrupted, self.left_temp_files, self.old, self.partial, self.new
         );
+        // Most kills must interrupt work, or the test checks little more than clean exits: a kill
+        // that lands after the process has finished proves nothing about crash safety.
         assert!(
-            self.interrupted > 0,
-            "{what}: no kill landed while the process ran"
+            self.interrupted * 2 > self.total,
+            "{what}: only {} of {} kills landed while the process ran; most must",
+            self.interrupted,
+            self.total
         );
     }
 }

@@ -1,6 +1,16 @@
 //! Shared helpers for the integration tests: run the binary, make layouts, check what is on disk.
 #![allow(dead_code)]
 
+pub mod badserver;
+pub mod containerd;
+pub mod crash;
+pub mod proxy;
+pub mod registry;
+pub mod serve;
+pub mod snoop;
+pub mod tls;
+pub mod tokenserver;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

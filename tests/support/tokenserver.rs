@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
-use crate::tls::Signer;
+use crate::support::tls::Signer;
 
 pub const USER: &str = "joe";
 pub const PASSWORD: &str = "s3cret-pw";

@@ -4,7 +4,7 @@
 //! `--plain-http` against an HTTPS registry says to drop the flag.
 
 use super::*;
-use crate::tls::Pki;
+use crate::support::tls::Pki;
 
 /// Nothing listens on the port: one quick failure, no retries.
 #[test]
@@ -244,7 +244,7 @@ fn a_token_servers_redirect_is_followed_without_the_password() {
 /// error naming the flag); the same download within the timeout succeeds.
 #[test]
 fn a_stalled_blob_download_times_out() {
-    let server = crate::badserver::start(crate::badserver::Fault::SlowLayer);
+    let server = crate::support::badserver::start(crate::support::badserver::Fault::SlowLayer);
     let env = Env::new();
     let out = env.home().join("out");
     let out = out.to_str().unwrap();

@@ -4,9 +4,9 @@
 //! Referrers requests go through the same redirect rule as blobs (`send_following`).
 
 use super::*;
-use crate::snoop::SniffRelay;
-use crate::tls::{Pki, Signer};
-use crate::tokenserver::TokenServer;
+use crate::support::snoop::SniffRelay;
+use crate::support::tls::{Pki, Signer};
+use crate::support::tokenserver::TokenServer;
 
 /// An HTTPS registry (behind a relay that logs any plain-HTTP request to its port) whose blob
 /// downloads redirect to `http://` the same host and port, as a TLS-terminating proxy that emits

@@ -437,10 +437,10 @@ fn run_helper(
     } else {
         host.to_string()
     };
-    let failed = |why: String| {
-        Error::Invalid(format!(
-            "credential helper {program} failed for {host}: {why}"
-        ))
+    let failed = |why: String| Error::CredentialHelper {
+        program: program.clone(),
+        host: host.to_string(),
+        reason: why,
     };
     let mut child = match Command::new(&program)
         .arg("get")

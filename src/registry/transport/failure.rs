@@ -58,11 +58,11 @@ impl Transport {
                  plain HTTP, pass --plain-http{note}"
             )));
         }
-        if matches!(e, ureq::Error::Rustls(_)) || message.contains("certificate") {
+        if let Some(tls) = super::super::tls::handshake_error(&e) {
             // Trying again cannot make a certificate trusted.
             return Failure::Fatal(error(format!(
                 "TLS: {message} ({}){note}",
-                super::super::tls::hint(&message)
+                super::super::tls::hint(tls)
             )));
         }
         let err = error(format!("{message}{note}"));
