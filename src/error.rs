@@ -12,30 +12,60 @@ use std::path::PathBuf;
 pub enum Error {
     /// A digest string that is not `sha256:<64 hex>` or `sha512:<128 hex>`.
     #[error("invalid digest {}: {reason}", quoted(digest))]
-    InvalidDigest { digest: String, reason: String },
+    InvalidDigest {
+        /// The text as it was given; a string, since it did not parse as a digest.
+        digest: String,
+        /// What is wrong with it: the algorithm, the length, a character.
+        reason: String,
+    },
 
     /// A name that does not follow the reference grammar.
     #[error("invalid reference {}: {reason}", quoted(input))]
-    InvalidReference { input: String, reason: String },
+    InvalidReference {
+        /// The name as it was given.
+        input: String,
+        /// Which rule of the grammar it breaks.
+        reason: String,
+    },
 
     /// An I/O error on a path.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or directory the operation was on.
+        path: PathBuf,
+        /// The error of the operating system.
+        source: io::Error,
+    },
 
     /// A directory that is not an OCI image layout.
     #[error("{}: not an OCI image layout: {reason}", path.display())]
-    NotALayout { path: PathBuf, reason: String },
+    NotALayout {
+        /// The directory.
+        path: PathBuf,
+        /// Why it is not one: no `oci-layout` file, an unknown version, files that are not ours.
+        reason: String,
+    },
 
     /// Something in the layout's own state (`.ocilayout/`, its `tmp/`, lock files, `blobs/<alg>/`,
     /// the file about to be replaced) that is not what we made: a symbolic link, or not a directory
     /// or regular file. Refused rather than followed, so nothing outside the layout is touched.
     #[error("{}: {reason}; refusing to follow or replace it", path.display())]
-    Unsafe { path: PathBuf, reason: String },
+    Unsafe {
+        /// The path that is not what it should be.
+        path: PathBuf,
+        /// What it is instead: `a symbolic link`, `not a directory`.
+        reason: String,
+    },
 
     /// JSON that does not parse as what it should be. The reason may quote the document, so control
     /// characters in it are shown escaped.
     #[error("{}: {}", one_line(what), one_line(reason))]
-    Malformed { what: String, reason: String },
+    Malformed {
+        /// The document: a path, `blob <digest>`, a registry URL, an environment variable.
+        what: String,
+        /// What the parser or a check said, with the line and column when it has them.
+        reason: String,
+    },
 
     /// Content whose hash is not the digest it was named by. `location` says where the content was
     /// read: a path in the layout, a registry URL, an archive member.
@@ -44,32 +74,51 @@ pub enum Error {
         one_line(location)
     )]
     DigestMismatch {
+        /// The digest the content was named by.
         expected: String,
+        /// The digest of the content as it was read.
         found: String,
+        /// Where the content was read: a path in the layout, a registry URL, an archive member.
         location: String,
     },
 
     /// Content whose length is not the size its descriptor gives.
     #[error("size mismatch for {digest}: expected {expected} bytes, found {found}")]
     SizeMismatch {
+        /// The digest of the content.
         digest: String,
+        /// The size its descriptor gives, in bytes.
         expected: u64,
+        /// The size of the content, in bytes (as far as it was read when it is too long).
         found: u64,
     },
 
     /// A blob a descriptor points at is not in the layout.
     #[error("blob {digest} is missing from {}", layout.display())]
-    BlobMissing { digest: String, layout: PathBuf },
+    BlobMissing {
+        /// The digest of the missing blob.
+        digest: String,
+        /// The layout's directory.
+        layout: PathBuf,
+    },
 
     /// Nothing in the layout matches what the user typed.
     #[error("{} not found in {}", quoted(input), layout.display())]
-    NotFound { input: String, layout: PathBuf },
+    NotFound {
+        /// What the user typed: a name, a tag or a digest.
+        input: String,
+        /// The layout's directory.
+        layout: PathBuf,
+    },
 
     /// What the user typed matches entries with different digests.
     #[error("{} is ambiguous in {}; candidates: {}", quoted(input), layout.display(), one_line(&candidates.join(", ")))]
     Ambiguous {
+        /// What the user typed.
         input: String,
+        /// The layout's directory.
         layout: PathBuf,
+        /// Every entry that matches.
         candidates: Vec<String>,
     },
 
@@ -77,57 +126,101 @@ pub enum Error {
     /// it has (`os/arch[/variant]`, in index order).
     #[error("{digest} has no manifest for platform {platform}; it has {}", one_line(&if available.is_empty() { "no platforms".to_string() } else { available.join(", ") }))]
     NoPlatform {
+        /// The image index that was searched (the outermost one, when indexes are nested).
         digest: String,
+        /// The platform asked for, as `os/arch[/variant]`.
         platform: String,
+        /// The platforms the index has, as `os/arch[/variant]`, in index order.
         available: Vec<String>,
     },
 
     /// A single-platform image asked for with another platform.
     #[error("{digest} is an image for {}, not {platform}", one_line(found))]
     WrongPlatform {
+        /// The image manifest.
         digest: String,
+        /// The platform asked for, as `os/arch[/variant]`.
         platform: String,
+        /// The platform the image is for (from its descriptor or its config), as
+        /// `os/arch[/variant]`.
         found: String,
     },
 
     /// A manifest, index or other document over its size limit.
     #[error("{what} is {size} bytes, over the limit of {limit} bytes")]
-    TooLarge { what: String, size: u64, limit: u64 },
+    TooLarge {
+        /// The document: its digest, URL or archive member.
+        what: String,
+        /// Its size, as its descriptor or the server gives it, or as far as it was read.
+        size: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
 
     /// A registry answered with a status the operation cannot go on from. What the server said is
     /// shown on one line and cut short, whatever it sent.
     #[error("{}: {status} {}", one_line(url), one_line(message))]
     Registry {
+        /// The URL of the request, without credentials.
         url: String,
+        /// The HTTP status of the answer.
         status: u16,
+        /// What the server said: the codes and messages of its error body, or the body's start.
         message: String,
     },
 
     /// A connection to a registry failed, after every retry.
     #[error("{}: {}", one_line(url), one_line(message))]
-    Http { url: String, message: String },
+    Http {
+        /// The URL of the request, without credentials.
+        url: String,
+        /// What failed: the connection, the TLS handshake, a timeout.
+        message: String,
+    },
 
     /// A registry refused to authenticate us, or a token could not be had. The reason names the user
     /// and where the credentials came from, never a secret.
     #[error("authentication to {registry} failed: {}", one_line(reason))]
-    Auth { registry: String, reason: String },
+    Auth {
+        /// The registry's host (and port).
+        registry: String,
+        /// Why, naming the user and the source of the credentials, never a secret.
+        reason: String,
+    },
 
     /// A registry wants credentials and none of the sources has any for it.
     #[error("no credentials found for {registry} (looked in: {looked_in})")]
-    NoCredentials { registry: String, looked_in: String },
+    NoCredentials {
+        /// The registry's host (and port).
+        registry: String,
+        /// The sources that were searched, in order, comma-separated.
+        looked_in: String,
+    },
 
     /// An archive member that is refused: an unsafe path or type, or content that is not its name.
     #[error("archive member {} refused: {reason}", quoted(member))]
-    ArchiveMember { member: String, reason: String },
+    ArchiveMember {
+        /// The member's path as the archive gives it.
+        member: String,
+        /// Why it is refused.
+        reason: String,
+    },
 
     /// An archive that is not a valid tar stream: `at` says where in it, when known.
     #[error("archive refused: not a valid tar stream: {}{}", one_line(reason), at.as_deref().map(|a| format!(" ({})", one_line(a))).unwrap_or_default())]
-    NotTar { reason: String, at: Option<String> },
+    NotTar {
+        /// What the tar reader said.
+        reason: String,
+        /// Where in the stream: the member or the offset, when known.
+        at: Option<String>,
+    },
 
     /// Reading the archive failed, in `member` when given.
     #[error("archive refused: cannot read {}: {source}", member.as_deref().map_or_else(|| "the archive".to_string(), quoted))]
     ArchiveRead {
+        /// The member being read, when the failure is inside one.
         member: Option<String>,
+        /// The error of the read (or of decompression).
         #[source]
         source: io::Error,
     },
@@ -138,13 +231,18 @@ pub enum Error {
         "archive refused: not an OCI image layout or a docker-archive: {}",
         one_line(reason)
     )]
-    ArchiveNotALayout { reason: String },
+    ArchiveNotALayout {
+        /// What it lacks or has instead.
+        reason: String,
+    },
 
     /// An archive whose content is refused as a whole: not an OCI layout, or its images' closure is
     /// incomplete (`digest`, when given, is the blob that is missing or wrong).
     #[error("archive refused: {}", one_line(reason))]
     ArchiveRefused {
+        /// Why, naming the blob or member at fault.
         reason: String,
+        /// The blob that is missing or wrong, when one is.
         digest: Option<String>,
     },
 
@@ -153,10 +251,13 @@ pub enum Error {
     Damaged {
         /// What was refused: `refusing to gc`, `cannot export from`, `cannot push from`.
         operation: &'static str,
+        /// The layout's directory.
         layout: PathBuf,
-        /// `blob` or `reachable manifest`.
+        /// `blob`, `reachable manifest` or `remaining manifest`.
         what: &'static str,
+        /// The blob that is missing or corrupt.
         digest: String,
+        /// What is wrong with it: missing, corrupt (and what it hashes to), unreadable.
         problem: String,
     },
 
@@ -167,80 +268,131 @@ pub enum Error {
         one_line(reason)
     )]
     CorruptUpload {
+        /// The digest the blob is named by.
         digest: String,
+        /// Where the local blob was read: its path in the layout.
         origin: String,
+        /// What is wrong with it: the digest or size it has instead.
         reason: String,
     },
 
     /// Image indexes or manifests nested deeper than we descend, from `root`.
     #[error("{root}: {what} nested too deeply")]
-    TooDeep { root: String, what: &'static str },
+    TooDeep {
+        /// The document the descent started from.
+        root: String,
+        /// What is nested: `image indexes`, `manifests`.
+        what: &'static str,
+    },
 
     /// A URL that is not `oci-layout://PATH[...]`.
     #[error("{} is not an oci-layout:// URL", quoted(url))]
-    NotALayoutUrl { url: String },
+    NotALayoutUrl {
+        /// The URL as it was given.
+        url: String,
+    },
 
     /// A platform that is not `os/arch[/variant]`.
     #[error("invalid platform {}: expected os/arch[/variant]", quoted(input))]
-    InvalidPlatform { input: String },
+    InvalidPlatform {
+        /// The platform as it was given.
+        input: String,
+    },
 
     /// A tag refused as a new name: `reason` says why and what to give instead.
     #[error("cannot tag with {}: {reason}", quoted(tag))]
-    BadTag { tag: String, reason: String },
+    BadTag {
+        /// The tag as it was given.
+        tag: String,
+        /// Why it is refused, and what to give instead.
+        reason: String,
+    },
 
     /// A name with a digest given as a new tag.
     #[error("cannot tag with a digest: {} (give a name with a tag)", quoted(name))]
-    TagWithDigest { name: String },
+    TagWithDigest {
+        /// The name as it was given.
+        name: String,
+    },
 
     /// A Docker schema 1 manifest, which we do not read.
     #[error("{} is a Docker schema 1 manifest, which is not supported; convert it to schema 2 or OCI first", one_line(what))]
-    Schema1 { what: String },
+    Schema1 {
+        /// The manifest: its reference, URL or digest.
+        what: String,
+    },
 
     /// Two images that would be pushed to one destination.
     #[error(
         "{dest} is already the destination of {other} ({digest}); not overwriting it with {new}"
     )]
     DestinationTaken {
+        /// The destination reference both map onto.
         dest: String,
+        /// The name of the image that took the destination first.
         other: String,
+        /// The digest of that image.
         digest: String,
+        /// The digest of the image that would overwrite it.
         new: String,
     },
 
     /// A destination reference whose digest is not the image's.
     #[error("{dest} names {named}, but the image is {image}")]
     DestinationDigest {
+        /// The destination reference.
         dest: String,
+        /// The digest the destination reference names.
         named: String,
+        /// The digest of the image being pushed.
         image: String,
     },
 
     /// A blob that failed for an earlier image of the same operation, reported again for this one.
     #[error("{}", one_line(reason))]
-    FailedBefore { digest: String, reason: String },
+    FailedBefore {
+        /// The blob that failed.
+        digest: String,
+        /// The message of the first failure.
+        reason: String,
+    },
 
     /// A credential helper (`docker-credential-NAME`) that could not give credentials. What it
     /// printed is never part of the reason.
     #[error("credential helper {program} failed for {host}: {}", one_line(reason))]
     CredentialHelper {
+        /// The helper's program name: `docker-credential-NAME`.
         program: String,
+        /// The registry host it was asked about.
         host: String,
+        /// How it failed (its exit status, a timeout), never what it printed.
         reason: String,
     },
 
     /// The TLS configuration could not be built.
     #[error("TLS setup: {}", one_line(reason))]
-    TlsSetup { reason: String },
+    TlsSetup {
+        /// Why: a certificate that does not load, no usable roots.
+        reason: String,
+    },
 
     /// An archive target that cannot be written: a directory, a dangling link, not a file name.
     #[error("{}: {reason}", path.display())]
-    BadTarget { path: PathBuf, reason: &'static str },
+    BadTarget {
+        /// The target as it was given.
+        path: PathBuf,
+        /// What it is instead of a writable file.
+        reason: &'static str,
+    },
 
     /// Options that cannot be used together.
     #[error("{first} {reason}; it cannot be combined with {second}")]
     Conflict {
+        /// The option that is refused.
         first: &'static str,
+        /// The option it conflicts with.
         second: &'static str,
+        /// What the first option does that makes the two incompatible.
         reason: &'static str,
     },
 
@@ -248,27 +400,41 @@ pub enum Error {
     /// used: `line` is the 1-based line, when the problem is on one.
     #[error("{}{}: {}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), one_line(reason))]
     BadFile {
+        /// The file.
         path: PathBuf,
+        /// The 1-based line the problem is on, when it is on one.
         line: Option<usize>,
+        /// What is wrong.
         reason: String,
     },
 
     /// A copy source or destination that names nothing usable.
     #[error("{}: {reason}", quoted(input))]
-    BadEndpoint { input: String, reason: String },
+    BadEndpoint {
+        /// The source or destination as it was given.
+        input: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
 
     /// The server could not start: listening on `addr`, or setting up its runtime or signals.
     #[error("cannot {what}{}: {source}", addr.as_deref().map(|a| format!(" on {a}")).unwrap_or_default())]
     ServerStart {
+        /// What failed: `listen`, `start the server runtime`, `watch signals`.
         what: &'static str,
+        /// The address it was to listen on, when the failure is listening.
         addr: Option<String>,
+        /// The error of the operating system.
         #[source]
         source: io::Error,
     },
 
     /// A worker thread of ours stopped before its work was done (a bug, not bad input).
     #[error("{what} stopped unexpectedly")]
-    Internal { what: &'static str },
+    Internal {
+        /// The worker that stopped.
+        what: &'static str,
+    },
 }
 
 /// What a user or a document gave, as a message shows it: quoted, and cut short when long, so that

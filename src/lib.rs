@@ -9,9 +9,6 @@ pub mod clash;
 pub mod copy;
 pub mod digest;
 pub mod du;
-// The error variants' fields are restructured and documented on their own branch (structured
-// variants); until that lands, only this module is exempt from the missing-docs rule.
-#[allow(missing_docs)]
 pub mod error;
 pub mod fsck;
 pub mod gc;
