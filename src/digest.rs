@@ -151,7 +151,7 @@ pub fn sha256(bytes: &[u8]) -> Digest {
 }
 
 /// The digest of `bytes` in the algorithm of `like`.
-pub fn of_bytes_like(like: &Digest, bytes: &[u8]) -> Result<Digest> {
+pub(crate) fn of_bytes_like(like: &Digest, bytes: &[u8]) -> Result<Digest> {
     let mut h = Hasher::new(Algorithm::of(like)?);
     h.update(bytes);
     Ok(h.finish())
@@ -185,7 +185,7 @@ pub(crate) fn same_content(d: &Digest, other: &Digest, bytes: &[u8]) -> Result<b
 }
 
 /// Whether two digests use the same algorithm, so that comparing them says anything.
-pub fn same_algorithm(a: &str, b: &str) -> bool {
+pub(crate) fn same_algorithm(a: &str, b: &str) -> bool {
     a.split_once(':').map(|(alg, _)| alg) == b.split_once(':').map(|(alg, _)| alg)
 }
 

@@ -450,6 +450,9 @@ pub(crate) fn quoted(input: &str) -> String {
 /// A message made fit for one line of a report, whatever text from a hostile document it carries
 /// (a parser quotes what it could not read): control characters escaped, and when long, its middle
 /// cut out, so that both what went wrong (the start) and where (the end: "at line 1 column 9") stay.
+// Public only so that the command line shows the causes it prints the same way; not an API to
+// build on.
+#[doc(hidden)]
 pub fn one_line(message: &str) -> String {
     const HEAD: usize = 300;
     const TAIL: usize = 300;
@@ -503,7 +506,7 @@ impl Error {
     /// The same error with a [`Error::DigestMismatch`] located at `location` (a caller that knows
     /// where the bytes came from, a URL or an archive member, says so instead of the temporary
     /// file they went through); any other error unchanged.
-    pub fn located(self, location: impl std::fmt::Display) -> Self {
+    pub(crate) fn located(self, location: impl std::fmt::Display) -> Self {
         match self {
             Error::DigestMismatch {
                 expected, found, ..

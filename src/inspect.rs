@@ -178,13 +178,13 @@ pub struct Inspection {
 }
 
 /// Descends from `d` to the manifest for `platform`, reading through `source` (the same rule as
-/// [`crate::resolve::descend_to_platform`]).
+/// [`crate::platform::select_platform`] applies in a layout).
 pub fn select_platform(
     source: &dyn Source,
     d: Descriptor,
     platform: &Platform,
 ) -> Result<Descriptor> {
-    crate::resolve::descend_to_platform(d, platform, |x| source.read(x))
+    crate::platform::descend_to_platform(d, platform, |x| source.read(x))
 }
 
 /// Reads and describes the document `d` names.

@@ -5,6 +5,9 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+// Public only for the command line (its notes on names that clash after a tag, pull or import);
+// not an API to build on.
+#[doc(hidden)]
 pub mod clash;
 pub mod copy;
 pub mod digest;
@@ -27,6 +30,10 @@ pub mod rm;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod store;
+#[cfg(doctest)]
+mod surface;
+// Public only for the command line (its "did you mean" hints); not an API to build on.
+#[doc(hidden)]
 pub mod suggest;
 pub mod sync;
 pub mod tag;

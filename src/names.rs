@@ -139,7 +139,7 @@ pub(crate) struct Namer<'a> {
 
 impl<'a> Namer<'a> {
     /// Takes the entries of `doc` (given back on drop).
-    pub fn new(doc: &'a mut IndexDocument) -> Namer<'a> {
+    pub(crate) fn new(doc: &'a mut IndexDocument) -> Namer<'a> {
         let entries = doc.take_entries();
         let mut by_key = Chains::default();
         for (i, e) in entries.iter().enumerate() {
@@ -172,7 +172,12 @@ impl<'a> Namer<'a> {
     /// where it is with its JSON; only its naming annotations are set (nothing changes when they are
     /// already ours). Otherwise `target` with the naming annotations takes the name (see
     /// [`Namer::assign`]).
-    pub fn name(&mut self, target: &Entry, name: &Reference, opts: &NameOptions) -> Vec<Moved> {
+    pub(crate) fn name(
+        &mut self,
+        target: &Entry,
+        name: &Reference,
+        opts: &NameOptions,
+    ) -> Vec<Moved> {
         let key = name.to_string();
         let same = self
             .with_key(&key)
@@ -188,7 +193,7 @@ impl<'a> Namer<'a> {
     /// The rule itself: `entry` takes `key`. Every entry that had the key goes, and each one with
     /// another digest is reported as moved; `entry` takes the place of the first one with its digest,
     /// else of the first one, else goes at the end.
-    pub fn assign(&mut self, key: String, entry: Entry) -> Vec<Moved> {
+    pub(crate) fn assign(&mut self, key: String, entry: Entry) -> Vec<Moved> {
         let positions = self.with_key(&key);
         let Some(&first) = positions.first() else {
             self.push(entry);
@@ -227,7 +232,11 @@ impl<'a> Namer<'a> {
     /// Adds an entry that has no name, unless an unnamed entry with the same `identity` is there
     /// already (the digest, say, or the whole descriptor: see [`same_descriptor`]). A namer is used
     /// with one identity. Returns whether it was added.
-    pub fn add_unnamed(&mut self, entry: Entry, identity: impl Fn(&Entry) -> String) -> bool {
+    pub(crate) fn add_unnamed(
+        &mut self,
+        entry: Entry,
+        identity: impl Fn(&Entry) -> String,
+    ) -> bool {
         let (entries, removed) = (&self.entries, &self.removed);
         let unnamed = self.unnamed.get_or_insert_with(|| {
             let mut chains = Chains::default();

@@ -105,7 +105,11 @@ impl Platform {
 }
 
 /// Descends from `d` through image indexes (nested ones too) to the one manifest for `platform`, in
-/// this layout, by [`descend_to_platform`]'s rule.
+/// this layout: in each index the first child whose platform matches, else the first nested index
+/// without a platform. A plain image manifest must be for `platform` itself (its descriptor's
+/// `platform`, else its config's `os`, `architecture` and `variant`), so that nothing is picked
+/// silently; an artifact, or a config that states no platform, is returned as it is. Every document
+/// read is verified against its digest.
 pub fn select_platform(layout: &Layout, d: Descriptor, platform: &Platform) -> Result<Descriptor> {
     descend_to_platform(d, platform, |x| {
         layout
@@ -167,7 +171,7 @@ fn config_platform(
 /// config's `os`, `architecture` and `variant` (the config read with `read` too), must match, so
 /// that nothing is picked silently. An artifact, or a config that states no platform, is returned as
 /// it is.
-pub fn descend_to_platform(
+pub(crate) fn descend_to_platform(
     d: Descriptor,
     platform: &Platform,
     mut read: impl FnMut(&Descriptor) -> Result<Vec<u8>>,

@@ -1,6 +1,6 @@
 //! Progress of transfers as events: the library reports what happens through [`Progress`], and the
 //! binary decides how to show it (bars on a terminal, a line per image otherwise, nothing when quiet).
-//! [`Tally`] counts what a run did for the closing summary.
+//! A `Tally` counts what a run did for the closing [`Summary`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -109,7 +109,7 @@ pub struct Summary {
 }
 
 /// Counts events into a [`Summary`] while passing them on.
-pub struct Tally<'a> {
+pub(crate) struct Tally<'a> {
     inner: &'a dyn Progress,
     start: Instant,
     counters: [AtomicU64; 6],
@@ -117,7 +117,7 @@ pub struct Tally<'a> {
 
 impl<'a> Tally<'a> {
     /// Counts the events passed to it and hands each on to `inner`.
-    pub fn new(inner: &'a dyn Progress) -> Self {
+    pub(crate) fn new(inner: &'a dyn Progress) -> Self {
         Tally {
             inner,
             start: Instant::now(),
@@ -126,7 +126,7 @@ impl<'a> Tally<'a> {
     }
 
     /// The counts so far.
-    pub fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         let c = |i: usize| self.counters[i].load(Ordering::Relaxed);
         Summary {
             images: c(0),

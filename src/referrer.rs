@@ -128,7 +128,7 @@ pub fn referrer(store: &BlobStore, entry: &Descriptor) -> Option<Referrer> {
 }
 
 /// The subject a referrers fallback tag (`sha256-<64 hex>`) names.
-pub fn fallback_tag_subject(tag: &str) -> Option<Digest> {
+pub(crate) fn fallback_tag_subject(tag: &str) -> Option<Digest> {
     let hex = tag.strip_prefix("sha256-")?;
     if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;

@@ -16,7 +16,7 @@ use crate::graph::{self, LOCAL_MANIFEST_LIMIT};
 use crate::layout::Layout;
 use crate::reference::{self, Reference};
 
-pub use crate::platform::{descend_to_platform, select_platform, Platform};
+pub use crate::platform::{select_platform, Platform};
 
 /// The annotation containerd and buildkit store the full canonical name in.
 pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
@@ -304,7 +304,7 @@ struct RawIndex<'a> {
 
 /// What a user typed, found among index entries.
 #[derive(Clone, Debug)]
-pub enum Found {
+pub(crate) enum Found {
     /// The entry at this position.
     Entry(usize),
     /// A manifest or index blob that no entry names, given by digest.
@@ -312,7 +312,7 @@ pub enum Found {
 }
 
 /// Finds what a user typed among already-read entries (see [`resolve`]); no platform descent.
-pub fn find_in<E: IndexEntry>(layout: &Layout, entries: &[E], input: &str) -> Result<Found> {
+pub(crate) fn find_in<E: IndexEntry>(layout: &Layout, entries: &[E], input: &str) -> Result<Found> {
     match find_entries(entries, input)? {
         hits if hits.is_empty() && digest::looks_like_digest(input) => {
             manifest_blob(layout, input).map(|d| Found::Blob(Box::new(d)))

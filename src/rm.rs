@@ -123,7 +123,7 @@ impl Plan {
     }
 
     /// The bytes the plan frees.
-    pub fn freed_bytes(&self) -> u64 {
+    pub(crate) fn freed_bytes(&self) -> u64 {
         self.removed.iter().map(|(_, n)| n).sum()
     }
 }

@@ -246,7 +246,7 @@ impl BlobStore {
 
     /// Removes temporary files left by writers that crashed. Only safe while no writer runs: callers
     /// hold the layout's exclusive writer lock.
-    pub fn clear_temp_files(&self) -> Result<usize> {
+    pub(crate) fn clear_temp_files(&self) -> Result<usize> {
         // A symbolic link at `.ocilayout` or its `tmp` is refused: emptying it would delete files
         // outside the layout.
         let Some(dir) = existing_dir(&self.root, TMP_DIR)? else {
@@ -288,7 +288,7 @@ impl BlobWriter {
     }
 
     /// The temporary file's path.
-    pub fn temp_path(&self) -> &Path {
+    pub(crate) fn temp_path(&self) -> &Path {
         &self.tmp
     }
 

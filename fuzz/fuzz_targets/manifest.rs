@@ -1,7 +1,7 @@
 //! Manifests and indexes as the graph walk reads them (`graph::parse_children`, `graph::walk`; the same
-//! parse serves gc, fsck, export, pull and push), and the platform descent of `resolve`. The input is
-//! stored as a blob of a layout that holds every fixture blob, so that children that name real blobs
-//! are walked too. Never a panic: a document that is not a manifest is recorded on its node, and the
+//! parse serves gc, fsck, export, pull and push), and the platform descent of
+//! `platform::select_platform`. The input is stored as a blob of a layout that holds every fixture
+//! blob, so that children that name real blobs are walked too. Never a panic: a document that is not a manifest is recorded on its node, and the
 //! walk's result keeps its promises (post-order, every child in the graph).
 
 #![no_main]
@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use ocilayout::digest;
-use ocilayout::graph::{self, Problem, LOCAL_MANIFEST_LIMIT, MANIFEST_LIMIT};
+use ocilayout::graph::{self, Problem, MANIFEST_LIMIT};
 use ocilayout::oci_spec::image::{Descriptor, MediaType};
-use ocilayout::resolve;
+use ocilayout::platform;
 use ocilayout_fuzz::{assert_one_line, FixtureLayout};
 
 fn scratch_layout() -> &'static FixtureLayout {
@@ -64,13 +64,9 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .flat_map(|p| [(&as_index, p), (&as_manifest, p)])
     {
-        let found = resolve::descend_to_platform(root.clone(), p, |desc| {
-            if desc.digest() == &d {
-                Ok(data.to_vec())
-            } else {
-                store.read_verified(desc.digest(), LOCAL_MANIFEST_LIMIT)
-            }
-        });
+        // The document is a blob of the layout (written above), so the descent reads it and the
+        // fixture blobs below it from the store, verified, as any resolution does.
+        let found = platform::select_platform(&s.layout, root.clone(), p);
         match found {
             Ok(m) => assert!(!graph::is_index(m.media_type().as_ref()), "{m:?}"),
             Err(e) => assert_one_line(&e),

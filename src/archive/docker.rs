@@ -83,7 +83,12 @@ pub(super) struct Converted {
 
 impl Members {
     /// Records a regular member stored as the blob `d`.
-    pub fn file(&mut self, path: String, d: Digest, size: u64) -> std::result::Result<(), String> {
+    pub(crate) fn file(
+        &mut self,
+        path: String,
+        d: Digest,
+        size: u64,
+    ) -> std::result::Result<(), String> {
         if self.links.contains_key(&path) || self.files.insert(path, (d, size)).is_some() {
             return Err("appears twice".into());
         }
@@ -93,7 +98,7 @@ impl Members {
     /// Records a link member at `parts` naming `target`: relative to the link's directory for a
     /// symbolic link, to the archive's root for a hard link. A target that leaves the archive is
     /// refused.
-    pub fn link(
+    pub(crate) fn link(
         &mut self,
         parts: &[&str],
         target: &str,

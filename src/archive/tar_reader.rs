@@ -90,7 +90,7 @@ fn read_error(e: io::Error) -> Error {
 }
 
 impl<R: Read> TarReader<R> {
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         TarReader {
             inner: Counting { inner, count: 0 },
             header_at: 0,
@@ -102,7 +102,7 @@ impl<R: Read> TarReader<R> {
 
     /// The next member, or `None` at the end of the archive. A malformed stream is refused saying at
     /// which byte the header in question starts.
-    pub fn next_member(&mut self) -> Result<Option<Member>> {
+    pub(crate) fn next_member(&mut self) -> Result<Option<Member>> {
         self.read_member().map_err(|e| match e {
             Error::NotTar { reason, at: None } => Error::NotTar {
                 reason,

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// among them trusted for its server), or nothing verified when `insecure`; the proxy for the
 /// scheme in use; no automatic redirects; statuses returned rather than turned into errors; no
 /// content decoding (copies keep the exact bytes).
-pub fn agent(config: &ClientConfig) -> Result<Agent> {
+pub(crate) fn agent(config: &ClientConfig) -> Result<Agent> {
     agent_with_env(config, &|k| std::env::var(k).ok())
 }
 

@@ -9,7 +9,7 @@ mod blobs;
 pub mod exchange;
 mod manifests;
 mod origin;
-pub mod referrers;
+pub(crate) mod referrers;
 mod small;
 mod status;
 mod tls;

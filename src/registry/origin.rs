@@ -8,7 +8,7 @@ use std::fmt;
 /// Where a URL points: scheme, host and port (the default port made explicit), compared as a
 /// whole. `https://h` and `https://h:443` are one origin; `http://h:443` is another.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Origin {
+pub(crate) struct Origin {
     scheme: String,
     host: String,
     port: u16,
@@ -16,7 +16,7 @@ pub struct Origin {
 
 impl Origin {
     /// The origin of an absolute `http` or `https` URL; `None` for anything else.
-    pub fn of(url: &str) -> Option<Origin> {
+    pub(crate) fn of(url: &str) -> Option<Origin> {
         let (scheme, rest) = url.split_once("://")?;
         let scheme = scheme.to_ascii_lowercase();
         let default = match scheme.as_str() {
@@ -43,13 +43,13 @@ impl Origin {
     }
 
     /// `https`.
-    pub fn is_https(&self) -> bool {
+    pub(crate) fn is_https(&self) -> bool {
         self.scheme == "https"
     }
 
     /// Whether the host is `localhost` or in 127.0.0.0/8 (or `[::1]`): a registry there may answer
     /// in plain HTTP, as docker allows.
-    pub fn is_loopback(&self) -> bool {
+    pub(crate) fn is_loopback(&self) -> bool {
         is_loopback_host(&self.host)
     }
 }
@@ -62,13 +62,13 @@ impl fmt::Display for Origin {
 
 /// Whether credentials meant for `origin` may be sent with a request to `url`: only when `url` has
 /// exactly that origin (so an `https` origin never sees them go out over `http`).
-pub fn may_carry_credentials(origin: &Origin, url: &str) -> bool {
+pub(crate) fn may_carry_credentials(origin: &Origin, url: &str) -> bool {
     Origin::of(url).as_ref() == Some(origin)
 }
 
 /// Whether `host` (as in a registry name, `host[:port]`) is loopback: `localhost`, 127.0.0.0/8 or
 /// `[::1]`.
-pub fn is_loopback_host(host_port: &str) -> bool {
+pub(crate) fn is_loopback_host(host_port: &str) -> bool {
     let host = match host_port.rsplit_once(':') {
         Some((h, p)) if !p.ends_with(']') => h,
         _ => host_port,

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::graph::{self, MANIFEST_LIMIT};
 
 /// The fallback tag for the referrers of `subject`: `<alg>-<hex>`.
-pub fn fallback_tag(subject: &Digest) -> String {
+pub(crate) fn fallback_tag(subject: &Digest) -> String {
     format!("{}-{}", subject.algorithm(), subject.digest())
 }
 
@@ -28,7 +28,7 @@ struct ReferrerFields {
 }
 
 /// The subject a manifest refers to, if it has one.
-pub fn subject_of(bytes: &[u8]) -> Option<Digest> {
+pub(crate) fn subject_of(bytes: &[u8]) -> Option<Digest> {
     let fields: ReferrerFields = serde_json::from_slice(bytes).ok()?;
     let d = fields.subject?.digest().clone();
     crate::digest::validate(&d).ok().map(|_| d)
@@ -36,7 +36,7 @@ pub fn subject_of(bytes: &[u8]) -> Option<Digest> {
 
 /// The descriptor a referrers index lists for a referrer manifest: media type, digest, size,
 /// artifact type (the manifest's, else its config's media type) and annotations.
-pub fn referrer_descriptor(media_type: &str, digest: &Digest, bytes: &[u8]) -> Descriptor {
+pub(crate) fn referrer_descriptor(media_type: &str, digest: &Digest, bytes: &[u8]) -> Descriptor {
     let mut b = DescriptorBuilder::default()
         .media_type(MediaType::from(media_type))
         .digest(digest.clone())

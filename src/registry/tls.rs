@@ -68,7 +68,7 @@ pub(crate) fn trust(extra: &[PathBuf]) -> Result<Trust> {
 
 impl Trust {
     /// The roots, as ureq takes them.
-    pub fn root_certs(&self) -> ureq::tls::RootCerts {
+    pub(crate) fn root_certs(&self) -> ureq::tls::RootCerts {
         let certs: Vec<ureq::tls::Certificate<'static>> = self
             .roots
             .iter()

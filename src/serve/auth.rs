@@ -11,7 +11,7 @@ use crate::digest;
 use crate::error::{Error, IoContext, Result};
 
 /// The users of an htpasswd file.
-pub struct Htpasswd {
+pub(crate) struct Htpasswd {
     users: HashMap<String, String>,
     /// Digests of `user:password` pairs already checked good: bcrypt is slow on purpose, and a client
     /// sends the same credentials with every request.
@@ -20,7 +20,7 @@ pub struct Htpasswd {
 
 impl Htpasswd {
     /// Reads an htpasswd file. Blank lines and `#` comments are skipped.
-    pub fn load(path: &Path) -> Result<Htpasswd> {
+    pub(crate) fn load(path: &Path) -> Result<Htpasswd> {
         let text = std::fs::read_to_string(path).at(path)?;
         let mut users = HashMap::new();
         for (i, line) in text.lines().enumerate() {
@@ -55,7 +55,7 @@ impl Htpasswd {
     }
 
     /// Whether an `Authorization` header carries the Basic credentials of a user of the file.
-    pub fn allows(&self, authorization: Option<&str>) -> bool {
+    pub(crate) fn allows(&self, authorization: Option<&str>) -> bool {
         let Some(b64) = authorization.and_then(|h| {
             let (scheme, rest) = h.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("basic").then_some(rest.trim())

@@ -48,7 +48,7 @@ const REMEMBERED: usize = 100_000;
 
 /// What the server has learnt about blob files by hashing them.
 #[derive(Default)]
-pub struct Verified {
+pub(crate) struct Verified {
     known: Mutex<HashMap<Digest, (FileKey, bool)>>,
 }
 
@@ -148,7 +148,7 @@ fn corrupt(d: &Digest) -> ApiError {
 }
 
 /// Answers `GET` or `HEAD` of a blob, with `Range` support. Blocking: call it off the async threads.
-pub fn serve(
+pub(crate) fn serve(
     store: &BlobStore,
     root: &Path,
     verified: &Arc<Verified>,

@@ -18,7 +18,7 @@ use crate::resolve;
 
 /// Identifies one version of a file: a rename, a rewrite in place or a truncation changes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileKey {
+pub(crate) struct FileKey {
     dev: u64,
     ino: u64,
     size: u64,
@@ -27,7 +27,7 @@ pub struct FileKey {
 }
 
 impl FileKey {
-    pub fn of(m: &Metadata) -> FileKey {
+    pub(crate) fn of(m: &Metadata) -> FileKey {
         FileKey {
             dev: m.dev(),
             ino: m.ino(),
@@ -40,14 +40,14 @@ impl FileKey {
 
 /// The entries of one repository.
 #[derive(Debug, Default)]
-pub struct Repo {
+pub(crate) struct Repo {
     /// Tag → positions of the entries that carry it.
     pub tags: BTreeMap<String, Vec<usize>>,
 }
 
 /// One parse of `index.json`, grouped for lookups.
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The entries, in file order.
     pub entries: Vec<Descriptor>,
     /// Canonical repository (`docker.io/library/alpine`) → its entries.
@@ -61,7 +61,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Groups the entries of an index.
-    pub fn build(entries: Vec<Descriptor>) -> Snapshot {
+    pub(crate) fn build(entries: Vec<Descriptor>) -> Snapshot {
         let mut s = Snapshot::default();
         for (i, e) in entries.iter().enumerate() {
             s.by_digest.entry(e.digest().to_string()).or_insert(i);
@@ -82,7 +82,7 @@ impl Snapshot {
     }
 
     /// The tags of a repository, sorted; `None` when the repository is unknown.
-    pub fn tags(&self, repo: &RepoName) -> Option<Vec<String>> {
+    pub(crate) fn tags(&self, repo: &RepoName) -> Option<Vec<String>> {
         let named = self.repos.get(&repo.canonical);
         let bare = repo.is_default.then_some(&self.bare);
         if named.is_none() && bare.is_none_or(|b| b.is_empty()) {
@@ -96,7 +96,11 @@ impl Snapshot {
 
     /// The one entry a tag of a repository names. Several entries with different digests are an
     /// error listing each, never a silent pick.
-    pub fn lookup(&self, repo: &RepoName, tag: &str) -> std::result::Result<&Descriptor, Lookup> {
+    pub(crate) fn lookup(
+        &self,
+        repo: &RepoName,
+        tag: &str,
+    ) -> std::result::Result<&Descriptor, Lookup> {
         let mut hits: Vec<usize> = Vec::new();
         let named = self.repos.get(&repo.canonical);
         if let Some(r) = named {
@@ -130,7 +134,7 @@ impl Snapshot {
 
     /// Every repository, as a client asks for it: Docker Hub names without `docker.io/`, others with
     /// their host; the default repository when bare-tag entries exist. Sorted.
-    pub fn repositories(&self, default: Option<&RepoName>) -> Vec<String> {
+    pub(crate) fn repositories(&self, default: Option<&RepoName>) -> Vec<String> {
         let mut out: BTreeSet<String> = self.repos.keys().map(|r| client_name(r)).collect();
         if let Some(d) = default.filter(|_| !self.bare.is_empty()) {
             out.insert(client_name(&d.canonical));
@@ -141,7 +145,7 @@ impl Snapshot {
 
 /// Why a tag lookup found nothing to serve.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     /// The repository has no entry at all.
     NoRepo,
     /// The repository exists, the tag does not.
@@ -152,7 +156,7 @@ pub enum Lookup {
 
 /// A repository named in a request, mapped to the layout's naming.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RepoName {
+pub(crate) struct RepoName {
     /// The canonical repository, such as `docker.io/library/alpine`.
     pub canonical: String,
     /// Whether it is the `--default-repo`, which also serves the bare-tag entries.
@@ -162,7 +166,11 @@ pub struct RepoName {
 /// Maps a requested repository, and containerd's `ns` query parameter when it acts as a mirror, to
 /// a canonical repository: `alpine` and `library/alpine` are `docker.io/library/alpine`,
 /// `ghcr.io/org/app` keeps its host, and `app` with `ns=ghcr.io` is `ghcr.io/app`.
-pub fn repo_name(requested: &str, ns: Option<&str>, default: Option<&str>) -> Result<RepoName> {
+pub(crate) fn repo_name(
+    requested: &str,
+    ns: Option<&str>,
+    default: Option<&str>,
+) -> Result<RepoName> {
     let full = match ns.filter(|n| !n.is_empty()) {
         Some(ns) => format!("{ns}/{requested}"),
         None => requested.to_string(),
@@ -183,12 +191,12 @@ pub fn repo_name(requested: &str, ns: Option<&str>, default: Option<&str>) -> Re
 }
 
 /// The canonical repository of a `--default-repo` argument.
-pub fn default_repo(name: &str) -> Result<String> {
+pub(crate) fn default_repo(name: &str) -> Result<String> {
     Ok(repo_name(name, None, None)?.canonical)
 }
 
 /// How a client asks for a canonical repository.
-pub fn client_name(canonical: &str) -> String {
+pub(crate) fn client_name(canonical: &str) -> String {
     canonical
         .strip_prefix("docker.io/")
         .unwrap_or(canonical)
@@ -196,7 +204,7 @@ pub fn client_name(canonical: &str) -> String {
 }
 
 /// The current snapshot of a layout's `index.json`, reparsed only when the file changed.
-pub struct Catalog {
+pub(crate) struct Catalog {
     layout: Layout,
     current: Mutex<Option<(FileKey, Arc<Snapshot>)>>,
     /// Held while parsing, so that requests arriving together after a change parse once.
@@ -204,7 +212,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(layout: Layout) -> Catalog {
+    pub(crate) fn new(layout: Layout) -> Catalog {
         Catalog {
             layout,
             current: Mutex::new(None),
@@ -215,7 +223,7 @@ impl Catalog {
     /// The snapshot for `index.json` as it is now: one `stat` when nothing changed. The file is
     /// opened once and its key taken from that open file, so the key always describes the bytes
     /// that were parsed, whatever renames race with it.
-    pub fn snapshot(&self) -> Result<Arc<Snapshot>> {
+    pub(crate) fn snapshot(&self) -> Result<Arc<Snapshot>> {
         if let Some(s) = self.fresh()? {
             return Ok(s);
         }
@@ -224,7 +232,7 @@ impl Catalog {
 
     /// The snapshot if `index.json` has not changed since it was taken (one `stat`, cheap enough for
     /// an async worker); `None` when it must be reloaded.
-    pub fn fresh(&self) -> Result<Option<Arc<Snapshot>>> {
+    pub(crate) fn fresh(&self) -> Result<Option<Arc<Snapshot>>> {
         let path = self.layout.root().join("index.json");
         let key = FileKey::of(&std::fs::metadata(&path).at(&path)?);
         Ok(self
@@ -235,7 +243,7 @@ impl Catalog {
     }
 
     /// Parses `index.json` again (blocking: seconds for a very large index).
-    pub fn reload(&self) -> Result<Arc<Snapshot>> {
+    pub(crate) fn reload(&self) -> Result<Arc<Snapshot>> {
         let _one = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = self.fresh()? {
             return Ok(s);

@@ -12,12 +12,12 @@ use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 
 /// The header every response carries, as the distribution spec asks of `GET /v2/`.
-pub const API_VERSION: &str = "Docker-Distribution-Api-Version";
+pub(crate) const API_VERSION: &str = "Docker-Distribution-Api-Version";
 
 /// A response body: nothing, bytes in memory, or chunks streamed from a blocking reader. A stream
 /// that yields an error makes hyper abort the connection, so a client that was promised
 /// `Content-Length` bytes never mistakes a cut-off body for a complete one.
-pub enum Body {
+pub(crate) enum Body {
     /// No body (HEAD, 201, 202, 204).
     Empty,
     /// A body held in memory.
@@ -55,14 +55,14 @@ impl hyper::body::Body for Body {
 }
 
 /// A response with a status and no body yet.
-pub fn status(code: StatusCode) -> Response<Body> {
+pub(crate) fn status(code: StatusCode) -> Response<Body> {
     let mut r = Response::new(Body::Empty);
     *r.status_mut() = code;
     r
 }
 
 /// A JSON response.
-pub fn json(code: StatusCode, content_type: &str, bytes: Vec<u8>) -> Response<Body> {
+pub(crate) fn json(code: StatusCode, content_type: &str, bytes: Vec<u8>) -> Response<Body> {
     let mut r = status(code);
     set(&mut r, CONTENT_TYPE.as_str(), content_type);
     set(&mut r, CONTENT_LENGTH.as_str(), &bytes.len().to_string());
@@ -72,7 +72,7 @@ pub fn json(code: StatusCode, content_type: &str, bytes: Vec<u8>) -> Response<Bo
 
 /// Sets a header; a value that is not a valid header value (it never is one built from validated
 /// names and digests) is left out rather than sent garbled.
-pub fn set(r: &mut Response<Body>, name: &str, value: &str) {
+pub(crate) fn set(r: &mut Response<Body>, name: &str, value: &str) {
     if let (Ok(name), Ok(value)) = (
         hyper::header::HeaderName::from_bytes(name.as_bytes()),
         HeaderValue::from_str(value),
@@ -83,7 +83,7 @@ pub fn set(r: &mut Response<Body>, name: &str, value: &str) {
 
 /// The distribution spec's error codes that the server answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
+pub(crate) enum Code {
     BlobUnknown,
     BlobUploadInvalid,
     BlobUploadUnknown,
@@ -121,14 +121,14 @@ impl Code {
 
 /// An error answer: a status, a spec code and a one-line message.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: Code,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -137,7 +137,7 @@ impl ApiError {
     }
 
     /// A spec error body: `{"errors":[{"code","message","detail"}]}`.
-    pub fn response(&self) -> Response<Body> {
+    pub(crate) fn response(&self) -> Response<Body> {
         let body = serde_json::json!({
             "errors": [{"code": self.code.as_str(), "message": self.message, "detail": null}]
         });
@@ -152,7 +152,7 @@ impl ApiError {
 /// What a request path asks for. Repository names may contain `/`, so each route is recognised by
 /// its last fixed component.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     /// `/v2/`
     Base,
     /// `/v2/_catalog`
@@ -173,7 +173,7 @@ pub enum Route {
 
 impl Route {
     /// Parses a request path; `None` for anything outside the API.
-    pub fn parse(path: &str) -> Option<Route> {
+    pub(crate) fn parse(path: &str) -> Option<Route> {
         let rest = path.strip_prefix("/v2")?;
         if rest.is_empty() || rest == "/" {
             return Some(Route::Base);
@@ -219,7 +219,7 @@ impl Route {
 
 /// Decodes a query string into its pairs (`+` is a space, `%XX` a byte); pairs that do not decode
 /// to UTF-8 are dropped.
-pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     query
         .unwrap_or("")
         .split('&')
@@ -232,7 +232,7 @@ pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 }
 
 /// The first value of `key` in decoded query pairs.
-pub fn query_get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub(crate) fn query_get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == key)
@@ -260,7 +260,7 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 /// Encodes a query value (everything but unreserved characters as `%XX`).
-pub fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for &c in s.as_bytes() {
         if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
@@ -274,7 +274,7 @@ pub fn percent_encode(s: &str) -> String {
 
 /// A single byte range asked for with `Range: bytes=...`, resolved against a blob's size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ByteRange {
+pub(crate) struct ByteRange {
     /// First byte.
     pub start: u64,
     /// Last byte, inclusive.
@@ -283,7 +283,7 @@ pub struct ByteRange {
 
 /// What a `Range` header means for a blob of `size` bytes.
 #[derive(Debug, PartialEq, Eq)]
-pub enum RangeRequest {
+pub(crate) enum RangeRequest {
     /// No header, or one this server ignores (another unit, several ranges): the whole blob, 200.
     Whole,
     /// One satisfiable range: 206.
@@ -295,7 +295,7 @@ pub enum RangeRequest {
 /// Interprets a `Range` header (RFC 9110 §14.2): `bytes=A-B`, `bytes=A-` and `bytes=-N`. Several
 /// ranges are answered with the whole blob, which the RFC allows. Numbers that overflow are not a
 /// range at all.
-pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
+pub(crate) fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
     let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
         return RangeRequest::Whole;
     };
@@ -333,7 +333,7 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
 
 /// The media types an `Accept` header admits, or `None` when it admits anything (no header, or a
 /// wildcard). Parameters such as `q=` are dropped; a type given with `q=0` is refused.
-pub fn accepted_types(values: &[&str]) -> Option<Vec<String>> {
+pub(crate) fn accepted_types(values: &[&str]) -> Option<Vec<String>> {
     let mut out = Vec::new();
     let mut any = false;
     for v in values {

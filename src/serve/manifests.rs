@@ -24,13 +24,13 @@ const CACHE_BYTES: usize = 64 << 20;
 /// Verified manifest bytes by digest. Content-addressed, so an entry never goes stale; whether the
 /// blob is still in the layout is checked on every request.
 #[derive(Default)]
-pub struct ManifestCache {
+pub(crate) struct ManifestCache {
     inner: Mutex<(HashMap<Digest, Bytes>, usize)>,
 }
 
 impl ManifestCache {
     /// The verified bytes of a manifest blob; `None` when it is not in the layout.
-    pub fn get(&self, store: &BlobStore, d: &Digest) -> Result<Option<Bytes>, ApiError> {
+    pub(crate) fn get(&self, store: &BlobStore, d: &Digest) -> Result<Option<Bytes>, ApiError> {
         let present = store.size(d).map_err(internal)?.is_some();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if !present {
@@ -68,7 +68,7 @@ impl ManifestCache {
     }
 }
 
-pub fn internal(e: Error) -> ApiError {
+pub(crate) fn internal(e: Error) -> ApiError {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         Code::Unsupported,
@@ -89,7 +89,7 @@ struct Shape {
 
 /// A manifest's media type from its own content: its `mediaType` field, else its shape (OCI
 /// manifests and indexes may leave the field out). `None` for a blob that is no manifest.
-pub fn media_type_of(bytes: &[u8]) -> Option<String> {
+pub(crate) fn media_type_of(bytes: &[u8]) -> Option<String> {
     let shape: Shape = serde_json::from_slice(bytes).ok()?;
     if let Some(m) = shape.media_type {
         return Some(m);
@@ -106,14 +106,14 @@ pub fn media_type_of(bytes: &[u8]) -> Option<String> {
 }
 
 /// What a manifest request resolved to.
-pub struct Found {
+pub(crate) struct Found {
     pub digest: Digest,
     pub media_type: String,
     pub bytes: Bytes,
 }
 
 /// Finds the manifest that `reference` (a tag or a digest) names in `repo`.
-pub fn find(
+pub(crate) fn find(
     snapshot: &Snapshot,
     cache: &ManifestCache,
     store: &BlobStore,
@@ -178,7 +178,11 @@ pub fn find(
 }
 
 /// The response to GET or HEAD of a found manifest, after content negotiation.
-pub fn respond(found: Found, accept: &[&str], head: bool) -> Result<Response<Body>, ApiError> {
+pub(crate) fn respond(
+    found: Found,
+    accept: &[&str],
+    head: bool,
+) -> Result<Response<Body>, ApiError> {
     if let Some(types) = http::accepted_types(accept) {
         if !types
             .iter()

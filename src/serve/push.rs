@@ -35,7 +35,7 @@ use crate::reference::{self, Reference};
 use crate::store::BlobWriter;
 
 /// After this long without push activity, what was pushed but never named is given up to gc.
-pub const IDLE: Duration = Duration::from_secs(600);
+pub(crate) const IDLE: Duration = Duration::from_secs(600);
 
 /// One chunked upload in progress.
 struct Session {
@@ -51,14 +51,14 @@ struct Guard {
 }
 
 /// Upload sessions and the writer lock that protects pushed content from gc.
-pub struct Uploads {
+pub(crate) struct Uploads {
     layout: Layout,
     sessions: std::sync::Mutex<HashMap<String, Arc<Mutex<Session>>>>,
     guard: Mutex<Guard>,
 }
 
 impl Uploads {
-    pub fn new(layout: Layout) -> Uploads {
+    pub(crate) fn new(layout: Layout) -> Uploads {
         Uploads {
             layout,
             sessions: Default::default(),
@@ -129,7 +129,7 @@ impl Uploads {
     }
 
     /// Drops sessions and pending content idle for [`IDLE`], releasing the lock. Run periodically.
-    pub async fn expire(&self) {
+    pub(crate) async fn expire(&self) {
         self.sessions()
             .retain(|_, s| s.try_lock().map_or(true, |s| s.touched.elapsed() < IDLE));
         let mut g = self.guard.lock().await;
@@ -214,7 +214,7 @@ fn commit(writer: BlobWriter, d: &Digest) -> Result<(), ApiError> {
 }
 
 /// `POST /v2/NAME/blobs/uploads/`: a mount, a monolithic upload (`?digest=`), or a new session.
-pub async fn start(
+pub(crate) async fn start(
     state: &Arc<State>,
     name: &str,
     query: &[(String, String)],
@@ -260,7 +260,7 @@ pub async fn start(
 }
 
 /// `GET`, `PATCH`, `PUT` and `DELETE` of `/v2/NAME/blobs/uploads/ID`.
-pub async fn upload(
+pub(crate) async fn upload(
     state: &Arc<State>,
     name: &str,
     id: &str,
@@ -371,7 +371,7 @@ struct Pushed {
 }
 
 /// `PUT /v2/NAME/manifests/REFERENCE`.
-pub async fn put_manifest(
+pub(crate) async fn put_manifest(
     state: &Arc<State>,
     repo: RepoName,
     name: &str,
@@ -523,7 +523,7 @@ async fn read_limited(body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
 
 /// A sorted list answered page by page: `n` items after `last`, with a `Link` to the next page
 /// when more remain (distribution-spec's pagination for tags and the catalog).
-pub fn paginated(
+pub(crate) fn paginated(
     query: &[(String, String)],
     base: &str,
     key: &str,

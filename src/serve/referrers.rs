@@ -39,14 +39,14 @@ type SubjectMap = HashMap<String, Vec<usize>>;
 
 /// Per-manifest subjects, and the subject map of the latest snapshot.
 #[derive(Default)]
-pub struct Referrers {
+pub(crate) struct Referrers {
     by_manifest: Mutex<HashMap<Digest, Option<Referrer>>>,
     map: Mutex<Option<(Arc<Snapshot>, Arc<SubjectMap>)>>,
 }
 
 impl Referrers {
     /// The referrers of `subject` as an OCI image index, and whether a filter was applied.
-    pub fn index(
+    pub(crate) fn index(
         &self,
         snapshot: &Arc<Snapshot>,
         store: &BlobStore,

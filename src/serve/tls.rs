@@ -10,7 +10,7 @@ use tokio_rustls::rustls::{self, ServerConfig};
 use crate::error::{Error, Result};
 
 /// A TLS acceptor for the certificate chain in `cert` and the key in `key` (PEM files).
-pub fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor> {
+pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor> {
     let bad = |path: &Path, e: String| Error::BadFile {
         path: path.to_path_buf(),
         line: None,

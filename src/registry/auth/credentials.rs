@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Docker Hub's historic key in config files and the server URL its credential helpers know.
-pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+pub(crate) const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
 /// A credential for one registry.
 #[derive(Clone, PartialEq, Eq)]

@@ -26,7 +26,7 @@ pub(crate) struct Token {
 }
 
 impl Token {
-    pub fn is_fresh(&self) -> bool {
+    pub(crate) fn is_fresh(&self) -> bool {
         Instant::now() < self.fresh_until
     }
 }

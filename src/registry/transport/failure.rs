@@ -18,7 +18,7 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    pub fn into_error(self) -> Error {
+    pub(crate) fn into_error(self) -> Error {
         match self {
             Failure::Connection(e) | Failure::PlainAnswer(e) | Failure::Fatal(e) => e,
         }

@@ -101,7 +101,7 @@ pub(crate) struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    pub fn new(method: Method, url: String, scope: &'a Scope) -> Self {
+    pub(crate) fn new(method: Method, url: String, scope: &'a Scope) -> Self {
         Request {
             origin: Origin::of(&url),
             registry: host_of(&url).to_string(),
@@ -115,25 +115,25 @@ impl<'a> Request<'a> {
         }
     }
 
-    pub fn anonymous(mut self) -> Self {
+    pub(crate) fn anonymous(mut self) -> Self {
         self.anonymous = true;
         self
     }
 
     /// Credentials are those of the registry at `base` (`https://host:port/...`), wherever `url`
     /// points (an upload `Location` on another host gets none).
-    pub fn on_registry(mut self, base: &str) -> Self {
+    pub(crate) fn on_registry(mut self, base: &str) -> Self {
         self.origin = Origin::of(base);
         self.registry = host_of(base).to_string();
         self
     }
 
-    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+    pub(crate) fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
     }
 
-    pub fn body(mut self, body: &'a [u8]) -> Self {
+    pub(crate) fn body(mut self, body: &'a [u8]) -> Self {
         self.body = body;
         self
     }
@@ -157,7 +157,7 @@ impl<'a> Request<'a> {
 /// The HTTP side of a client: the agent and the configuration (whose [`Auth`] keeps the
 /// credentials and tokens).
 #[derive(Debug)]
-pub struct Transport {
+pub(crate) struct Transport {
     agent: Agent,
     config: ClientConfig,
     /// Loopback registries that answered HTTPS in plain HTTP, spoken to in plain HTTP since.
@@ -167,7 +167,7 @@ pub struct Transport {
 }
 
 impl Transport {
-    pub fn new(config: ClientConfig) -> Result<Transport> {
+    pub(crate) fn new(config: ClientConfig) -> Result<Transport> {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
@@ -180,13 +180,13 @@ impl Transport {
         })
     }
 
-    pub fn config(&self) -> &ClientConfig {
+    pub(crate) fn config(&self) -> &ClientConfig {
         &self.config
     }
 
     /// `http` or `https` for `registry`: `http` with `--plain-http`, or for a loopback registry
     /// found answering in plain HTTP.
-    pub fn scheme_for(&self, registry: &str) -> &'static str {
+    pub(crate) fn scheme_for(&self, registry: &str) -> &'static str {
         if self.config.plain_http || self.answers_plain(registry) {
             "http"
         } else {
