@@ -17,7 +17,7 @@ trap 'rm -rf "$WORK"' EXIT
 cargo build --release --quiet
 BIN=$CARGO_TARGET_DIR/release/ocilayout
 OCILAYOUT_BENCH_DIR=$WORK/src OCILAYOUT_BENCH_MIB=$MIB \
-  cargo test --release --quiet --test archive -- --ignored --exact make_random_layout >/dev/null
+  cargo test --release --quiet --test tests -- --ignored --exact archive::make_random_layout >/dev/null
 
 now() { date +%s.%N; }
 # Best of $RUNS: `prepare` runs untimed before each run (removing the previous output, then sync).

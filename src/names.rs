@@ -9,8 +9,7 @@ use std::hash::{Hash, Hasher};
 use oci_spec::image::{Descriptor, Digest};
 
 use crate::layout::{Entry, IndexDocument};
-use crate::reference::Reference;
-use crate::resolve::{self, IndexEntry, CONTAINERD_NAME, REF_NAME};
+use crate::reference::{self, Reference};
 
 /// How names are written.
 #[derive(Clone, Debug, Default)]
@@ -33,7 +32,7 @@ pub struct Moved {
 /// The name that identifies an entry for the one-entry-per-name rule: its canonical name (under
 /// every reading convention), else its `ref.name` as a bare tag; `None` for an unnamed entry.
 pub(crate) fn entry_key(d: &impl IndexEntry) -> Option<String> {
-    if let Some(name) = resolve::entry_name(d) {
+    if let Some(name) = entry_name(d) {
         return Some(name.to_string());
     }
     d.annotation(REF_NAME).map(str::to_string)
@@ -285,6 +284,77 @@ impl Drop for Namer<'_> {
     }
 }
 
+/// The annotation containerd and buildkit store the full canonical name in.
+pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
+/// The OCI annotation for a reference name (a bare tag, or a full name by some tools).
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// What an index entry is called, read under every convention in the wild.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntryName {
+    /// The canonical name: from `io.containerd.image.name`, else from a `ref.name` that is a full
+    /// reference.
+    pub name: Option<Reference>,
+    /// The tag: the name's tag, else a bare `ref.name`.
+    pub tag: Option<String>,
+}
+
+/// What resolution needs of an index entry: its digest and its two name annotations. Implemented for
+/// full descriptors and for the borrowed, allocation-free entries [`crate::resolve::resolve`] scans
+/// large indexes with.
+pub trait IndexEntry {
+    /// The entry's digest as written (`sha256:<hex>`).
+    fn digest_str(&self) -> &str;
+    /// The value of annotation `key`, if the entry has it.
+    fn annotation(&self, key: &str) -> Option<&str>;
+}
+
+impl IndexEntry for Descriptor {
+    fn digest_str(&self) -> &str {
+        self.digest().as_ref()
+    }
+    fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations()
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .map(String::as_str)
+    }
+}
+
+/// Reads an entry's name: `io.containerd.image.name` wins; else a `ref.name` that parses as a
+/// reference with a repository is canonicalized; else `ref.name` is a bare tag.
+pub fn entry_names(d: &impl IndexEntry) -> EntryName {
+    let ref_name = d.annotation(REF_NAME);
+    let name = d
+        .annotation(CONTAINERD_NAME)
+        .and_then(|n| Reference::parse(n).ok())
+        .or_else(|| ref_name.and_then(reference::ref_name_as_reference));
+    let tag = match &name {
+        Some(n) => n.tag().map(str::to_string).or_else(|| {
+            ref_name
+                .filter(|r| reference::is_valid_tag(r))
+                .map(str::to_string)
+        }),
+        None => ref_name.map(str::to_string),
+    };
+    EntryName { name, tag }
+}
+
+/// The canonical name an index entry carries, if any.
+pub fn entry_name(d: &impl IndexEntry) -> Option<Reference> {
+    entry_names(d).name
+}
+
+/// How an entry is shown to a user: its canonical name, else its `ref.name`, else its digest.
+pub fn display_name(d: &impl IndexEntry) -> String {
+    let n = entry_names(d);
+    match (n.name, n.tag) {
+        (Some(name), _) => name.to_string(),
+        (None, Some(tag)) => tag,
+        (None, None) => d.digest_str().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,7 +370,7 @@ mod tests {
             .descriptors()
             .map(|e| {
                 (
-                    resolve::display_name(e),
+                    display_name(e),
                     e.digest().to_string()[7..8].to_string(),
                     IndexEntry::annotation(e, REF_NAME).map(str::to_string),
                 )

@@ -39,6 +39,26 @@ pub fn similar_names(layout: &Layout, input: &str) -> Vec<String> {
     out
 }
 
+/// The names a layout's entries carry, as `ls` shows them, sorted and without repeats: what to offer
+/// when a name is not found and nothing is similar to it. Empty when the layout cannot be read.
+pub fn names_in(layout: &Layout) -> Vec<String> {
+    let Ok(index) = layout.read_index() else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = index
+        .manifests()
+        .iter()
+        .filter(|d| {
+            let n = resolve::entry_names(*d);
+            n.name.is_some() || n.tag.is_some()
+        })
+        .map(resolve::display_name)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

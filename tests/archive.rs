@@ -898,7 +898,7 @@ fn kill_9_during_import_leaves_the_layout_sound_and_a_rerun_completes() {
     fsck_clean(&dest);
 }
 
-/// For the benchmark script and manual checks: `cargo test --test archive -- --ignored make_random_layout`
+/// For the benchmark script and manual checks: `cargo test --test tests -- --ignored --exact archive::make_random_layout`
 /// with OCILAYOUT_BENCH_DIR and OCILAYOUT_BENCH_MIB set.
 #[test]
 #[ignore]

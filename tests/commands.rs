@@ -391,8 +391,24 @@ fn usage_errors_suggest_and_not_found_names_hint() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 2, "{err}");
+    // Nothing like the name: the second line says what the layout holds.
     let r = run(["resolve", &fixture("umoci"), "nothing:1"]);
-    assert!(!r.fails(1, "not found").contains("did you mean"));
+    let err = r.fails(1, "not found");
+    assert!(!err.contains("did you mean"), "{err}");
+    assert!(err.ends_with("  it holds latest, v1, v2\n"), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    let r = run(["resolve", &format!("oci-layout://{}", fixture("multiarch"))]);
+    let err = r.fails(1, "\"latest\" not found");
+    assert!(
+        err.ends_with("  it holds docker.io/library/multi:1, docker.io/library/nested:1\n"),
+        "{err}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().display().to_string();
+    run(["init", &empty]).ok();
+    let r = run(["resolve", &empty, "a:1"]);
+    let err = r.fails(1, "not found");
+    assert!(err.ends_with("  it holds no named image\n"), "{err}");
     let r = run([
         "resolve",
         "--platform",

@@ -1,11 +1,12 @@
 //! Import: an archive streamed into a layout, trusting nothing it reads. Every blob is hashed as it
 //! streams into the blob store and named only if it hashes to its member name; unsafe members are
 //! refused; the closure of every entry must be complete before `index.json` changes. A refused import
-//! leaves the target exactly as it was.
+//! leaves the target exactly as it was. This module is the session (stream, store, finish); member
+//! path safety and member I/O live in `members`, the merge into `index.json` in `merge`.
 
 use std::fs;
 use std::io::{self, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 
 use flate2::read::MultiGzDecoder;
@@ -13,15 +14,17 @@ use oci_spec::image::Digest;
 
 use super::closure;
 use super::docker::{self, Members};
+use super::members::{copy, read_small, safe_components, Spooled};
+use super::merge::merge;
 use super::tar_reader::{Kind, Member, TarReader};
-use super::{ImportOptions, ImportReport, Moved, COPY_BUFFER};
+use super::{ImportOptions, ImportReport, COPY_BUFFER};
 use crate::digest::{self, Algorithm, HashingReader};
 use crate::error::{Error, Result};
 use crate::graph;
-use crate::layout::{Entry, IndexDocument, Layout};
-use crate::names::{self, NameOptions, Namer};
+use crate::layout::{IndexDocument, Layout};
+use crate::names::NameOptions;
 use crate::platform::Platform;
-use crate::store::{self, VerifiedBlob, TMP_DIR};
+use crate::store::VerifiedBlob;
 
 /// Verified blobs waiting to be persisted while the next ones stream in.
 const PERSIST_QUEUE: usize = 4;
@@ -416,151 +419,5 @@ impl Session<'_> {
             .layout
             .update_index(|doc| Ok(merge(doc, converted.entries)))?;
         Ok(())
-    }
-}
-
-/// Merges archive entries into an index by the one naming rule ([`Namer::assign`]): an entry whose
-/// name is already taken replaces every entry with that name, and a name that now labels another
-/// digest is reported; an unnamed entry is added unless an identical one is there. Entries keep the
-/// JSON the archive gave them.
-fn merge(doc: &mut IndexDocument, incoming: Vec<Entry>) -> Vec<Moved> {
-    let mut namer = Namer::new(doc);
-    let mut moved = Vec::new();
-    for entry in incoming {
-        match names::entry_key(&entry) {
-            Some(key) => moved.extend(namer.assign(key, entry)),
-            None => {
-                namer.add_unnamed(entry, names::same_descriptor);
-            }
-        }
-    }
-    moved
-}
-
-/// The components of a member path, refusing anything that could leave the layout: absolute paths,
-/// `..`, and empty or `.` components (a leading `./` is accepted, as `tar -C dir .` writes it).
-fn safe_components(path: &str) -> std::result::Result<Vec<&str>, &'static str> {
-    if path.starts_with('/') {
-        return Err("absolute paths are not allowed");
-    }
-    let mut rest = path;
-    while let Some(r) = rest.strip_prefix("./") {
-        rest = r;
-    }
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.is_empty() || rest == "." {
-        return Ok(Vec::new());
-    }
-    let parts: Vec<&str> = rest.split('/').collect();
-    for p in &parts {
-        match *p {
-            ".." => return Err("\"..\" is not allowed in a path"),
-            "" | "." => return Err("not a normalized path"),
-            p if p.contains('\\') => return Err("backslashes are not allowed in a path"),
-            _ => {}
-        }
-    }
-    Ok(parts)
-}
-
-/// Reads a small member whole, refusing one over `limit`.
-fn read_small(content: &mut dyn Read, member: &Member, limit: u64, shown: &str) -> Result<Vec<u8>> {
-    if member.size > limit {
-        return Err(Error::TooLarge {
-            what: format!("archive member {shown:?}"),
-            size: member.size,
-            limit,
-        });
-    }
-    let mut bytes = Vec::with_capacity(member.size as usize);
-    content
-        .take(limit)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::ArchiveRead {
-            member: Some(shown.to_string()),
-            source: e,
-        })?;
-    Ok(bytes)
-}
-
-/// A member's content in a temporary file under the layout's `.ocilayout/tmp`, removed on drop. gc
-/// clears that directory only under the exclusive writer lock, which an import keeps it from taking.
-struct Spooled {
-    path: PathBuf,
-}
-
-impl Spooled {
-    fn write(layout: &Layout, content: &mut dyn Read, shown: &str) -> Result<Spooled> {
-        let dir = store::ensure_dir(layout.root(), TMP_DIR)?;
-        let (mut file, path) = store::create_temp(&dir, |n| {
-            format!("import-index-{}-{n}.json", std::process::id())
-        })?;
-        let spooled = Spooled { path };
-        copy(content, &mut file, shown, &spooled.path)?;
-        Ok(spooled)
-    }
-}
-
-impl Drop for Spooled {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}
-
-/// Copies a member's content, telling a broken archive apart from a failing write.
-fn copy(
-    reader: &mut dyn Read,
-    writer: &mut dyn io::Write,
-    shown: &str,
-    dest: &Path,
-) -> Result<u64> {
-    let mut buf = vec![0u8; COPY_BUFFER];
-    let mut total = 0;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(Error::ArchiveRead {
-                    member: Some(shown.to_string()),
-                    source: e,
-                });
-            }
-        };
-        writer
-            .write_all(&buf[..n])
-            .map_err(|e| Error::io(dest, e))?;
-        total += n as u64;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn member_paths_are_checked() {
-        let ok = [
-            ("oci-layout", vec!["oci-layout"]),
-            ("./index.json", vec!["index.json"]),
-            ("blobs/sha256/", vec!["blobs", "sha256"]),
-            ("./", vec![]),
-        ];
-        for (path, want) in ok {
-            assert_eq!(safe_components(path).unwrap(), want, "{path}");
-        }
-        let bad = [
-            "/etc/passwd",
-            "../x",
-            "blobs/../../x",
-            "blobs/sha256/..",
-            "blobs//sha256",
-            "a/./b",
-            "..\\x",
-        ];
-        for path in bad {
-            assert!(safe_components(path).is_err(), "{path}");
-        }
     }
 }

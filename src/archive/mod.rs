@@ -8,6 +8,8 @@ mod closure;
 mod docker;
 mod export;
 mod import;
+mod members;
+mod merge;
 mod tar_reader;
 mod target;
 

@@ -136,7 +136,21 @@ pub fn print_hint(e: &anyhow::Error) {
             "  did you mean {}?",
             shown(&similar.join(" or "))
         );
+        return;
     }
+    // Nothing like it: say what the layout does hold, the first few names.
+    const SHOWN: usize = 5;
+    let names = ocilayout::suggest::names_in(&layout);
+    let line = match names.len() {
+        0 => "  it holds no named image".to_string(),
+        n if n <= SHOWN => format!("  it holds {}", names.join(", ")),
+        n => format!(
+            "  it holds {} and {} more (`ocilayout ls` lists them)",
+            names[..SHOWN].join(", "),
+            n - SHOWN
+        ),
+    };
+    let _ = writeln!(io::stderr(), "{}", shown(&line));
 }
 
 /// The ref.name clashes of the layout at `dir` (see [`ocilayout::clash`]); none when it is not a
