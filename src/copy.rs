@@ -13,7 +13,7 @@ mod stream;
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::Descriptor;
+use oci_spec::image::{Descriptor, Digest};
 
 use crate::error::{Error, Result};
 use crate::graph;
@@ -87,10 +87,10 @@ pub struct CopyOptions {
 }
 
 /// What a copy did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CopyReport {
     /// The digest of the copied manifest or index (the same on both sides).
-    pub digest: String,
+    pub digest: Digest,
     /// The destination: its canonical name, or a layout directory with the name in it.
     pub destination: String,
     /// Blobs written to the destination.
@@ -101,6 +101,20 @@ pub struct CopyReport {
     pub bytes: u64,
     /// Names in the destination layout that now label another digest.
     pub moved: Vec<Moved>,
+}
+
+impl CopyReport {
+    /// The report of a copy of `digest` to `destination` that has transferred nothing yet.
+    pub(crate) fn started(digest: Digest, destination: String) -> Self {
+        CopyReport {
+            digest,
+            destination,
+            blobs_written: 0,
+            blobs_skipped: 0,
+            bytes: 0,
+            moved: Vec::new(),
+        }
+    }
 }
 
 /// Copies the image `src` names to `dst`. A registry on either side uses `client`.
@@ -130,7 +144,7 @@ pub fn copy(
                         progress,
                     )?;
                     Ok(CopyReport {
-                        digest: root.digest().to_string(),
+                        digest: root.digest().clone(),
                         destination: dest.to_string(),
                         blobs_written: summary.transferred as usize,
                         blobs_skipped: summary.skipped as usize,
@@ -215,18 +229,17 @@ fn layout_to_layout(
                 operation: "cannot copy from",
                 layout: src.root().to_path_buf(),
                 what: "blob",
-                digest: node.descriptor.digest().to_string(),
+                digest: node.descriptor.digest().clone(),
                 problem: node
                     .problem
                     .as_ref()
                     .map_or_else(String::new, ToString::to_string),
             });
         }
-        let mut report = CopyReport {
-            digest: root.digest().to_string(),
-            destination: format!("oci-layout://{}/{name}", dir.display()),
-            ..CopyReport::default()
-        };
+        let mut report = CopyReport::started(
+            root.digest().clone(),
+            format!("oci-layout://{}/{name}", dir.display()),
+        );
         for node in &graph.nodes {
             let (d, size) = (node.descriptor.digest(), node.descriptor.size());
             if dst.blobs().has(d, size)? {
@@ -242,7 +255,7 @@ fn layout_to_layout(
                         operation: "cannot copy from",
                         layout: src.root().to_path_buf(),
                         what: "blob",
-                        digest: d.to_string(),
+                        digest: d.clone(),
                         problem: format!("corrupt: it hashes to {found} ({})", path.display()),
                     },
                     e => e,
@@ -316,7 +329,7 @@ fn registry_to_layout(
         }
     }
     Ok(CopyReport {
-        digest: root.digest().to_string(),
+        digest: root.digest().clone(),
         destination: format!("oci-layout://{}/{name}", dir.display()),
         blobs_written: report.summary.transferred as usize,
         blobs_skipped: report.summary.skipped as usize,

@@ -166,8 +166,8 @@ pub fn verify_bytes(
     let found = of_bytes_like(expected, bytes)?;
     if &found != expected {
         return Err(Error::DigestMismatch {
-            expected: expected.to_string(),
-            found: found.to_string(),
+            expected: expected.clone(),
+            found: found.clone(),
             location: location.to_string(),
         });
     }

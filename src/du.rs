@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use oci_spec::image::Descriptor;
+use oci_spec::image::{Descriptor, Digest};
 
 use crate::error::Result;
 use crate::gc;
@@ -18,7 +18,7 @@ pub struct ImageUsage {
     /// The entry's full name (or its digest when it has none).
     pub name: String,
     /// The digest the entry points at.
-    pub digest: String,
+    pub digest: Digest,
     /// Bytes of every blob the image reaches (present in the store), with the referrer entries
     /// (signatures, SBOMs) that refer to it and to nothing else that stays.
     pub total: u64,
@@ -57,7 +57,7 @@ pub fn du(layout: &Layout, refs: &[&str]) -> Result<Usage> {
     } else {
         for r in refs {
             let hits = resolve::find_entries(entries, r)?;
-            resolve::choose(layout, entries, &hits, r)?;
+            resolve::choose(layout, entries, &hits, r, |i| Ok(entries[i].clone()))?;
             chosen.push(hits.into_iter().collect());
         }
     }
@@ -77,7 +77,7 @@ pub fn du(layout: &Layout, refs: &[&str]) -> Result<Usage> {
         let unique = plan.freed_bytes();
         images.push(ImageUsage {
             name: resolve::display_name(&entries[first]),
-            digest: entries[first].digest().to_string(),
+            digest: entries[first].digest().clone(),
             total,
             unique: unique.min(total),
             shared: total.saturating_sub(unique),

@@ -4,6 +4,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use oci_spec::image::{Descriptor, Digest};
+
 /// Everything that can go wrong in the library.
 ///
 /// Messages are one line, say what and where, and never contain credentials.
@@ -75,9 +77,10 @@ pub enum Error {
     )]
     DigestMismatch {
         /// The digest the content was named by.
-        expected: String,
-        /// The digest of the content as it was read.
-        found: String,
+        expected: Digest,
+        /// The digest of the content as it was read (in the algorithm of `expected`, or the digest
+        /// a registry claimed for it).
+        found: Digest,
         /// Where the content was read: a path in the layout, a registry URL, an archive member.
         location: String,
     },
@@ -86,7 +89,7 @@ pub enum Error {
     #[error("size mismatch for {digest}: expected {expected} bytes, found {found}")]
     SizeMismatch {
         /// The digest of the content.
-        digest: String,
+        digest: Digest,
         /// The size its descriptor gives, in bytes.
         expected: u64,
         /// The size of the content, in bytes (as far as it was read when it is too long).
@@ -97,7 +100,7 @@ pub enum Error {
     #[error("blob {digest} is missing from {}", layout.display())]
     BlobMissing {
         /// The digest of the missing blob.
-        digest: String,
+        digest: Digest,
         /// The layout's directory.
         layout: PathBuf,
     },
@@ -112,14 +115,14 @@ pub enum Error {
     },
 
     /// What the user typed matches entries with different digests.
-    #[error("{} is ambiguous in {}; candidates: {}", quoted(input), layout.display(), one_line(&candidates.join(", ")))]
+    #[error("{} is ambiguous in {}; candidates: {}", quoted(input), layout.display(), one_line(&candidates.iter().map(Candidate::to_string).collect::<Vec<_>>().join(", ")))]
     Ambiguous {
         /// What the user typed.
         input: String,
         /// The layout's directory.
         layout: PathBuf,
-        /// Every entry that matches.
-        candidates: Vec<String>,
+        /// Every entry that matches, with its name and descriptor, sorted by name and digest.
+        candidates: Vec<Candidate>,
     },
 
     /// An image index has no manifest for the requested platform; `available` lists the platforms
@@ -127,7 +130,7 @@ pub enum Error {
     #[error("{digest} has no manifest for platform {platform}; it has {}", one_line(&if available.is_empty() { "no platforms".to_string() } else { available.join(", ") }))]
     NoPlatform {
         /// The image index that was searched (the outermost one, when indexes are nested).
-        digest: String,
+        digest: Digest,
         /// The platform asked for, as `os/arch[/variant]`.
         platform: String,
         /// The platforms the index has, as `os/arch[/variant]`, in index order.
@@ -138,7 +141,7 @@ pub enum Error {
     #[error("{digest} is an image for {}, not {platform}", one_line(found))]
     WrongPlatform {
         /// The image manifest.
-        digest: String,
+        digest: Digest,
         /// The platform asked for, as `os/arch[/variant]`.
         platform: String,
         /// The platform the image is for (from its descriptor or its config), as
@@ -243,7 +246,7 @@ pub enum Error {
         /// Why, naming the blob or member at fault.
         reason: String,
         /// The blob that is missing or wrong, when one is.
-        digest: Option<String>,
+        digest: Option<Digest>,
     },
 
     /// An operation refused because a blob it needs from the layout is missing or corrupt.
@@ -256,7 +259,7 @@ pub enum Error {
         /// `blob`, `reachable manifest` or `remaining manifest`.
         what: &'static str,
         /// The blob that is missing or corrupt.
-        digest: String,
+        digest: Digest,
         /// What is wrong with it: missing, corrupt (and what it hashes to), unreadable.
         problem: String,
     },
@@ -269,7 +272,7 @@ pub enum Error {
     )]
     CorruptUpload {
         /// The digest the blob is named by.
-        digest: String,
+        digest: Digest,
         /// Where the local blob was read: its path in the layout.
         origin: String,
         /// What is wrong with it: the digest or size it has instead.
@@ -280,7 +283,7 @@ pub enum Error {
     #[error("{root}: {what} nested too deeply")]
     TooDeep {
         /// The document the descent started from.
-        root: String,
+        root: Digest,
         /// What is nested: `image indexes`, `manifests`.
         what: &'static str,
     },
@@ -332,9 +335,9 @@ pub enum Error {
         /// The name of the image that took the destination first.
         other: String,
         /// The digest of that image.
-        digest: String,
+        digest: Digest,
         /// The digest of the image that would overwrite it.
-        new: String,
+        new: Digest,
     },
 
     /// A destination reference whose digest is not the image's.
@@ -343,16 +346,16 @@ pub enum Error {
         /// The destination reference.
         dest: String,
         /// The digest the destination reference names.
-        named: String,
+        named: Digest,
         /// The digest of the image being pushed.
-        image: String,
+        image: Digest,
     },
 
     /// A blob that failed for an earlier image of the same operation, reported again for this one.
     #[error("{}", one_line(reason))]
     FailedBefore {
         /// The blob that failed.
-        digest: String,
+        digest: Digest,
         /// The message of the first failure.
         reason: String,
     },
@@ -435,6 +438,22 @@ pub enum Error {
         /// The worker that stopped.
         what: &'static str,
     },
+}
+
+/// One of the entries an ambiguous input matches: how the entry is named, and what it points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The entry's full name as `ls` shows it (its canonical name, else its bare tag, else its
+    /// digest).
+    pub name: String,
+    /// The entry's descriptor, as `index.json` holds it.
+    pub descriptor: Descriptor,
+}
+
+impl std::fmt::Display for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.descriptor.digest())
+    }
 }
 
 /// What a user or a document gave, as a message shows it: quoted, and cut short when long, so that

@@ -47,9 +47,7 @@ pub fn fsck(layout: &Layout) -> Result<FsckReport> {
                 let mut r = HashingReader::new(file, Algorithm::of(d)?);
                 io::copy(&mut r, &mut io::sink()).at(layout.blobs().path(d)?)?;
                 let (found, _) = r.finish();
-                (&found != d).then(|| Problem::Corrupt {
-                    found: found.to_string(),
-                })
+                (&found != d).then_some(Problem::Corrupt { found })
             }
         };
         if let Some(p) = problem {

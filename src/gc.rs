@@ -64,7 +64,7 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
             operation: "refusing to gc",
             layout: layout.root().to_path_buf(),
             what: "reachable manifest",
-            digest: bad.descriptor.digest().to_string(),
+            digest: bad.descriptor.digest().clone(),
             problem: bad
                 .problem
                 .as_ref()

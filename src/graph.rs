@@ -179,7 +179,7 @@ pub enum Problem {
     /// The blob's content does not hash to its digest.
     Corrupt {
         /// The digest the content hashes to.
-        found: String,
+        found: Digest,
     },
     /// A manifest-like blob that cannot be read as one (unparseable, over the limit, bad child).
     Unreadable(String),
@@ -313,7 +313,9 @@ mod tests {
             expected: 1,
             found: 2,
         });
-        node.note(Problem::Corrupt { found: "y".into() });
+        node.note(Problem::Corrupt {
+            found: crate::digest::sha256(b"y"),
+        });
         assert!(matches!(node.problem, Some(Problem::SizeMismatch { .. })));
         assert!(node.hides_children());
         node.manifest = false;

@@ -76,7 +76,7 @@ impl Source for RegistrySource<'_> {
 #[derive(Clone, Debug, Serialize)]
 pub struct Child {
     /// The child's digest.
-    pub digest: String,
+    pub digest: Digest,
     /// Its media type.
     #[serde(rename = "mediaType")]
     pub media_type: String,
@@ -90,7 +90,7 @@ pub struct Child {
 #[derive(Clone, Debug, Serialize)]
 pub struct Blob {
     /// The blob's digest.
-    pub digest: String,
+    pub digest: Digest,
     /// Its media type.
     #[serde(rename = "mediaType")]
     pub media_type: String,
@@ -102,7 +102,7 @@ pub struct Blob {
 #[derive(Clone, Debug, Serialize)]
 pub struct Config {
     /// The config's digest.
-    pub digest: String,
+    pub digest: Digest,
     /// Its media type.
     #[serde(rename = "mediaType")]
     pub media_type: String,
@@ -128,7 +128,7 @@ pub struct Config {
 #[derive(Clone, Debug, Serialize)]
 pub struct Referrer {
     /// The referrer's digest.
-    pub digest: String,
+    pub digest: Digest,
     /// Its media type.
     #[serde(rename = "mediaType")]
     pub media_type: String,
@@ -141,7 +141,7 @@ pub struct Referrer {
 #[derive(Clone, Debug, Serialize)]
 pub struct Inspection {
     /// The document's digest.
-    pub digest: String,
+    pub digest: Digest,
     /// Its media type.
     #[serde(rename = "mediaType")]
     pub media_type: String,
@@ -154,7 +154,7 @@ pub struct Inspection {
     pub artifact_type: Option<String>,
     /// The digest of the manifest this one refers to.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
+    pub subject: Option<Digest>,
     /// For an index: its children.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifests: Option<Vec<Child>>,
@@ -217,13 +217,13 @@ pub fn inspect(source: &dyn Source, d: &Descriptor) -> Result<Inspection> {
     };
     let media_type = field("mediaType").unwrap_or_else(|| d.media_type().to_string());
     let mut out = Inspection {
-        digest: d.digest().to_string(),
+        digest: d.digest().clone(),
         media_type,
         size: raw.len() as u64,
         annotations: strings(doc.get("annotations")),
         artifact_type: field("artifactType"),
         subject: match doc.get("subject") {
-            Some(s) => Some(descriptor(s, "subject")?.digest().to_string()),
+            Some(s) => Some(descriptor(s, "subject")?.digest().clone()),
             None => None,
         },
         manifests: None,
@@ -239,7 +239,7 @@ pub fn inspect(source: &dyn Source, d: &Descriptor) -> Result<Inspection> {
             children
                 .iter()
                 .map(|c| Child {
-                    digest: c.digest().to_string(),
+                    digest: c.digest().clone(),
                     media_type: c.media_type().to_string(),
                     size: c.size(),
                     platform: c.platform().as_ref().map(|p| Platform::of(p).to_string()),
@@ -266,7 +266,7 @@ pub fn inspect(source: &dyn Source, d: &Descriptor) -> Result<Inspection> {
             layers
                 .iter()
                 .map(|l| Blob {
-                    digest: l.digest().to_string(),
+                    digest: l.digest().clone(),
                     media_type: l.media_type().to_string(),
                     size: l.size(),
                 })
@@ -278,7 +278,7 @@ pub fn inspect(source: &dyn Source, d: &Descriptor) -> Result<Inspection> {
         .referrers(d.digest())?
         .into_iter()
         .map(|r| Referrer {
-            digest: r.digest().to_string(),
+            digest: r.digest().clone(),
             media_type: r.media_type().to_string(),
             artifact_type: r.artifact_type().as_ref().map(|t| t.to_string()),
         })
@@ -291,7 +291,7 @@ pub fn inspect(source: &dyn Source, d: &Descriptor) -> Result<Inspection> {
 /// described by its descriptor alone, and not read.
 fn read_config(source: &dyn Source, c: &Descriptor) -> Result<(Config, Option<Vec<u8>>)> {
     let mut config = Config {
-        digest: c.digest().to_string(),
+        digest: c.digest().clone(),
         media_type: c.media_type().to_string(),
         size: c.size(),
         os: None,

@@ -38,7 +38,7 @@ pub mod suggest;
 pub mod sync;
 pub mod tag;
 
-pub use error::{Error, Result};
+pub use error::{Candidate, Error, Result};
 pub use kind::DocumentKind;
 pub use layout::{IndexLock, Layout};
 pub use oci_spec;

@@ -183,14 +183,14 @@ pub(crate) fn descend_to_platform(
         };
         return match found {
             Some(p) if !platform.matches(&p) => Err(Error::WrongPlatform {
-                digest: d.digest().to_string(),
+                digest: d.digest().clone(),
                 platform: platform.to_string(),
                 found: Platform::of(&p).to_string(),
             }),
             _ => Ok(d),
         };
     }
-    let root = d.digest().to_string();
+    let root = d.digest().clone();
     let mut current = d;
     // Each step goes one index deeper; a cycle of digests is impossible, but bound the depth anyway.
     for _ in 0..32 {
@@ -217,7 +217,7 @@ pub(crate) fn descend_to_platform(
             })?;
     }
     Err(Error::TooDeep {
-        root: root.to_string(),
+        root: root.clone(),
         what: "image indexes",
     })
 }

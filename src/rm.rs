@@ -25,7 +25,7 @@ pub struct RemovedName {
     /// The entry's full name (or its digest when it has none).
     pub name: String,
     /// The digest the entry pointed at.
-    pub digest: String,
+    pub digest: Digest,
 }
 
 /// What `rm` removed (or, in a dry run, would remove).
@@ -64,7 +64,7 @@ pub fn rm(layout: &Layout, refs: &[&str], opts: &RmOptions) -> Result<RmReport> 
     let mut doomed = BTreeSet::new();
     for r in refs {
         let hits = resolve::find_entries(&entries, r)?;
-        resolve::choose(layout, &entries, &hits, r)?;
+        resolve::choose(layout, &entries, &hits, r, |i| Ok(entries[i].clone()))?;
         doomed.extend(hits);
     }
     let plan = plan(layout, &entries, &doomed)?;
@@ -105,7 +105,7 @@ impl Plan {
                 .iter()
                 .map(|&i| RemovedName {
                     name: resolve::display_name(&entries[i]),
-                    digest: entries[i].digest().to_string(),
+                    digest: entries[i].digest().clone(),
                 })
                 .collect(),
             removed_entries: self
@@ -145,7 +145,7 @@ pub(crate) fn plan(
             operation: "refusing to remove from",
             layout: layout.root().to_path_buf(),
             what: "remaining manifest",
-            digest: bad.descriptor.digest().to_string(),
+            digest: bad.descriptor.digest().clone(),
             problem: format!(
                 "{}, so what it reaches is unknown",
                 bad.problem

@@ -135,7 +135,7 @@ impl BlobStore {
         let path = self.path(d)?;
         File::open(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::BlobMissing {
-                digest: d.to_string(),
+                digest: d.clone(),
                 layout: self.root.clone(),
             },
             _ => Error::io(path, e),
@@ -317,8 +317,8 @@ impl BlobWriter {
                 // Where the bytes came from is the caller's to say (`Error::located`); until then
                 // the temporary file they were written to.
                 return Err(Error::DigestMismatch {
-                    expected: expected.to_string(),
-                    found: found.to_string(),
+                    expected: expected.clone(),
+                    found: found.clone(),
                     location: self.tmp.display().to_string(),
                 });
             }
@@ -326,7 +326,7 @@ impl BlobWriter {
         if let Some(size) = size {
             if size != len {
                 return Err(Error::SizeMismatch {
-                    digest: found.to_string(),
+                    digest: found.clone(),
                     expected: size,
                     found: len,
                 });

@@ -57,14 +57,15 @@ pub fn tag(
         .collect::<Result<Vec<_>>>()?;
     layout.update_index(|doc| {
         // The source entry with its JSON: a new entry made from it keeps every field but the names.
-        let target = match resolve::find_in(layout, doc.entries(), source)? {
+        let describe = |i: usize| Ok(doc.entries()[i].descriptor().clone());
+        let target = match resolve::find_in(layout, doc.entries(), source, describe)? {
             Found::Entry(i) => doc.entries()[i].clone(),
             Found::Blob(d) => Entry::new(*d),
         };
         let d = target.descriptor();
         if !layout.blobs().has(d.digest(), d.size())? {
             return Err(Error::BlobMissing {
-                digest: d.digest().to_string(),
+                digest: d.digest().clone(),
                 layout: layout.root().to_path_buf(),
             });
         }
@@ -98,7 +99,8 @@ pub fn untag(layout: &Layout, refs: &[&str]) -> Result<Vec<Untagged>> {
         for r in refs {
             let hits = resolve::find_entries(doc.entries(), r)?;
             // Unknown or ambiguous: the same error resolve gives, listing every candidate.
-            resolve::choose(layout, doc.entries(), &hits, r)?;
+            let describe = |i: usize| Ok(doc.entries()[i].descriptor().clone());
+            resolve::choose(layout, doc.entries(), &hits, r, describe)?;
             doomed.extend(hits);
         }
         let mut removed = Vec::new();

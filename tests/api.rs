@@ -204,3 +204,280 @@ fn cli_json_is_unchanged_by_typed_digests() {
     );
     assert_eq!(out.stdout, want);
 }
+
+/// An input that names entries with different digests is an error whose candidates are values:
+/// each entry's name and its descriptor as `index.json` holds it, whichever way the entries were
+/// read (the scan of `resolve`, parsed descriptors, the entries of a rewrite). The message lists
+/// them as it always did.
+#[test]
+fn ambiguity_errors_carry_candidates_as_values() {
+    let (_tmp, dir) = fixture_copy("containerd");
+    let layout = Layout::open(&dir).unwrap();
+    let check = |what: &str, err: ocilayout::Error| {
+        let shown = err.to_string();
+        let ocilayout::Error::Ambiguous {
+            input, candidates, ..
+        } = err
+        else {
+            panic!("{what}: {shown}");
+        };
+        assert_eq!(input, "1.0", "{what}");
+        let got: Vec<(&str, &Digest, u64, MediaType)> = candidates
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.descriptor.digest(),
+                    c.descriptor.size(),
+                    c.descriptor.media_type().clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "ghcr.io/acme/tool:1.0",
+                    &digest(D2),
+                    499,
+                    MediaType::ImageManifest
+                ),
+                (
+                    "quay.io/acme/tool:1.0",
+                    &digest(D1),
+                    345,
+                    MediaType::ImageManifest
+                ),
+            ],
+            "{what}"
+        );
+        // The whole descriptor, annotations included.
+        let names: Vec<&str> = candidates
+            .iter()
+            .map(|c| {
+                c.descriptor.annotations().as_ref().unwrap()["io.containerd.image.name"].as_str()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            ["ghcr.io/acme/tool:1.0", "quay.io/acme/tool:1.0"],
+            "{what}"
+        );
+        assert_eq!(
+            shown,
+            format!(
+                "\"1.0\" is ambiguous in {}; candidates: ghcr.io/acme/tool:1.0 ({D2}), \
+                 quay.io/acme/tool:1.0 ({D1})",
+                dir.display()
+            ),
+            "{what}"
+        );
+    };
+    let index = layout.read_index().unwrap();
+    check(
+        "resolve",
+        ocilayout::resolve::resolve(&layout, "1.0", None).unwrap_err(),
+    );
+    check(
+        "resolve_in",
+        ocilayout::resolve::resolve_in(&layout, &index, "1.0").unwrap_err(),
+    );
+    check(
+        "tag",
+        ocilayout::tag::tag(&layout, "1.0", &["x:1"], &Default::default()).unwrap_err(),
+    );
+    check(
+        "untag",
+        ocilayout::tag::untag(&layout, &["1.0"]).unwrap_err(),
+    );
+    check("du", ocilayout::du::du(&layout, &["1.0"]).unwrap_err());
+    check(
+        "rm",
+        ocilayout::rm::rm(&layout, &["1.0"], &Default::default()).unwrap_err(),
+    );
+    assert_eq!(
+        Layout::open(&dir).unwrap().read_index().unwrap(),
+        index,
+        "nothing changed"
+    );
+}
+
+/// Errors name blobs by typed digest: a platform an index lacks, content that is not its digest
+/// (expected and found), a reachable manifest that is missing.
+#[test]
+fn errors_carry_typed_digests() {
+    let layout = Layout::open(fixtures().join("multiarch")).unwrap();
+    let s390x = Platform::parse("linux/s390x").unwrap();
+    match ocilayout::resolve::resolve(&layout, "docker.io/library/multi:1", Some(&s390x)) {
+        Err(ocilayout::Error::NoPlatform {
+            digest: d,
+            available,
+            ..
+        }) => {
+            assert_eq!(d, digest(MULTI));
+            assert_eq!(available, ["linux/amd64", "linux/arm64/v8"]);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let (_u, umoci) = fixture_copy("umoci");
+    let layout = Layout::open(&umoci).unwrap();
+    let path = layout.blobs().path(&digest(LAYER)).unwrap();
+    let _ = fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[0] ^= 1;
+    fs::write(&path, &bytes).unwrap();
+    match layout.blobs().read_verified(&digest(LAYER), 1 << 20) {
+        Err(ocilayout::Error::DigestMismatch {
+            expected, found, ..
+        }) => {
+            assert_eq!(expected, digest(LAYER));
+            assert_eq!(found, ocilayout::digest::sha256(&bytes));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let (_s, skopeo) = fixture_copy("skopeo");
+    let layout = Layout::open(&skopeo).unwrap();
+    fs::remove_file(layout.blobs().path(&digest(D2)).unwrap()).unwrap();
+    match ocilayout::gc::gc(&layout, &Default::default()) {
+        Err(ocilayout::Error::Damaged {
+            digest: d, what, ..
+        }) => {
+            assert_eq!(d, digest(D2));
+            assert_eq!(what, "reachable manifest");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `du`, `inspect`, `rm` and `copy` report typed digests, and their `--json` stays what it was
+/// when they were strings.
+#[test]
+fn more_reports_carry_typed_digests() {
+    let (_tmp, dir) = fixture_copy("skopeo");
+    let layout = Layout::open(&dir).unwrap();
+    let usage = ocilayout::du::du(&layout, &[]).unwrap();
+    let digests: Vec<&Digest> = usage.images.iter().map(|i| &i.digest).collect();
+    assert_eq!(
+        digests,
+        [&digest(D1), &digest(D2), &digest(D2), &digest(D1)]
+    );
+
+    let source = ocilayout::inspect::LayoutSource(&layout);
+    let found =
+        ocilayout::resolve::resolve(&layout, "docker.io/library/alpine:3.16", None).unwrap();
+    let i = ocilayout::inspect::inspect(&source, &found).unwrap();
+    assert_eq!(i.digest, digest(D2));
+    assert_eq!(i.config.as_ref().unwrap().digest, digest(LAYER2));
+    assert_eq!(i.layers.as_ref().unwrap()[0].digest, digest(LAYER));
+
+    let (_a, artifact) = fixture_copy("artifact");
+    let alayout = Layout::open(&artifact).unwrap();
+    let sbom = ocilayout::resolve::resolve(&alayout, SBOM, None).unwrap();
+    let i =
+        ocilayout::inspect::inspect(&ocilayout::inspect::LayoutSource(&alayout), &sbom).unwrap();
+    assert_eq!(i.subject, Some(digest(D1)));
+    let out = ol("inspect", &artifact, &["--json", SBOM]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["digest"], SBOM);
+    assert_eq!(v["subject"], D1);
+
+    let plan = ocilayout::rm::rm(
+        &layout,
+        &["docker.io/library/alpine:3.16"],
+        &ocilayout::rm::RmOptions { dry_run: true },
+    )
+    .unwrap();
+    assert_eq!(plan.untagged[0].digest, digest(D2));
+
+    let out = ol("du", &dir, &["--json"]);
+    let want = format!(
+        r#"{{
+  "images": [
+    {{
+      "name": "alpine-like",
+      "digest": "{D1}",
+      "total": 1059,
+      "unique": 0,
+      "shared": 1059
+    }},
+    {{
+      "name": "docker.io/library/alpine:3.16",
+      "digest": "{D2}",
+      "total": 1587,
+      "unique": 0,
+      "shared": 1587
+    }},
+    {{
+      "name": "docker.io/library/alpine:3.17",
+      "digest": "{D2}",
+      "total": 1587,
+      "unique": 0,
+      "shared": 1587
+    }},
+    {{
+      "name": "localhost:5000/team/app:dev",
+      "digest": "{D1}",
+      "total": 1059,
+      "unique": 0,
+      "shared": 1059
+    }}
+  ],
+  "total": 2416,
+  "reachable": 2416,
+  "garbage": 0
+}}
+"#
+    );
+    assert_eq!(out.stdout, want);
+    let out = ol(
+        "rm",
+        &dir,
+        &["--json", "--dry-run", "docker.io/library/alpine:3.16"],
+    );
+    let want = format!(
+        r#"{{
+  "removed": 0,
+  "freed_bytes": 0,
+  "dry_run": true,
+  "untagged": [
+    {{
+      "name": "docker.io/library/alpine:3.16",
+      "digest": "{D2}"
+    }}
+  ],
+  "removed_entries": [],
+  "digests": []
+}}
+"#
+    );
+    assert_eq!(out.stdout, want);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join("new");
+    let out = run([
+        "copy".to_string(),
+        "--json".to_string(),
+        format!(
+            "oci-layout://{}:docker.io/library/alpine:3.16",
+            dir.display()
+        ),
+        format!("oci-layout://{}:x", dst.display()),
+    ]);
+    let want = format!(
+        r#"{{
+  "source": "oci-layout://{}:docker.io/library/alpine:3.16",
+  "digest": "{D2}",
+  "destination": "oci-layout://{}/docker.io/library/alpine:x",
+  "blobs_written": 4,
+  "blobs_skipped": 0,
+  "bytes": 1587,
+  "moved": []
+}}
+"#,
+        dir.display(),
+        dst.display()
+    );
+    assert_eq!(out.ok(), want);
+}

@@ -468,7 +468,8 @@ fn ignored_or_wrong_range_restarts() {
     }
 }
 
-/// Bodies that always break, wrong bytes, a wrong Docker-Content-Digest: exit 1 with a message
+/// Bodies that always break, wrong bytes, a wrong Docker-Content-Digest, one that is not a digest
+/// (said to be invalid, not passed off as the digest the content has): exit 1 with a message
 /// naming the digest, nothing committed, no temporary file.
 #[test]
 fn bad_content_fails_naming_the_digest_and_commits_nothing() {
@@ -476,6 +477,10 @@ fn bad_content_fails_naming_the_digest_and_commits_nothing() {
         (Fault::AlwaysTruncated, "failed after"),
         (Fault::CorruptLayer, "digest mismatch"),
         (Fault::WrongBlobDigestHeader, "Docker-Content-Digest"),
+        (
+            Fault::MalformedBlobDigestHeader,
+            "(its Docker-Content-Digest): invalid digest \"sha256:wrong\"",
+        ),
     ];
     for (fault, needle) in cases {
         let (server, tmp, out) = pull_bad(fault);

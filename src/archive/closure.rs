@@ -74,7 +74,7 @@ pub(super) fn check(layout: &Layout, entries: &[Entry]) -> Result<()> {
                 if let Some(partial) = partial_index(layout, entries) {
                     return Err(Error::ArchiveRefused {
                         reason: partial,
-                        digest: Some(d.to_string()),
+                        digest: Some(d.clone()),
                     });
                 }
                 return Err(Error::ArchiveRefused {
@@ -82,13 +82,13 @@ pub(super) fn check(layout: &Layout, entries: &[Entry]) -> Result<()> {
                         "blob {d} is neither in the archive nor in {}",
                         layout.root().display()
                     ),
-                    digest: Some(d.to_string()),
+                    digest: Some(d.clone()),
                 });
             }
             Some(problem) => {
                 return Err(Error::ArchiveRefused {
                     reason: format!("blob {d} is {problem}"),
-                    digest: Some(d.to_string()),
+                    digest: Some(d.clone()),
                 });
             }
         }

@@ -82,7 +82,7 @@ fn export_labelled(
             operation: "cannot export from",
             layout: layout.root().to_path_buf(),
             what: "blob",
-            digest: node.descriptor.digest().to_string(),
+            digest: node.descriptor.digest().clone(),
             problem: problem.to_string(),
         });
     }
@@ -288,15 +288,15 @@ impl VerifyingReader {
         let d = self.descriptor.digest();
         if self.count != self.descriptor.size() {
             return Some(Error::SizeMismatch {
-                digest: d.to_string(),
+                digest: d.clone(),
                 expected: self.descriptor.size(),
                 found: self.count,
             });
         }
         let found = self.hasher.clone().finish();
         (&found != d).then(|| Error::DigestMismatch {
-            expected: d.to_string(),
-            found: found.to_string(),
+            expected: d.clone(),
+            found: found.clone(),
             location: self.path.display().to_string(),
         })
     }

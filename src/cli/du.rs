@@ -35,7 +35,7 @@ pub fn run(args: Args, _global: &Global) -> anyhow::Result<u8> {
     for i in &usage.images {
         rows.push(vec![
             i.name.clone(),
-            i.digest.clone(),
+            i.digest.to_string(),
             i.total.to_string(),
             i.unique.to_string(),
             i.shared.to_string(),

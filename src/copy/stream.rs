@@ -36,11 +36,7 @@ pub(super) fn copy(
     }
     let shown = dest.to_string();
     tally.event(&Event::ImageStart { image: &shown });
-    let mut report = CopyReport {
-        digest: root.digest.to_string(),
-        destination: shown.clone(),
-        ..CopyReport::default()
-    };
+    let mut report = CopyReport::started(root.digest.clone(), shown.clone());
     let mut manifests = Vec::new();
     collect(&from, root, &mut manifests, &mut Vec::new())?;
     // Manifests were collected parents first; blobs go before every manifest.
@@ -82,7 +78,7 @@ fn descend(repo: &Repository, mut m: Manifest, p: &Platform) -> Result<Manifest>
             .iter()
             .find(|c| c.platform().as_ref().is_some_and(|cp| p.matches(cp)))
             .ok_or_else(|| Error::NoPlatform {
-                digest: m.digest.to_string(),
+                digest: m.digest.clone(),
                 platform: p.to_string(),
                 available: parsed
                     .children
@@ -93,7 +89,7 @@ fn descend(repo: &Repository, mut m: Manifest, p: &Platform) -> Result<Manifest>
         m = repo.get_manifest(child.digest().as_ref())?;
     }
     Err(Error::TooDeep {
-        root: m.digest.to_string(),
+        root: m.digest.clone(),
         what: "image indexes",
     })
 }

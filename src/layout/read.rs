@@ -51,13 +51,13 @@ impl Layout {
         digest::validate(d)?;
         let Some(size) = self.blobs().size(d)? else {
             return Err(Error::BlobMissing {
-                digest: d.to_string(),
+                digest: d.clone(),
                 layout: self.root().to_path_buf(),
             });
         };
         if size != desc.size() {
             return Err(Error::SizeMismatch {
-                digest: d.to_string(),
+                digest: d.clone(),
                 expected: desc.size(),
                 found: size,
             });

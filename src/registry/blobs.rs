@@ -108,10 +108,19 @@ impl Repository<'_> {
             // a sha512 request with its canonical sha256).
             if let Some(claimed) = header(resp.headers(), "docker-content-digest") {
                 if digest::same_algorithm(claimed, d.as_ref()) && claimed != d.as_ref() {
-                    return Err(Error::DigestMismatch {
-                        expected: d.to_string(),
-                        found: claimed.to_string(),
-                        location: format!("{} (its Docker-Content-Digest)", redact(&url)),
+                    let location = format!("{} (its Docker-Content-Digest)", redact(&url));
+                    // A header that is not even a digest is said to be one, not passed off as
+                    // the digest the content has.
+                    return Err(match digest::parse(claimed) {
+                        Ok(found) => Error::DigestMismatch {
+                            expected: d.clone(),
+                            found,
+                            location,
+                        },
+                        Err(e) => Error::Malformed {
+                            what: location,
+                            reason: e.to_string(),
+                        },
                     });
                 }
             }

@@ -111,8 +111,8 @@ impl Repository<'_> {
                     let found = digest::of_bytes_like(&claimed, &bytes)?;
                     if found != claimed {
                         return Err(Error::DigestMismatch {
-                            expected: claimed.to_string(),
-                            found: found.to_string(),
+                            expected: claimed.clone(),
+                            found: found.clone(),
                             location: format!(
                                 "{} (its Docker-Content-Digest)",
                                 super::transport::redact(&url)

@@ -106,7 +106,7 @@ impl Repository<'_> {
         if !reader.verified {
             // The registry took the digest without every byte: not something to trust.
             return Err(Error::SizeMismatch {
-                digest: d.to_string(),
+                digest: d.clone(),
                 expected: size,
                 found: reader.count,
             });
@@ -349,7 +349,7 @@ impl<'p> LocalBytes<'p> {
     /// The error for local bytes that are not the blob (kept for [`checked`](Self::checked)).
     fn refuse(&mut self, why: String) -> Error {
         let refused = || Error::CorruptUpload {
-            digest: self.digest.to_string(),
+            digest: self.digest.clone(),
             origin: self.origin.clone(),
             reason: why.clone(),
         };

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 
 use crate::digest;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Candidate, Error, IoContext, Result};
 use crate::graph::{self, LOCAL_MANIFEST_LIMIT};
 use crate::layout::Layout;
 use crate::reference::{self, Reference};
@@ -88,12 +88,14 @@ fn positions<E>(entries: &[E], mut pred: impl FnMut(&E) -> bool) -> Vec<usize> {
 }
 
 /// Picks the one entry among `hits` (from [`find_entries`]): they must all share one digest, or the
-/// answer is an error listing every candidate by full name.
+/// answer is an error listing every candidate by full name, with the descriptor `describe` gives for
+/// the entry at a position (asked only then).
 pub(crate) fn choose<E: IndexEntry>(
     layout: &Layout,
     entries: &[E],
     hits: &[usize],
     input: &str,
+    describe: impl Fn(usize) -> Result<Descriptor>,
 ) -> Result<usize> {
     let Some(&first) = hits.first() else {
         return Err(Error::NotFound {
@@ -103,18 +105,18 @@ pub(crate) fn choose<E: IndexEntry>(
     };
     let digests: BTreeSet<&str> = hits.iter().map(|&i| entries[i].digest_str()).collect();
     if digests.len() > 1 {
-        let mut candidates: Vec<String> = hits
+        let mut candidates = hits
             .iter()
             .map(|&i| {
-                format!(
-                    "{} ({})",
-                    display_name(&entries[i]),
-                    entries[i].digest_str()
-                )
+                Ok(Candidate {
+                    name: display_name(&entries[i]),
+                    descriptor: describe(i)?,
+                })
             })
-            .collect();
-        candidates.sort();
-        candidates.dedup();
+            .collect::<Result<Vec<_>>>()?;
+        // In the order of the message's text, once per name and digest.
+        candidates.sort_by_cached_key(Candidate::to_string);
+        candidates.dedup_by(|a, b| a.to_string() == b.to_string());
         return Err(Error::Ambiguous {
             input: input.to_string(),
             layout: layout.root().to_path_buf(),
@@ -150,17 +152,19 @@ pub fn resolve(layout: &Layout, input: &str, platform: Option<&Platform>) -> Res
             Ok(entry)
         })
         .collect::<Result<Vec<_>>>()?;
+    // The full descriptor of the entry at `i`: of the one chosen, or of each candidate when the
+    // input is ambiguous.
+    let full = |i: usize| -> Result<Descriptor> {
+        let d: Descriptor = serde_json::from_str(raw.manifests[i].get())
+            .map_err(|e| malformed(format!("manifests[{i}]: {e}")))?;
+        digest::validate(d.digest()).map_err(|e| malformed(format!("manifests[{i}]: {e}")))?;
+        Ok(d)
+    };
     let found = match find_entries(&entries, input)? {
         hits if hits.is_empty() && digest::looks_like_digest(input) => {
             manifest_blob(layout, input)?
         }
-        hits => {
-            let i = choose(layout, &entries, &hits, input)?;
-            let d: Descriptor = serde_json::from_str(raw.manifests[i].get())
-                .map_err(|e| malformed(format!("manifests[{i}]: {e}")))?;
-            digest::validate(d.digest()).map_err(|e| malformed(format!("manifests[{i}]: {e}")))?;
-            d
-        }
+        hits => full(choose(layout, &entries, &hits, input, full)?)?,
     };
     match platform {
         Some(p) => select_platform(layout, found, p),
@@ -178,22 +182,30 @@ pub(crate) enum Found {
 }
 
 /// Finds what a user typed among already-read entries (see [`resolve`]); no platform descent.
-pub(crate) fn find_in<E: IndexEntry>(layout: &Layout, entries: &[E], input: &str) -> Result<Found> {
+/// `describe` gives the descriptor of the entry at a position (see [`choose`]).
+pub(crate) fn find_in<E: IndexEntry>(
+    layout: &Layout,
+    entries: &[E],
+    input: &str,
+    describe: impl Fn(usize) -> Result<Descriptor>,
+) -> Result<Found> {
     match find_entries(entries, input)? {
         hits if hits.is_empty() && digest::looks_like_digest(input) => {
             manifest_blob(layout, input).map(|d| Found::Blob(Box::new(d)))
         }
-        hits => choose(layout, entries, &hits, input).map(Found::Entry),
+        hits => choose(layout, entries, &hits, input, describe).map(Found::Entry),
     }
 }
 
 /// Resolves within an already-read index (see [`resolve`]); no platform descent.
 pub fn resolve_in(layout: &Layout, index: &ImageIndex, input: &str) -> Result<Descriptor> {
     let entries = index.manifests();
-    Ok(match find_in(layout, entries, input)? {
-        Found::Entry(i) => entries[i].clone(),
-        Found::Blob(d) => *d,
-    })
+    Ok(
+        match find_in(layout, entries, input, |i| Ok(entries[i].clone()))? {
+            Found::Entry(i) => entries[i].clone(),
+            Found::Blob(d) => *d,
+        },
+    )
 }
 
 /// A manifest or index blob named by digest but by no entry: its descriptor is made from the blob.

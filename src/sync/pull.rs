@@ -127,7 +127,7 @@ pub fn pull(
                         e
                     }
                     None => Error::FailedBefore {
-                        digest: d.to_string(),
+                        digest: d.clone(),
                         reason: told[d].clone(),
                     },
                 });
@@ -189,8 +189,8 @@ fn plan(
     if let Some(d) = image.digest() {
         if root.digest() != d {
             return Err(Error::DigestMismatch {
-                expected: d.to_string(),
-                found: root.digest().to_string(),
+                expected: d.clone(),
+                found: root.digest().clone(),
                 location: format!("{image} (the manifest the registry serves)"),
             });
         }
@@ -294,7 +294,7 @@ impl Walk<'_> {
         }
         if depth > MAX_DEPTH {
             return Err(Error::TooDeep {
-                root: d.to_string(),
+                root: d.clone(),
                 what: "manifests",
             });
         }
@@ -362,7 +362,7 @@ impl Walk<'_> {
         let mut m = self.repo.get_manifest(d.as_ref())?;
         if m.bytes.len() as u64 != desc.size() {
             return Err(Error::SizeMismatch {
-                digest: d.to_string(),
+                digest: d.clone(),
                 expected: desc.size(),
                 found: m.bytes.len() as u64,
             });

@@ -107,8 +107,8 @@ pub fn sync(
                 Some((other, digest)) if digest != entry.digest() => Err(Error::DestinationTaken {
                     dest: dest.to_string(),
                     other: other.to_string(),
-                    digest: digest.to_string(),
-                    new: entry.digest().to_string(),
+                    digest: digest.clone(),
+                    new: entry.digest().clone(),
                 }),
                 _ => {
                     targets.insert(dest.clone(), (shown.clone(), entry.digest().clone()));
@@ -192,8 +192,8 @@ impl<'a> Pusher<'a> {
             Some(d) if d != root.digest() => {
                 return Err(Error::DestinationDigest {
                     dest: dest.to_string(),
-                    named: d.to_string(),
-                    image: root.digest().to_string(),
+                    named: d.clone(),
+                    image: root.digest().clone(),
                 })
             }
             Some(d) => d.to_string(),
@@ -239,7 +239,7 @@ impl<'a> Pusher<'a> {
                 operation: "cannot push from",
                 layout: self.layout.root().to_path_buf(),
                 what: "blob",
-                digest: node.descriptor.digest().to_string(),
+                digest: node.descriptor.digest().clone(),
                 problem: node
                     .problem
                     .as_ref()

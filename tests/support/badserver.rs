@@ -31,6 +31,8 @@ pub enum Fault {
     AlwaysTruncated,
     /// The layer is served with a wrong `Docker-Content-Digest`.
     WrongBlobDigestHeader,
+    /// The layer is served with a `Docker-Content-Digest` that is not a digest at all.
+    MalformedBlobDigestHeader,
     /// The layer is served with one byte changed.
     CorruptLayer,
     /// The manifest is served by tag with a wrong `Docker-Content-Digest`.
@@ -310,10 +312,10 @@ fn respond(
     if c.fault == Fault::CorruptLayer {
         layer[1000] ^= 0xff;
     }
-    let claimed = if c.fault == Fault::WrongBlobDigestHeader {
-        sha256(b"wrong")
-    } else {
-        c.layer_d.clone()
+    let claimed = match c.fault {
+        Fault::WrongBlobDigestHeader => sha256(b"wrong"),
+        Fault::MalformedBlobDigestHeader => "sha256:wrong".to_string(),
+        _ => c.layer_d.clone(),
     };
     if head {
         return send(
