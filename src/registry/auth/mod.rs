@@ -1,8 +1,10 @@
 //! Registry authentication, all of it: the [`Auth`] seam the transport asks before a request and on
 //! a `401`; [`RegistryAuth`], which answers anonymously first, then `Basic` or `Bearer` with
-//! credentials looked up lazily per registry ([`credentials`]), challenges parsed by [`challenge`] and
+//! credentials looked up lazily per registry ([`credentials`]), challenges parsed by `challenge` and
 //! tokens fetched and cached per scope by `token`. Secrets never reach a message or `Debug`.
 
+// Public only for the fuzz targets (www_authenticate); not an API to build on.
+#[doc(hidden)]
 pub mod challenge;
 pub mod credentials;
 mod token;
@@ -364,8 +366,9 @@ impl Auth for RegistryAuth {
 }
 
 /// Reads a token server's answer as the client does: the token, and for how long it is offered
-/// (clamped, whatever the server claims). `Err` says why there is no token. Public for the fuzz
-/// targets.
+/// (clamped, whatever the server claims). `Err` says why there is no token.
+// Public only for the fuzz targets (token_response); not an API to build on.
+#[doc(hidden)]
 pub fn parse_token_answer(
     body: &[u8],
 ) -> std::result::Result<(String, std::time::Duration), String> {
