@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, Digest};
 
 use crate::error::{Error, Result};
-use crate::graph;
+use crate::graph::{self, Operation};
 use crate::layout::Layout;
 use crate::names::{self, Moved, NameOptions};
 use crate::platform::Platform;
@@ -224,18 +224,7 @@ fn layout_to_layout(
         // gc must not sweep what this copy writes before the index names it.
         let _writers = dst.lock_writers()?;
         let graph = graph::walk(src.blobs(), std::slice::from_ref(root))?;
-        if let Some(node) = graph.problems().next() {
-            return Err(Error::Damaged {
-                operation: "cannot copy from",
-                layout: src.root().to_path_buf(),
-                what: "blob",
-                digest: node.descriptor.digest().clone(),
-                problem: node
-                    .problem
-                    .as_ref()
-                    .map_or_else(String::new, ToString::to_string),
-            });
-        }
+        graph.require(Operation::Copy, src.root())?;
         let mut report = CopyReport::started(
             root.digest().clone(),
             format!("oci-layout://{}/{name}", dir.display()),

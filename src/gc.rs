@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
 use crate::error::{Error, Result};
-use crate::graph::{self, Graph};
+use crate::graph::{self, Graph, Operation};
 use crate::layout::{IndexLock, Layout, LockGuard};
 use crate::referrer::{self, Referrer};
 
@@ -59,18 +59,7 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
     let locks = lock(layout, opts)?;
     let index = layout.read_index()?;
     let (graph, dropped) = mark(layout, index.manifests())?;
-    if let Some(bad) = graph.nodes.iter().find(|n| n.hides_children()) {
-        return Err(Error::Damaged {
-            operation: "refusing to gc",
-            layout: layout.root().to_path_buf(),
-            what: "reachable manifest",
-            digest: bad.descriptor.digest().clone(),
-            problem: bad
-                .problem
-                .as_ref()
-                .map_or_else(String::new, |p| p.to_string()),
-        });
-    }
+    graph.require(Operation::Gc, layout.root())?;
     let mut report = GcReport {
         dry_run: opts.dry_run,
         unlocked: locks.guards.is_none(),
@@ -253,7 +242,7 @@ fn make_room_for_locks(layout: &Layout) -> Result<Vec<(Digest, u64)>> {
     let index = layout.read_index()?;
     let reached = graph::walk(layout.blobs(), index.manifests())?;
     let mut gone = Vec::new();
-    if reached.nodes.iter().any(|n| n.hides_children()) {
+    if reached.shortfall(Operation::Gc).is_some() {
         // What is garbage is unknown; the normal path will say why.
         return Ok(gone);
     }

@@ -5,6 +5,9 @@
 //! content (its `mediaType` field, or the shape of a manifest or index), says it is a manifest or an
 //! index. The first descriptor to arrive decides nothing, so no order of entries or layers can hide
 //! an image's blobs from gc, fsck or export.
+//!
+//! Whether a walked closure serves an operation (which damage gc, rm, push, copy, export and import
+//! each refuse) is decided once, in `closure`: [`Graph::require`].
 
 use std::collections::HashMap;
 
@@ -13,7 +16,9 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+mod closure;
 mod walk;
+pub use closure::{Need, Operation, Shortfall};
 pub use walk::walk;
 
 /// Manifests and indexes are refused above this size when read from a registry or an archive.

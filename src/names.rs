@@ -2,6 +2,8 @@
 //! `io.containerd.image.name` and the tag alone in `org.opencontainers.image.ref.name`, and a name
 //! labels at most one entry, so giving a name to an entry takes it from every other. `tag`, `pull`
 //! and `import` all name entries through one `Namer`, which indexes the names once per rewrite.
+//! Reading names is here too: [`entry_names`] reads an entry under every convention in the wild
+//! (containerd's full name, a full or a bare `ref.name`), for resolution, listing and display.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};

@@ -6,9 +6,9 @@ use std::collections::{BTreeSet, HashSet};
 
 use oci_spec::image::{Descriptor, Digest};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gc::{self, GcOptions, RemovedEntry};
-use crate::graph;
+use crate::graph::{self, Operation};
 use crate::layout::Layout;
 use crate::resolve;
 
@@ -140,20 +140,7 @@ pub(crate) fn plan(
     let positions: Vec<usize> = (0..entries.len()).filter(|i| !doomed.contains(i)).collect();
     let remaining: Vec<Descriptor> = positions.iter().map(|&i| entries[i].clone()).collect();
     let (kept, dangling) = gc::mark(layout, &remaining)?;
-    if let Some(bad) = kept.nodes.iter().find(|n| n.hides_children()) {
-        return Err(Error::Damaged {
-            operation: "refusing to remove from",
-            layout: layout.root().to_path_buf(),
-            what: "remaining manifest",
-            digest: bad.descriptor.digest().clone(),
-            problem: format!(
-                "{}, so what it reaches is unknown",
-                bad.problem
-                    .as_ref()
-                    .map_or_else(String::new, |p| p.to_string())
-            ),
-        });
-    }
+    kept.require(Operation::Rm, layout.root())?;
     let mut gone: BTreeSet<usize> = doomed.clone();
     let mut referrers = Vec::new();
     let mut pending: Vec<(usize, crate::referrer::Referrer)> = dangling

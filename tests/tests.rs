@@ -12,6 +12,7 @@ mod support;
 mod api;
 mod archive;
 mod auth;
+mod closure;
 mod commands;
 mod concurrency;
 mod copy;

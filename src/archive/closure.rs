@@ -1,12 +1,13 @@
-//! What an import may name: every archive entry's closure must be complete in the store. With a
-//! platform, each entry is first narrowed to that platform's manifest, as `pull --platform` does;
-//! an image index whose archive holds only some platforms (as `ctr images export` and `nerdctl save`
-//! write by default) is refused with the platforms present and the way through.
+//! What an import may name: every archive entry's closure must be complete in the store (the rule
+//! is `graph`'s, [`crate::graph::Graph::require`]; this module adds the advice for partial indexes).
+//! With a platform, each entry is first narrowed to that platform's manifest, as `pull --platform`
+//! does; an image index whose archive holds only some platforms (as `ctr images export` and
+//! `nerdctl save` write by default) is refused with the platforms present and the way through.
 
 use oci_spec::image::Descriptor;
 
 use crate::error::{Error, Result};
-use crate::graph::{self, Problem};
+use crate::graph::{self, Need, Operation, Problem, Shortfall};
 use crate::layout::{Entry, Layout};
 use crate::platform::Platform;
 use crate::resolve::{self, IndexEntry, CONTAINERD_NAME, REF_NAME};
@@ -46,7 +47,7 @@ pub(super) fn select_platform(
 }
 
 /// Refuses unless every blob reachable from `entries` is now in the store, sound, and every manifest
-/// is within the size limit for manifests from an archive.
+/// is within the size limit for manifests from an archive (the rule is [`Operation::Import`]'s).
 pub(super) fn check(layout: &Layout, entries: &[Entry]) -> Result<()> {
     // One root per distinct reading (digest, media type, size): the walk holds a copy of each root,
     // and 80,000 entries of one image are one root, not 80,000.
@@ -56,44 +57,23 @@ pub(super) fn check(layout: &Layout, entries: &[Entry]) -> Result<()> {
         .map(Entry::descriptor)
         .filter(|d| seen.insert((d.digest().as_ref(), d.media_type().to_string(), d.size())));
     let graph = graph::walk(layout.blobs(), roots)?;
-    for node in &graph.nodes {
-        let d = node.descriptor.digest();
-        let size = node.descriptor.size();
-        if graph::is_manifest_like(node.descriptor.media_type().as_ref())
-            && size > graph::MANIFEST_LIMIT
-        {
-            return Err(Error::TooLarge {
-                what: format!("manifest {d}"),
-                size,
-                limit: graph::MANIFEST_LIMIT,
+    let Some(shortfall) = graph.shortfall(Operation::Import) else {
+        return Ok(());
+    };
+    // A missing blob of an image index whose other platforms are complete: say the way through.
+    if let Shortfall::Damaged {
+        node,
+        problem: Problem::Missing,
+    } = shortfall
+    {
+        if let Some(partial) = partial_index(layout, entries) {
+            return Err(Error::ArchiveRefused {
+                reason: partial,
+                digest: Some(node.descriptor.digest().clone()),
             });
         }
-        match &node.problem {
-            None => {}
-            Some(Problem::Missing) => {
-                if let Some(partial) = partial_index(layout, entries) {
-                    return Err(Error::ArchiveRefused {
-                        reason: partial,
-                        digest: Some(d.clone()),
-                    });
-                }
-                return Err(Error::ArchiveRefused {
-                    reason: format!(
-                        "blob {d} is neither in the archive nor in {}",
-                        layout.root().display()
-                    ),
-                    digest: Some(d.clone()),
-                });
-            }
-            Some(problem) => {
-                return Err(Error::ArchiveRefused {
-                    reason: format!("blob {d} is {problem}"),
-                    digest: Some(d.clone()),
-                });
-            }
-        }
     }
-    Ok(())
+    Err(shortfall.refusal(Operation::Import, layout.root()))
 }
 
 /// When an image index entry has complete platforms and incomplete ones: what to tell the user.
@@ -144,5 +124,5 @@ fn partial_index(layout: &Layout, entries: &[Entry]) -> Option<String> {
 
 /// Whether everything `d` reaches is in the store and sound.
 fn complete(layout: &Layout, d: &Descriptor) -> bool {
-    graph::walk(layout.blobs(), [d]).is_ok_and(|g| g.nodes.iter().all(|n| n.problem.is_none()))
+    graph::walk(layout.blobs(), [d]).is_ok_and(|g| g.first_damaged(Need::Complete).is_none())
 }

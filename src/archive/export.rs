@@ -12,7 +12,7 @@ use tar::{Builder, EntryType, Header};
 use super::{Compression, ExportOptions, ExportReport, COPY_BUFFER};
 use crate::digest::{Algorithm, Hasher};
 use crate::error::{Error, IoContext, Result};
-use crate::graph;
+use crate::graph::{self, Operation};
 use crate::layout::{self, Layout, OCI_LAYOUT_CONTENT};
 use crate::resolve;
 use crate::store::BlobStore;
@@ -76,33 +76,9 @@ fn export_labelled(
     let (index_bytes, entries) = index_document(layout, opts.entries.as_deref())?;
     let store = layout.blobs();
     let graph = graph::walk(store, &entries)?;
-    if let Some(node) = graph.problems().next() {
-        let problem = node.problem.as_ref().expect("filtered on problems");
-        return Err(Error::Damaged {
-            operation: "cannot export from",
-            layout: layout.root().to_path_buf(),
-            what: "blob",
-            digest: node.descriptor.digest().clone(),
-            problem: problem.to_string(),
-        });
-    }
-    // Import, and registries, refuse a manifest over 4 MiB: refuse to write an archive that cannot
-    // be read back rather than find out on the other side of an air gap.
-    if let Some(node) = graph
-        .nodes
-        .iter()
-        .find(|n| n.manifest && n.descriptor.size() > graph::MANIFEST_LIMIT)
-    {
-        return Err(Error::TooLarge {
-            what: format!(
-                "cannot export from {}: manifest {}",
-                layout.root().display(),
-                node.descriptor.digest()
-            ),
-            size: node.descriptor.size(),
-            limit: graph::MANIFEST_LIMIT,
-        });
-    }
+    // Every blob sound, and no manifest over what import (and registries) accept: an archive that
+    // cannot be read back is refused here, not found out on the other side of an air gap.
+    graph.require(Operation::Export, layout.root())?;
     let docker_manifest = if opts.docker_manifest {
         Some(docker_manifest(store, &entries)?)
     } else {

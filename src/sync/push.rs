@@ -13,7 +13,7 @@ use oci_spec::image::{Descriptor, Digest, ImageIndex};
 
 use super::{parallel, Report};
 use crate::error::{Error, Result};
-use crate::graph::{self, Graph, LOCAL_MANIFEST_LIMIT};
+use crate::graph::{self, Graph, Operation, LOCAL_MANIFEST_LIMIT};
 use crate::layout::Layout;
 use crate::progress::{Event, Outcome, Progress, Summary, Tally};
 use crate::reference::Reference;
@@ -234,19 +234,7 @@ impl<'a> Pusher<'a> {
     /// The closure of `roots` in the layout; a missing or damaged blob is an error naming it.
     fn closure(&self, roots: &[Descriptor]) -> Result<Graph> {
         let graph = graph::walk(self.layout.blobs(), roots)?;
-        if let Some(node) = graph.problems().next() {
-            return Err(Error::Damaged {
-                operation: "cannot push from",
-                layout: self.layout.root().to_path_buf(),
-                what: "blob",
-                digest: node.descriptor.digest().clone(),
-                problem: node
-                    .problem
-                    .as_ref()
-                    .expect("a problem node has a problem")
-                    .to_string(),
-            });
-        }
+        graph.require(Operation::Push, self.layout.root())?;
         Ok(graph)
     }
 
