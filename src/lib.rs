@@ -3,12 +3,11 @@
 //! over it.
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+// What a user should not build on is `pub(crate)`; a `pub` item that is not reachable from the
+// crate root is a mistake this lint catches (clippy runs with `-D warnings`).
+#![warn(unreachable_pub)]
 
 pub mod archive;
-// Public only for the command line (its notes on names that clash after a tag, pull or import);
-// not an API to build on.
-#[doc(hidden)]
-pub mod clash;
 pub mod copy;
 pub mod digest;
 pub mod du;
@@ -32,9 +31,6 @@ pub mod serve;
 pub mod store;
 #[cfg(doctest)]
 mod surface;
-// Public only for the command line (its "did you mean" hints); not an API to build on.
-#[doc(hidden)]
-pub mod suggest;
 pub mod sync;
 pub mod tag;
 

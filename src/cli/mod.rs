@@ -2,6 +2,7 @@
 //! Each subcommand module turns its arguments into library options, makes one library call and
 //! prints the outcome, human-readable or `--json`.
 
+mod clash;
 mod copy;
 mod du;
 mod export;
@@ -19,6 +20,7 @@ mod registry;
 mod resolve;
 mod rm;
 mod serve;
+mod suggest;
 mod sync;
 mod tag;
 mod tags;

@@ -129,7 +129,7 @@ pub fn print_hint(e: &anyhow::Error) {
     let Ok(layout) = ocilayout::Layout::open(layout) else {
         return;
     };
-    let similar = ocilayout::suggest::similar_names(&layout, input);
+    let similar = super::suggest::similar_names(&layout, input);
     if !similar.is_empty() {
         let _ = writeln!(
             io::stderr(),
@@ -140,7 +140,7 @@ pub fn print_hint(e: &anyhow::Error) {
     }
     // Nothing like it: say what the layout does hold, the first few names.
     const SHOWN: usize = 5;
-    let names = ocilayout::suggest::names_in(&layout);
+    let names = super::suggest::names_in(&layout);
     let line = match names.len() {
         0 => "  it holds no named image".to_string(),
         n if n <= SHOWN => format!("  it holds {}", names.join(", ")),
@@ -153,23 +153,19 @@ pub fn print_hint(e: &anyhow::Error) {
     let _ = writeln!(io::stderr(), "{}", shown(&line));
 }
 
-/// The ref.name clashes of the layout at `dir` (see [`ocilayout::clash`]); none when it is not a
+/// The ref.name clashes of the layout at `dir` (see [`super::clash`]); none when it is not a
 /// readable layout (yet).
-pub fn clashes(dir: &std::path::Path) -> Vec<ocilayout::clash::Clash> {
+pub fn clashes(dir: &std::path::Path) -> Vec<super::clash::Clash> {
     ocilayout::Layout::open(dir)
         .and_then(|l| l.read_index())
-        .map(|i| ocilayout::clash::clashes(&i))
+        .map(|i| super::clash::clashes(&i))
         .unwrap_or_default()
 }
 
 /// After a write that names entries: one note on stderr when it left two entries with different
 /// digests sharing one bare ref.name that `before` did not have, naming `--full-ref-name`.
-pub fn note_new_clashes(
-    global: &Global,
-    dir: &std::path::Path,
-    before: &[ocilayout::clash::Clash],
-) {
-    let new = ocilayout::clash::new_clashes(before, &clashes(dir));
+pub fn note_new_clashes(global: &Global, dir: &std::path::Path, before: &[super::clash::Clash]) {
+    let new = super::clash::new_clashes(before, &clashes(dir));
     if new.is_empty() {
         return;
     }

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use oci_spec::image::ImageIndex;
+use ocilayout::oci_spec::image::ImageIndex;
 
-use crate::reference;
-use crate::resolve::{self, IndexEntry, REF_NAME};
+use ocilayout::reference;
+use ocilayout::resolve::{self, IndexEntry, REF_NAME};
 
 /// One bare ref.name that labels entries with different digests.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,11 +63,11 @@ pub fn new_clashes(before: &[Clash], after: &[Clash]) -> Vec<Clash> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::image::{Descriptor, MediaType};
+    use ocilayout::oci_spec::image::{Descriptor, MediaType};
     use std::collections::HashMap;
 
     fn entry(digest_byte: u8, containerd: Option<&str>, ref_name: &str) -> Descriptor {
-        let d = crate::digest::sha256(&[digest_byte]);
+        let d = ocilayout::digest::sha256(&[digest_byte]);
         let mut e = Descriptor::new(MediaType::ImageManifest, 1, d);
         let mut a = HashMap::from([(REF_NAME.to_string(), ref_name.to_string())]);
         if let Some(n) = containerd {
@@ -80,7 +80,7 @@ mod tests {
     /// A table: which indexes have a clash.
     #[test]
     fn bare_ref_names_on_different_digests_clash() {
-        let mut index = crate::layout::empty_index();
+        let mut index = ocilayout::layout::empty_index();
         index.set_manifests(vec![
             entry(1, Some("ghcr.io/a/app:1.0"), "1.0"),
             entry(2, Some("quay.io/b/tool:1.0"), "1.0"),

@@ -2,9 +2,9 @@
 //! host in front (`myorg/app:1.0` typed, `127.0.0.1:5000/myorg/app:1.0` stored), which the resolution
 //! rules rightly do not match (without a host the name means docker.io).
 
-use crate::layout::Layout;
-use crate::reference::Reference;
-use crate::resolve;
+use ocilayout::layout::Layout;
+use ocilayout::reference::Reference;
+use ocilayout::resolve;
 
 /// The full names of the entries that `input` names but for the registry host in front, sorted and
 /// without repeats. Empty when the input is not a name or the layout cannot be read: a hint is never
@@ -62,7 +62,7 @@ pub fn names_in(layout: &Layout) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tag::{self, NameOptions};
+    use ocilayout::tag::{self, NameOptions};
 
     /// A name typed without its registry host is offered the entries that have one; other names
     /// and other tags are not.
@@ -71,7 +71,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let layout = Layout::init(tmp.path()).unwrap();
         let d = layout.blobs().put_bytes(b"{}").unwrap();
-        let mut index = crate::layout::empty_index();
+        let mut index = ocilayout::layout::empty_index();
         let desc = oci_spec::image::Descriptor::new(
             oci_spec::image::MediaType::ImageManifest,
             2,
