@@ -194,8 +194,9 @@ impl BlobStore {
         w.commit().map(|(d, _)| d)
     }
 
-    /// Removes a blob; a blob already gone is not an error.
-    pub fn remove(&self, d: &Digest) -> Result<()> {
+    /// Removes a blob; a blob already gone is not an error. Crate-private: only gc, rm and a refused
+    /// import remove blobs, under the exclusive writer lock and after proving nothing names them.
+    pub(crate) fn remove(&self, d: &Digest) -> Result<()> {
         let path = self.path(d)?;
         // `blobs/<alg>` through a symbolic link would remove a file outside the layout.
         if existing_dir(&self.root, &format!("blobs/{}", d.algorithm().as_ref()))?.is_none() {

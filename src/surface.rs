@@ -32,6 +32,13 @@
 //!     let _ = store.clear_temp_files();
 //! }
 //! ```
+//! Removing a blob, which only gc, rm and a refused import do, under the exclusive writer lock and
+//! after proving that nothing names it:
+//! ```compile_fail,E0624
+//! fn remove(store: &ocilayout::BlobStore, d: &ocilayout::oci_spec::image::Digest) {
+//!     let _ = store.remove(d);
+//! }
+//! ```
 //! Where a blob writer's temporary file is:
 //! ```compile_fail,E0624
 //! fn temp(w: &ocilayout::store::BlobWriter) {
