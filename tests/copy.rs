@@ -9,6 +9,7 @@ use std::path::Path;
 
 use registry_support::{sha256, skopeo_raw, Registry};
 use serde_json::Value;
+use support::digests::ARM;
 use support::{fixtures, run, snapshot};
 
 fn url(dir: &Path, rest: &str) -> String {
@@ -207,6 +208,48 @@ fn copies_through_registries_keep_the_digest() {
     for r in [reg.at("mirror/multi:1"), other.at("far/multi:2")] {
         assert_eq!(sha256(&skopeo_raw(&r)), multi_digest, "{r}");
     }
+    // --platform follows the one rule of a layout, registry to registry too: the index descends to
+    // the platform's manifest, a platform the index lacks is refused naming what it has, and a
+    // single-platform image must be for the platform asked (its config says which).
+    run([
+        "copy",
+        "--plain-http",
+        "--platform",
+        "linux/arm64",
+        &reg.at("team/multi:1"),
+        &other.at("far/arm:1"),
+    ])
+    .ok();
+    assert_eq!(sha256(&skopeo_raw(&other.at("far/arm:1"))), ARM);
+    let r = run([
+        "copy",
+        "--plain-http",
+        "--platform",
+        "linux/s390x",
+        &reg.at("team/multi:1"),
+        &other.at("far/s390x:1"),
+    ]);
+    let err = r.fails(1, "no manifest for platform linux/s390x");
+    assert!(err.contains("it has linux/amd64, linux/arm64/v8"), "{err}");
+    let r = run([
+        "copy",
+        "--plain-http",
+        "--platform",
+        "linux/arm64",
+        &reg.at("team/app:1"),
+        &other.at("far/app:arm"),
+    ]);
+    r.fails(1, "is an image for linux/amd64, not linux/arm64");
+    run([
+        "copy",
+        "--plain-http",
+        "--platform",
+        "linux/amd64",
+        &reg.at("team/app:1"),
+        &other.at("far/app:amd"),
+    ])
+    .ok();
+    assert_eq!(sha256(&skopeo_raw(&other.at("far/app:amd"))), V1);
     // Registry to layout, named after the source, or as DST says.
     let dst = tmp.path().join("pulled");
     run([

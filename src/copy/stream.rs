@@ -3,10 +3,12 @@
 //! mounted instead when both repositories are on one registry. Every byte uploaded is hashed as it
 //! passes, so a source that serves the wrong bytes fails the upload.
 
-use oci_spec::image::Descriptor;
+use std::collections::HashMap;
+
+use oci_spec::image::{Descriptor, Digest};
 
 use super::CopyReport;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::graph;
 use crate::platform::Platform;
 use crate::progress::{Event, Outcome, Progress, Tally};
@@ -66,32 +68,30 @@ pub(super) fn copy(
     Ok(report)
 }
 
-/// The manifest for `platform` in an index (a manifest is returned as it is).
-fn descend(repo: &Repository, mut m: Manifest, p: &Platform) -> Result<Manifest> {
-    for _ in 0..8 {
-        if !graph::is_index(&m.media_type) {
-            return Ok(m);
+/// The manifest for `platform` under `root`, by the one rule of [`crate::platform`]: through image
+/// indexes to the matching child, and a single-platform image only when it is for `platform`. Each
+/// manifest is fetched verified; a config is read (verified, capped) only to learn its platform.
+fn descend(repo: &Repository, root: Manifest, p: &Platform) -> Result<Manifest> {
+    let mut fetched: HashMap<Digest, Manifest> = HashMap::new();
+    let root_digest = root.digest.clone();
+    let root_desc = root.descriptor();
+    fetched.insert(root_digest, root);
+    let chosen = crate::platform::descend_to_platform(root_desc, p, |d| {
+        if !graph::is_manifest_like(d.media_type().as_ref()) {
+            return repo.read_blob(d, graph::MANIFEST_LIMIT);
         }
-        let parsed = graph::parse_children(&m.bytes)?;
-        let child = parsed
-            .children
-            .iter()
-            .find(|c| c.platform().as_ref().is_some_and(|cp| p.matches(cp)))
-            .ok_or_else(|| Error::NoPlatform {
-                digest: m.digest.clone(),
-                platform: p.to_string(),
-                available: parsed
-                    .children
-                    .iter()
-                    .filter_map(|c| c.platform().as_ref().map(|cp| Platform::of(cp).to_string()))
-                    .collect(),
-            })?;
-        m = repo.get_manifest(child.digest().as_ref())?;
+        if let Some(m) = fetched.get(d.digest()) {
+            return Ok(m.bytes.clone());
+        }
+        let m = repo.get_manifest(d.digest().as_ref())?;
+        let bytes = m.bytes.clone();
+        fetched.insert(d.digest().clone(), m);
+        Ok(bytes)
+    })?;
+    match fetched.remove(chosen.digest()) {
+        Some(m) => Ok(m),
+        None => repo.get_manifest(chosen.digest().as_ref()),
     }
-    Err(Error::TooDeep {
-        root: m.digest.clone(),
-        what: "image indexes",
-    })
 }
 
 /// `m` and every manifest below it, parents before children, each once.
