@@ -211,44 +211,24 @@ fn copies_through_registries_keep_the_digest() {
     // --platform follows the one rule of a layout, registry to registry too: the index descends to
     // the platform's manifest, a platform the index lacks is refused naming what it has, and a
     // single-platform image must be for the platform asked (its config says which).
-    run([
-        "copy",
-        "--plain-http",
-        "--platform",
-        "linux/arm64",
-        &reg.at("team/multi:1"),
-        &other.at("far/arm:1"),
-    ])
-    .ok();
+    let with_platform = |platform: &str, src: &str, dst: &str| {
+        run([
+            "copy",
+            "--plain-http",
+            "--platform",
+            platform,
+            &reg.at(src),
+            &other.at(dst),
+        ])
+    };
+    with_platform("linux/arm64", "team/multi:1", "far/arm:1").ok();
     assert_eq!(sha256(&skopeo_raw(&other.at("far/arm:1"))), ARM);
-    let r = run([
-        "copy",
-        "--plain-http",
-        "--platform",
-        "linux/s390x",
-        &reg.at("team/multi:1"),
-        &other.at("far/s390x:1"),
-    ]);
+    let r = with_platform("linux/s390x", "team/multi:1", "far/s390x:1");
     let err = r.fails(1, "no manifest for platform linux/s390x");
     assert!(err.contains("it has linux/amd64, linux/arm64/v8"), "{err}");
-    let r = run([
-        "copy",
-        "--plain-http",
-        "--platform",
-        "linux/arm64",
-        &reg.at("team/app:1"),
-        &other.at("far/app:arm"),
-    ]);
+    let r = with_platform("linux/arm64", "team/app:1", "far/app:arm");
     r.fails(1, "is an image for linux/amd64, not linux/arm64");
-    run([
-        "copy",
-        "--plain-http",
-        "--platform",
-        "linux/amd64",
-        &reg.at("team/app:1"),
-        &other.at("far/app:amd"),
-    ])
-    .ok();
+    with_platform("linux/amd64", "team/app:1", "far/app:amd").ok();
     assert_eq!(sha256(&skopeo_raw(&other.at("far/app:amd"))), V1);
     // Registry to layout, named after the source, or as DST says.
     let dst = tmp.path().join("pulled");
