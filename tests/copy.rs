@@ -9,7 +9,7 @@ use std::path::Path;
 
 use registry_support::{sha256, skopeo_raw, Registry};
 use serde_json::Value;
-use support::digests::ARM;
+use support::digests::{ARM, SBOM};
 use support::{fixtures, run, snapshot};
 
 fn url(dir: &Path, rest: &str) -> String {
@@ -255,4 +255,76 @@ fn copies_through_registries_keep_the_digest() {
         ]
     );
     run(["fsck".as_ref(), dst.as_os_str()]).ok();
+}
+
+/// Registry to registry carries the image's referrers (an SBOM here), as pull and push do: on
+/// distribution 2.8, which has no referrers API, under the fallback tag, so that a pull from the
+/// destination brings the SBOM back.
+#[test]
+fn registry_to_registry_carries_referrers() {
+    let Some(reg) = Registry::start() else { return };
+    let Some(other) = Registry::start() else {
+        return;
+    };
+    let artifact = fixtures().join("artifact");
+    run([
+        "copy",
+        "--plain-http",
+        &url(&artifact, "/app:1"),
+        &reg.at("team/app:1"),
+    ])
+    .ok();
+    let fallback = |r: &Registry, repo: &str| {
+        let tag = format!("{repo}:sha256-{}", &V1[7..]);
+        String::from_utf8_lossy(&skopeo_raw(&r.at(&tag))).into_owned()
+    };
+    assert!(fallback(&reg, "team/app").contains(SBOM));
+    run([
+        "copy",
+        "--plain-http",
+        &reg.at("team/app:1"),
+        &other.at("far/app:1"),
+    ])
+    .ok();
+    assert_eq!(sha256(&skopeo_raw(&other.at("far/app:1"))), V1);
+    assert!(fallback(&other, "far/app").contains(SBOM));
+    // A second copy changes nothing and adds no second listing.
+    run([
+        "copy",
+        "--plain-http",
+        &reg.at("team/app:1"),
+        &other.at("far/app:1"),
+    ])
+    .ok();
+    assert_eq!(fallback(&other, "far/app").matches(SBOM).count(), 1);
+    // A destination by digest must be the image's digest.
+    let wrong = format!("far/app@{}", support::digests::D2);
+    run([
+        "copy",
+        "--plain-http",
+        &reg.at("team/app:1"),
+        &other.at(&wrong),
+    ])
+    .fails(1, &format!("but the image is {V1}"));
+    let right = format!("far/app2@{V1}");
+    run([
+        "copy",
+        "--plain-http",
+        &reg.at("team/app:1"),
+        &other.at(&right),
+    ])
+    .ok();
+    assert_eq!(sha256(&skopeo_raw(&other.at(&right))), V1);
+    let tmp = tempfile::tempdir().unwrap();
+    let back = tmp.path().join("back");
+    run([
+        "pull",
+        "--plain-http",
+        &other.at("far/app:1"),
+        &back.display().to_string(),
+    ])
+    .ok();
+    let index = fs::read_to_string(back.join("index.json")).unwrap();
+    assert!(index.contains(SBOM), "{index}");
+    run(["fsck".as_ref(), back.as_os_str()]).ok();
 }

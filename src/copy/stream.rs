@@ -1,14 +1,16 @@
 //! Registry to registry: manifests fetched (verified, capped) and put children-first, blobs streamed
 //! from one registry into the other without touching the disk or being held whole in memory, and
 //! mounted instead when both repositories are on one registry. Every byte uploaded is hashed as it
-//! passes, so a source that serves the wrong bytes fails the upload.
+//! passes, so a source that serves the wrong bytes fails the upload. The referrers of every manifest
+//! copied (signatures, SBOMs) follow their subjects, listed under the fallback tag on a destination
+//! without the referrers API, as `pull` and `push` carry them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use oci_spec::image::{Descriptor, Digest};
 
 use super::CopyReport;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::graph;
 use crate::platform::Platform;
 use crate::progress::{Event, Outcome, Progress, Tally};
@@ -36,29 +38,33 @@ pub(super) fn copy(
     if let Some(p) = platform {
         root = descend(&from, root, p)?;
     }
+    // The destination's reference: its tag, or its digest, which must then be the image's.
+    let target = match dest.digest() {
+        Some(d) if *d != root.digest => {
+            return Err(Error::DestinationDigest {
+                dest: dest.to_string(),
+                named: d.clone(),
+                image: root.digest.clone(),
+            })
+        }
+        Some(d) => d.to_string(),
+        None => dest.tag().unwrap_or("latest").to_string(),
+    };
     let shown = dest.to_string();
     tally.event(&Event::ImageStart { image: &shown });
     let mut report = CopyReport::started(root.digest.clone(), shown.clone());
-    let mut manifests = Vec::new();
-    collect(&from, root, &mut manifests, &mut Vec::new())?;
-    // Manifests were collected parents first; blobs go before every manifest.
+    let mut ctx = Transfer {
+        from: &from,
+        to: &to,
+        same_registry,
+        seen: Vec::new(),
+        report: &mut report,
+        tally: &tally,
+    };
+    let manifests = ctx.image(root, Some(&target))?;
+    // The referrers (signatures, SBOMs) of every manifest copied, after their subjects.
     for m in &manifests {
-        let parsed = graph::parse_children(&m.bytes)?;
-        for child in parsed.children {
-            let mt = child.media_type().to_string();
-            if graph::is_manifest_like(&mt) {
-                continue;
-            }
-            blob(&from, &to, &child, same_registry, &mut report, &tally)?;
-        }
-    }
-    for (i, m) in manifests.iter().enumerate().rev() {
-        let reference = if i == 0 {
-            dest.tag().unwrap_or("latest").to_string()
-        } else {
-            m.digest.to_string()
-        };
-        to.put_manifest(&reference, &m.media_type, &m.bytes)?;
+        ctx.referrers(&m.digest)?;
     }
     tally.event(&Event::ImageDone {
         image: &shown,
@@ -66,6 +72,90 @@ pub(super) fn copy(
         unchanged: report.blobs_written == 0,
     });
     Ok(report)
+}
+
+/// One copy's two repositories and what it has done so far.
+struct Transfer<'a, 'r> {
+    from: &'a Repository<'r>,
+    to: &'a Repository<'r>,
+    same_registry: bool,
+    /// The manifests collected so far, so that one shared by two images is copied once.
+    seen: Vec<String>,
+    report: &'a mut CopyReport,
+    tally: &'a Tally<'a>,
+}
+
+impl Transfer<'_, '_> {
+    /// Copies `root` and everything below it: blobs first, then manifests children first, `root`
+    /// last under `reference` (by its digest when `None`). Returns the manifests, `root` first.
+    fn image(&mut self, root: Manifest, reference: Option<&str>) -> Result<Vec<Manifest>> {
+        let mut manifests = Vec::new();
+        collect(self.from, root, &mut manifests, &mut self.seen)?;
+        for m in &manifests {
+            for child in graph::parse_children(&m.bytes)?.children {
+                if !graph::is_manifest_like(child.media_type().as_ref()) {
+                    blob(
+                        self.from,
+                        self.to,
+                        &child,
+                        self.same_registry,
+                        self.report,
+                        self.tally,
+                    )?;
+                }
+            }
+        }
+        for (i, m) in manifests.iter().enumerate().rev() {
+            let by_digest = m.digest.to_string();
+            let reference = match reference {
+                Some(r) if i == 0 => r,
+                _ => &by_digest,
+            };
+            self.to.put_manifest(reference, &m.media_type, &m.bytes)?;
+        }
+        Ok(manifests)
+    }
+
+    /// Copies the referrers the source lists for `subject` (from its referrers API or fallback
+    /// tag), each with its closure, by digest. A destination that does not list them afterwards (it
+    /// has no referrers API) gets them under the fallback tag. A source that cannot list referrers
+    /// is a warning, not a failure: the image itself is copied.
+    fn referrers(&mut self, subject: &Digest) -> Result<()> {
+        let found = match self.from.referrers(subject) {
+            Ok(found) => found,
+            Err(e) => {
+                self.tally.event(&Event::Warning {
+                    message: &format!("referrers of {subject}: {e}"),
+                });
+                return Ok(());
+            }
+        };
+        let found: Vec<Descriptor> = found
+            .into_iter()
+            .filter(|r| graph::is_manifest_like(r.media_type().as_ref()))
+            .collect();
+        if found.is_empty() {
+            return Ok(());
+        }
+        for r in &found {
+            let m = self.from.get_manifest(r.digest().as_ref())?;
+            self.image(m, None)?;
+        }
+        let listed: HashSet<Digest> = self
+            .to
+            .referrers(subject)?
+            .into_iter()
+            .map(|d| d.digest().clone())
+            .collect();
+        let missing: Vec<Descriptor> = found
+            .into_iter()
+            .filter(|r| !listed.contains(r.digest()))
+            .collect();
+        if !missing.is_empty() {
+            self.to.add_fallback_referrers(subject, &missing)?;
+        }
+        Ok(())
+    }
 }
 
 /// The manifest for `platform` under `root`, by the one rule of [`crate::platform`]: through image
