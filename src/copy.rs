@@ -225,11 +225,19 @@ fn layout_to_layout(
         let _writers = dst.lock_writers()?;
         let graph = graph::walk(src.blobs(), std::slice::from_ref(root))?;
         graph.require(Operation::Copy, src.root())?;
+        // The image's referrers (signatures, SBOMs) come along, each with its closure.
+        let referrers = referrers_in(src, &graph)?;
+        let referrer_graph = graph::walk(src.blobs(), &referrers)?;
+        referrer_graph.require(Operation::Copy, src.root())?;
         let mut report = CopyReport::started(
             root.digest().clone(),
             format!("oci-layout://{}/{name}", dir.display()),
         );
-        for node in &graph.nodes {
+        let mut done = std::collections::HashSet::new();
+        for node in graph.nodes.iter().chain(&referrer_graph.nodes) {
+            if !done.insert(node.descriptor.digest()) {
+                continue;
+            }
             let (d, size) = (node.descriptor.digest(), node.descriptor.size());
             if dst.blobs().has(d, size)? {
                 report.blobs_skipped += 1;
@@ -253,12 +261,9 @@ fn layout_to_layout(
             report.bytes += size;
         }
         report.moved = dst.update_index(|doc| {
-            Ok(names::apply_names(
-                doc,
-                root,
-                std::slice::from_ref(name),
-                &opts.names,
-            ))
+            let moved = names::apply_names(doc, root, std::slice::from_ref(name), &opts.names);
+            crate::sync::add_unnamed(doc, &referrers);
+            Ok(moved)
         })?;
         Ok(report)
     })();
@@ -266,6 +271,25 @@ fn layout_to_layout(
         created.undo(&dst);
     }
     result
+}
+
+/// The entries of `src` that refer (by their manifest's `subject`) to a manifest of `graph` and are
+/// not part of it: the signatures, SBOMs and other artifacts that go with the image. Only unnamed
+/// entries are read; a named entry is an image of its own.
+fn referrers_in(src: &Layout, graph: &graph::Graph) -> Result<Vec<Descriptor>> {
+    let index = src.read_index()?;
+    Ok(index
+        .manifests()
+        .iter()
+        .filter(|e| graph::is_manifest_like(e.media_type().as_ref()))
+        .filter(|e| !graph.contains(e.digest()))
+        .filter(|e| {
+            crate::referrer::referrer(src.blobs(), e).is_some_and(|r| {
+                r.convention == crate::referrer::Convention::Subject && graph.contains(&r.subject)
+            })
+        })
+        .cloned()
+        .collect())
 }
 
 /// Pulls `source` into the layout at `dir` and names it `name` there (the pull itself names it

@@ -328,3 +328,25 @@ fn registry_to_registry_carries_referrers() {
     assert!(index.contains(SBOM), "{index}");
     run(["fsck".as_ref(), back.as_os_str()]).ok();
 }
+
+/// Layout to layout carries the image's referrers too (unnamed, found by their subject), and
+/// nothing else of the source: gc in the destination keeps them, a second copy adds no entry.
+#[test]
+fn layout_to_layout_carries_referrers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join("new");
+    let artifact = fixtures().join("artifact");
+    for _ in 0..2 {
+        run(["copy", &url(&artifact, "/app:1"), &url(&dst, "")]).ok();
+        assert_eq!(
+            names(&dst),
+            [
+                ("docker.io/library/app:1".into(), V1.into()),
+                ("-".into(), SBOM.into()),
+            ]
+        );
+    }
+    run(["gc".as_ref(), dst.as_os_str()]).ok();
+    assert!(dst.join("blobs/sha256").join(&SBOM[7..]).exists());
+    run(["fsck".as_ref(), dst.as_os_str()]).ok();
+}
