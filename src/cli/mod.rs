@@ -115,7 +115,8 @@ pub enum Command {
         anything is sent: a tag, a digest or a URL scheme in it is a usage error (exit 2).\n\n",
         registry::json_shape!()))]
     Sync(sync::Args),
-    /// Copy one image between layouts and registries (oci-layout://... or a registry reference).
+    /// Copy one image, with its referrers, between layouts and registries (oci-layout://... or a
+    /// registry reference).
     Copy(copy::Args),
     /// Write a layout, or the closure of chosen references, to one tar archive.
     #[command(long_about = export::LONG_ABOUT)]
