@@ -699,7 +699,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__import)
-            opts="-v -q -h --platform --json --verbose --quiet --no-progress --help"
+            opts="-v -q -h --platform --full-ref-name --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

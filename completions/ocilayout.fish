@@ -155,6 +155,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s q -l quie
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l platform -d 'Store only the manifest for os/arch[/variant] of each image index, under the index\'s name (as `pull --platform` does): for archives that hold one platform\'s blobs, such as the ones `ctr images export` and `nerdctl save` write by default' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l full-ref-name -d 'Also write the full name into org.opencontainers.image.ref.name of each image that has one (default: an OCI archive\'s entries keep their annotations; a docker-archive\'s get the tag)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l json -d 'Print a JSON summary'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s q -l quiet -d 'Print only errors'

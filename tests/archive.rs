@@ -911,3 +911,65 @@ fn make_random_layout() {
     // 8 images of 8 layers each.
     random_layout(&dir, 8, 8, (mib << 20) / 64, 1);
 }
+
+/// `import --full-ref-name` writes each full name into `ref.name` too, as `tag`, `pull` and `copy`
+/// do, keeping every other annotation; without it the entries keep the annotations they came with.
+#[test]
+fn import_with_full_ref_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("c.tar");
+    run([
+        "export",
+        s(&fixtures().join("containerd")),
+        s(&archive),
+        "ghcr.io/acme/tool:1.0",
+        "alpine:3.16",
+    ])
+    .ok();
+    let ref_names = |dir: &Path| -> Vec<(String, String)> {
+        let index: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+        let mut out: Vec<(String, String)> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let a = &e["annotations"];
+                (
+                    a["io.containerd.image.name"].as_str().unwrap().to_string(),
+                    a["org.opencontainers.image.ref.name"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let plain = tmp.path().join("plain");
+    run(["import", s(&archive), s(&plain)]).ok();
+    assert_eq!(
+        ref_names(&plain),
+        [
+            ("docker.io/library/alpine:3.16".into(), "3.16".into()),
+            ("ghcr.io/acme/tool:1.0".into(), "1.0".into()),
+        ]
+    );
+    let full = tmp.path().join("full");
+    run(["import", "--full-ref-name", s(&archive), s(&full)]).ok();
+    assert_eq!(
+        ref_names(&full),
+        [
+            (
+                "docker.io/library/alpine:3.16".into(),
+                "docker.io/library/alpine:3.16".into()
+            ),
+            (
+                "ghcr.io/acme/tool:1.0".into(),
+                "ghcr.io/acme/tool:1.0".into()
+            ),
+        ]
+    );
+    run(["fsck", s(&full)]).ok();
+}

@@ -15,7 +15,7 @@ use oci_spec::image::Digest;
 use super::closure;
 use super::docker::{self, Members};
 use super::members::{copy, read_small, safe_components, Spooled};
-use super::merge::merge;
+use super::merge::{apply_name_options, merge};
 use super::tar_reader::{Kind, Member, TarReader};
 use super::{ImportOptions, ImportReport, COPY_BUFFER};
 use crate::digest::{self, Algorithm, HashingReader};
@@ -137,7 +137,7 @@ struct Session<'a> {
     persist: Option<mpsc::SyncSender<VerifiedBlob>>,
     /// Store only this platform's manifest of each image index.
     platform: Option<Platform>,
-    /// How names from a docker-archive's `RepoTags` are written.
+    /// How names are written: a docker-archive's `RepoTags`, and an OCI archive's full names.
     names: NameOptions,
     /// Members outside the OCI layout (docker-archive files and links).
     docker: Members,
@@ -382,6 +382,7 @@ impl Session<'_> {
             entries = closure::select_platform(self.layout, entries, p)?;
         }
         closure::check(self.layout, &entries)?;
+        apply_name_options(&mut entries, &self.names);
         self.report.images = entries.len();
         self.report.moved = self.layout.update_index(|doc| Ok(merge(doc, entries)))?;
         Ok(())

@@ -80,8 +80,9 @@ pub struct ImportOptions {
     /// Store, under each entry's name, only the manifest for this platform of an image index (as
     /// `pull --platform` does); only that manifest's closure need be in the archive.
     pub platform: Option<crate::platform::Platform>,
-    /// How names taken from a docker-archive's `RepoTags` are written (an OCI archive's entries
-    /// keep the names they have).
+    /// How names are written: those taken from a docker-archive's `RepoTags`, and, with
+    /// `full_ref_name`, the `ref.name` of an OCI archive's entries that carry a full name (every
+    /// other annotation of theirs is kept as the archive has it).
     pub names: crate::names::NameOptions,
 }
 

@@ -23,6 +23,10 @@ pub struct Args {
     /// `ctr images export` and `nerdctl save` write by default.
     #[arg(long, value_parser = super::resolve::parse_platform)]
     pub platform: Option<Platform>,
+    /// Also write the full name into org.opencontainers.image.ref.name of each image that has one
+    /// (default: an OCI archive's entries keep their annotations; a docker-archive's get the tag).
+    #[arg(long)]
+    pub full_ref_name: bool,
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
@@ -42,6 +46,7 @@ struct Summary<'a> {
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let mut opts = ImportOptions::default();
     opts.platform = args.platform;
+    opts.names.full_ref_name = args.full_ref_name;
     let before = super::output::clashes(&args.dir);
     let report = if args.archive.as_os_str() == "-" {
         archive::import(io::stdin().lock(), &args.dir, &opts)?
