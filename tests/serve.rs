@@ -358,6 +358,58 @@ fn tags_and_catalog_paginate() {
     assert_eq!(r.json()["repositories"], serde_json::json!(["r/app"]));
 }
 
+/// A layout that keeps referrers the way a registry without the referrers API does (regclient's
+/// layouts): an index tagged `sha256-<subject hex>` listing them. The API lists what it lists, but
+/// only the manifests the layout holds, and filters them by `artifactType` like any other.
+#[test]
+fn referrers_listed_under_the_fallback_tag() {
+    let (_t, dir) = fixture_copy("artifact");
+    let absent = format!("sha256:{}", "ab".repeat(32));
+    let listing = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": SBOM, "size": 729,
+             "artifactType": "application/vnd.example.sbom"},
+            {"mediaType": OCI_MANIFEST, "digest": absent, "size": 100,
+             "artifactType": "application/vnd.example.sbom"},
+        ],
+    }))
+    .unwrap();
+    let listing_digest = sha256(&listing);
+    fs::write(
+        dir.join("blobs/sha256").join(&listing_digest[7..]),
+        &listing,
+    )
+    .unwrap();
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let manifests = index["manifests"].as_array_mut().unwrap();
+    // The SBOM is known only through the fallback tag.
+    manifests.retain(|e| e["digest"] != SBOM);
+    manifests.push(serde_json::json!({
+        "mediaType": OCI_INDEX,
+        "digest": listing_digest,
+        "size": listing.len(),
+        "annotations": {"org.opencontainers.image.ref.name": format!("sha256-{}", &D1[7..])},
+    }));
+    fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let s = Serve::start(&dir, &[]);
+    let path = format!("/v2/app/referrers/{D1}");
+    let list = get(&s.addr, &path, &[]).json()["manifests"].clone();
+    assert_eq!(
+        list,
+        serde_json::json!([{"mediaType": OCI_MANIFEST, "digest": SBOM, "size": 729,
+                            "artifactType": "application/vnd.example.sbom"}])
+    );
+    let filtered = |t: &str| {
+        let r = get(&s.addr, &format!("{path}?artifactType={t}"), &[]);
+        r.json()["manifests"].as_array().unwrap().len()
+    };
+    assert_eq!(filtered("application%2Fvnd.example.sbom"), 1);
+    assert_eq!(filtered("application%2Fother"), 0);
+}
+
 #[test]
 fn referrers_with_artifact_type_filter() {
     let (_t, dir) = fixture_copy("artifact");

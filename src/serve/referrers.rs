@@ -3,10 +3,11 @@
 //!
 //! Referrers live in a layout as entries of `index.json` (ours and oras write them as unnamed
 //! entries; an artifact pushed by tag is a named one; containerd marks attestations with an
-//! annotation). Entries tagged with the `sha256-<hex>` fallback tag (regclient) are indexes of
-//! referrers, not referrers, and are not expanded here. Which subject each entry's manifest names is read once per manifest digest (content
-//! never changes under a digest) and the subject map is built once per snapshot of `index.json`, so a
-//! changed index costs reading only the manifests it added.
+//! annotation). An entry tagged with the `sha256-<hex>` fallback tag (as regclient and registries
+//! without the referrers API keep them) is an index of referrers, not a referrer: its descriptors are
+//! listed too, those whose manifest the layout holds. Which subject each entry's manifest names is
+//! read once per manifest digest (content never changes under a digest) and the subject map is built
+//! once per snapshot of `index.json`, so a changed index costs reading only the manifests it added.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -34,8 +35,13 @@ struct Annotated {
     annotations: Option<BTreeMap<String, String>>,
 }
 
-/// Subject digest → positions of the entries that refer to it.
-type SubjectMap = HashMap<String, Vec<usize>>;
+/// Subject digest → positions of the entries that refer to it, and of the fallback-tag indexes
+/// that list referrers of it.
+#[derive(Default)]
+struct SubjectMap {
+    referrers: HashMap<String, Vec<usize>>,
+    fallback: HashMap<String, Vec<usize>>,
+}
 
 /// Per-manifest subjects, and the subject map of the latest snapshot.
 #[derive(Default)]
@@ -57,7 +63,7 @@ impl Referrers {
         let known = self.by_manifest.lock().unwrap_or_else(|e| e.into_inner());
         let mut manifests: Vec<Value> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for &i in map.get(subject.as_ref()).into_iter().flatten() {
+        for &i in map.referrers.get(subject.as_ref()).into_iter().flatten() {
             let e = &snapshot.entries[i];
             if !seen.insert(e.digest().clone()) {
                 continue;
@@ -81,6 +87,21 @@ impl Referrers {
             }
             manifests.push(d);
         }
+        drop(known);
+        for &i in map.fallback.get(subject.as_ref()).into_iter().flatten() {
+            for d in fallback_listing(store, &snapshot.entries[i]) {
+                let wanted = artifact_type.is_none_or(|t| {
+                    d.artifact_type()
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .as_deref()
+                        == Some(t)
+                });
+                if wanted && seen.insert(d.digest().clone()) {
+                    manifests.push(serde_json::to_value(&d).unwrap_or_default());
+                }
+            }
+        }
         let index = json!({
             "schemaVersion": 2,
             "mediaType": graph::OCI_INDEX,
@@ -96,9 +117,14 @@ impl Referrers {
                 return m.clone();
             }
         }
-        let mut map = SubjectMap::new();
+        let mut map = SubjectMap::default();
         let mut known = self.by_manifest.lock().unwrap_or_else(|e| e.into_inner());
         for (i, e) in snapshot.entries.iter().enumerate() {
+            let tag = crate::names::entry_names(e).tag;
+            if let Some(subject) = tag.as_deref().and_then(referrer::fallback_tag_subject) {
+                map.fallback.entry(subject.to_string()).or_default().push(i);
+                continue;
+            }
             if !known.contains_key(e.digest()) {
                 match read_referrer(store, e) {
                     // A blob that cannot be read now (missing, damaged) is read again next time.
@@ -107,13 +133,30 @@ impl Referrers {
                 };
             }
             if let Some(Some(r)) = known.get(e.digest()) {
-                map.entry(r.subject.clone()).or_default().push(i);
+                map.referrers.entry(r.subject.clone()).or_default().push(i);
             }
         }
         let map = Arc::new(map);
         *current = Some((snapshot.clone(), map.clone()));
         map
     }
+}
+
+/// The descriptors a fallback-tag index lists whose manifest the layout holds (a listing of a
+/// referrer that is not here would send a client to a 404). Nothing when the index cannot be read.
+fn fallback_listing(store: &BlobStore, entry: &Descriptor) -> Vec<Descriptor> {
+    let Ok(bytes) = store.read_verified(entry.digest(), MANIFEST_LIMIT) else {
+        return Vec::new();
+    };
+    let Ok(parsed) = graph::parse_children(&bytes) else {
+        return Vec::new();
+    };
+    parsed
+        .children
+        .into_iter()
+        .filter(|c| graph::is_manifest_like(c.media_type().as_ref()))
+        .filter(|c| store.has(c.digest(), c.size()).unwrap_or(false))
+        .collect()
 }
 
 /// `None` when the blob cannot be read now; `Some(None)` for a manifest that refers to nothing.
