@@ -27,6 +27,12 @@ pub const MANIFEST_LIMIT: u64 = 4 << 20;
 /// absurd size still means damage, not a manifest).
 pub const LOCAL_MANIFEST_LIMIT: u64 = 64 << 20;
 
+/// How deep image indexes may nest below a root where a descent follows them one read at a time (a
+/// pull, a copy between registries, a platform selection). Real images nest one or two deep (an
+/// index of platform manifests, at most an index of such indexes), so a deeper chain is refused as
+/// hostile rather than followed. The layout's own walk (`walk`) is iterative and needs no bound.
+pub const MAX_NESTING: usize = 8;
+
 /// The OCI image manifest media type.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// The OCI image index media type.

@@ -193,7 +193,7 @@ pub(crate) fn descend_to_platform(
     let root = d.digest().clone();
     let mut current = d;
     // Each step goes one index deeper; a cycle of digests is impossible, but bound the depth anyway.
-    for _ in 0..32 {
+    for _ in 0..=graph::MAX_NESTING {
         if !graph::is_index(current.media_type().as_ref()) {
             return Ok(current);
         }

@@ -350,3 +350,76 @@ fn layout_to_layout_carries_referrers() {
     assert!(dst.join("blobs/sha256").join(&SBOM[7..]).exists());
     run(["fsck".as_ref(), dst.as_os_str()]).ok();
 }
+
+/// Indexes nested ever deeper (a hostile registry or layout) are refused by every descent that
+/// follows them one read at a time, past one shared bound, naming a digest, instead of being
+/// followed until the stack runs out: a copy between registries, a pull, a platform selection. A
+/// chain of three, as deep as real images go and then some, passes all three.
+#[test]
+fn every_descent_refuses_indexes_nested_too_deeply() {
+    let Some(reg) = Registry::start() else { return };
+    for (levels, refused) in [(3, false), (40, true)] {
+        let (_t, dir) = support::fixture_copy("umoci");
+        let layout = ocilayout::Layout::open(&dir).unwrap();
+        let (mut media_type, mut digest, mut size) = (
+            "application/vnd.oci.image.manifest.v1+json".to_string(),
+            V1.to_string(),
+            345,
+        );
+        for _ in 0..levels {
+            let index = serde_json::to_vec(&serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [{"mediaType": media_type, "digest": digest, "size": size,
+                               "platform": {"os": "linux", "architecture": "amd64"}}],
+            }))
+            .unwrap();
+            digest = layout.blobs().put_bytes(&index).unwrap().to_string();
+            media_type = "application/vnd.oci.image.index.v1+json".into();
+            size = index.len();
+        }
+        let entry = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": media_type, "digest": digest, "size": size,
+                           "annotations": {"io.containerd.image.name": "docker.io/library/deep:1",
+                                           "org.opencontainers.image.ref.name": "1"}}],
+        });
+        fs::write(dir.join("index.json"), serde_json::to_vec(&entry).unwrap()).unwrap();
+        let d = dir.display().to_string();
+        let repo = format!("deep{levels}");
+        // Pushing reads the layout with its iterative walk, which needs no bound.
+        run([
+            "push",
+            "--plain-http",
+            &d,
+            "deep:1",
+            &reg.at(&format!("{repo}:1")),
+        ])
+        .ok();
+        let tmp = tempfile::tempdir().unwrap();
+        let pulled = tmp.path().join("pulled").display().to_string();
+        let runs = [
+            run([
+                "copy",
+                "--plain-http",
+                &reg.at(&format!("{repo}:1")),
+                &reg.at(&format!("{repo}-copy:1")),
+            ]),
+            run([
+                "pull",
+                "--plain-http",
+                &reg.at(&format!("{repo}:1")),
+                &pulled,
+            ]),
+            run(["resolve", "--platform", "linux/amd64", &d, "deep:1"]),
+        ];
+        for r in runs {
+            if refused {
+                let err = r.fails(1, "nested too deeply");
+                assert!(err.contains("sha256:"), "{err}");
+            } else {
+                r.ok();
+            }
+        }
+    }
+}

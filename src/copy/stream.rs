@@ -57,7 +57,7 @@ pub(super) fn copy(
         from: &from,
         to: &to,
         same_registry,
-        seen: Vec::new(),
+        seen: HashSet::new(),
         report: &mut report,
         tally: &tally,
     };
@@ -80,7 +80,7 @@ struct Transfer<'a, 'r> {
     to: &'a Repository<'r>,
     same_registry: bool,
     /// The manifests collected so far, so that one shared by two images is copied once.
-    seen: Vec<String>,
+    seen: HashSet<Digest>,
     report: &'a mut CopyReport,
     tally: &'a Tally<'a>,
 }
@@ -184,23 +184,42 @@ fn descend(repo: &Repository, root: Manifest, p: &Platform) -> Result<Manifest> 
     }
 }
 
-/// `m` and every manifest below it, parents before children, each once.
+/// `m` and every manifest below it, parents before children, each once (a manifest in `seen` is
+/// not fetched again).
 fn collect(
     repo: &Repository,
     m: Manifest,
     out: &mut Vec<Manifest>,
-    seen: &mut Vec<String>,
+    seen: &mut HashSet<Digest>,
 ) -> Result<()> {
-    if seen.contains(&m.digest.to_string()) {
+    let root = m.digest.clone();
+    collect_below(repo, m, out, seen, &root, 0)
+}
+
+fn collect_below(
+    repo: &Repository,
+    m: Manifest,
+    out: &mut Vec<Manifest>,
+    seen: &mut HashSet<Digest>,
+    root: &Digest,
+    depth: usize,
+) -> Result<()> {
+    if !seen.insert(m.digest.clone()) {
         return Ok(());
     }
-    seen.push(m.digest.to_string());
+    // A registry that serves ever deeper indexes is refused, not followed until the stack runs out.
+    if depth > graph::MAX_NESTING {
+        return Err(Error::TooDeep {
+            root: root.clone(),
+            what: "image indexes",
+        });
+    }
     let parsed = graph::parse_children(&m.bytes)?;
     out.push(m);
     for child in parsed.children {
-        if graph::is_manifest_like(child.media_type().as_ref()) {
+        if graph::is_manifest_like(child.media_type().as_ref()) && !seen.contains(child.digest()) {
             let cm = repo.get_manifest(child.digest().as_ref())?;
-            collect(repo, cm, out, seen)?;
+            collect_below(repo, cm, out, seen, root, depth + 1)?;
         }
     }
     Ok(())

@@ -266,9 +266,6 @@ struct Walk<'a> {
     blobs: Vec<Descriptor>,
 }
 
-/// How deep manifests may nest (index → index → manifest is already unusual).
-const MAX_DEPTH: usize = 8;
-
 impl Walk<'_> {
     /// Visits `desc` and everything below it, children first.
     fn collect(&mut self, desc: &Descriptor, depth: usize) -> Result<()> {
@@ -292,7 +289,7 @@ impl Walk<'_> {
             }
             return Ok(());
         }
-        if depth > MAX_DEPTH {
+        if depth > graph::MAX_NESTING {
             return Err(Error::TooDeep {
                 root: d.clone(),
                 what: "manifests",
