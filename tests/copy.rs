@@ -279,41 +279,25 @@ fn registry_to_registry_carries_referrers() {
         String::from_utf8_lossy(&skopeo_raw(&r.at(&tag))).into_owned()
     };
     assert!(fallback(&reg, "team/app").contains(SBOM));
-    run([
-        "copy",
-        "--plain-http",
-        &reg.at("team/app:1"),
-        &other.at("far/app:1"),
-    ])
-    .ok();
+    let copy_to = |dest: &str| {
+        run([
+            "copy",
+            "--plain-http",
+            &reg.at("team/app:1"),
+            &other.at(dest),
+        ])
+    };
+    copy_to("far/app:1").ok();
     assert_eq!(sha256(&skopeo_raw(&other.at("far/app:1"))), V1);
     assert!(fallback(&other, "far/app").contains(SBOM));
     // A second copy changes nothing and adds no second listing.
-    run([
-        "copy",
-        "--plain-http",
-        &reg.at("team/app:1"),
-        &other.at("far/app:1"),
-    ])
-    .ok();
+    copy_to("far/app:1").ok();
     assert_eq!(fallback(&other, "far/app").matches(SBOM).count(), 1);
     // A destination by digest must be the image's digest.
     let wrong = format!("far/app@{}", support::digests::D2);
-    run([
-        "copy",
-        "--plain-http",
-        &reg.at("team/app:1"),
-        &other.at(&wrong),
-    ])
-    .fails(1, &format!("but the image is {V1}"));
+    copy_to(&wrong).fails(1, &format!("but the image is {V1}"));
     let right = format!("far/app2@{V1}");
-    run([
-        "copy",
-        "--plain-http",
-        &reg.at("team/app:1"),
-        &other.at(&right),
-    ])
-    .ok();
+    copy_to(&right).ok();
     assert_eq!(sha256(&skopeo_raw(&other.at(&right))), V1);
     let tmp = tempfile::tempdir().unwrap();
     let back = tmp.path().join("back");
