@@ -537,7 +537,8 @@ fn every_local_command_has_json_and_summaries_on_stdout() {
     }
 }
 
-/// `--json` on pull, push and sync against the real registry.
+/// `--json` on every registry command against the real registry: pull, push, sync, copy, tags
+/// and inspect.
 #[test]
 fn registry_commands_have_json() {
     let Some(reg) = Registry::start() else { return };
@@ -559,6 +560,25 @@ fn registry_commands_have_json() {
         format!("{} -> {}", reg.at("a/b:1"), reg.at("m/a/b:1"))
     );
     assert_eq!(j["images"][0]["digest"], D1);
+    // copy in all four directions, tags and inspect of a registry image: stdout is one JSON
+    // document, whatever the transfer underneath reported on the way.
+    let lay = |dir: &str, rest: &str| format!("oci-layout://{dir}{rest}");
+    let copied = tmp.path().join("copied");
+    let c = copied.to_str().unwrap();
+    let copies = [
+        (lay(u, ":v1"), reg.at("c/one:1")),
+        (reg.at("c/one:1"), reg.at("c/two:1")),
+        (reg.at("c/two:1"), lay(c, "")),
+        (lay(u, ":v1"), lay(c, "/example.com/x:1")),
+    ];
+    for (src, dst) in copies {
+        let j = json(run(["copy", "--plain-http", "--json", &src, &dst]).ok());
+        assert_eq!(j["digest"], D1, "{src} -> {dst}");
+    }
+    let j = json(run(["tags", "--plain-http", "--json", &reg.at("c/one")]).ok());
+    assert_eq!(j["tags"], serde_json::json!(["1"]), "{j}");
+    let j = json(run(["inspect", "--plain-http", "--json", &reg.at("c/two:1")]).ok());
+    assert_eq!(j["digest"], D1);
 }
 
 /// A write that leaves two images sharing one bare ref.name says so once, naming --full-ref-name;

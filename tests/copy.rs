@@ -198,13 +198,31 @@ fn copies_through_registries_keep_the_digest() {
         "no upload: {}",
         same.stderr
     );
-    run([
-        "copy",
-        "--plain-http",
-        &reg.at("team/multi:1"),
-        &other.at("far/multi:2"),
-    ])
-    .ok();
+    // Across registries, blobs move in parallel, each once; a second copy moves none.
+    let across = |jobs: &str| {
+        let out = run([
+            "copy",
+            "--plain-http",
+            "--jobs",
+            jobs,
+            "--json",
+            &reg.at("team/multi:1"),
+            &other.at("far/multi:2"),
+        ]);
+        let v: Value = serde_json::from_str(out.ok()).unwrap();
+        (
+            v["blobs_written"].as_u64().unwrap(),
+            v["blobs_skipped"].as_u64().unwrap(),
+        )
+    };
+    // Two platforms, a config each and one layer they share: three blobs, the shared one once.
+    assert_eq!(across("4"), (3, 0));
+    assert_eq!(across("1"), (0, 3));
+    // Without --json, stdout is the one result line, not the transfer's own lines as well.
+    let src = reg.at("team/multi:1");
+    let dst = other.at("far/multi:2");
+    let out = run(["copy", "--plain-http", &src, &dst]);
+    assert_eq!(out.ok(), format!("{src} -> {dst} {multi_digest}\n"));
     for r in [reg.at("mirror/multi:1"), other.at("far/multi:2")] {
         assert_eq!(sha256(&skopeo_raw(&r)), multi_digest, "{r}");
     }

@@ -50,7 +50,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             full_ref_name: args.full_ref_name,
         },
     };
-    let display = Display::new(global, "copied");
+    let display = Display::new(global, "copied").without_lines();
     let report = copy::copy(&client, &src, &dst, &opts, &display)?;
     for m in &report.moved {
         global.info(format_args!("moved {} from {} to {}", m.name, m.from, m.to));

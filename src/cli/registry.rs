@@ -231,6 +231,12 @@ impl Display {
         self
     }
 
+    /// For a command that prints its own result at the end (`copy`): no per-image lines on stdout,
+    /// so that its one line, or its JSON, is all stdout holds. Warnings and bars stay on stderr.
+    pub fn without_lines(self) -> Self {
+        self.json(true)
+    }
+
     /// Prints the `--json` object (see `json_shape!`) when `--json` was given, else the summary line.
     pub fn finish(
         &self,

@@ -16,6 +16,7 @@ use crate::platform::Platform;
 use crate::progress::{Event, Outcome, Progress, Tally};
 use crate::reference::Reference;
 use crate::registry::{Client, Manifest, Pushed, Repository};
+use crate::sync::parallel;
 
 /// Copies the image `source` names to `dest`, descending to `platform` first when given.
 pub(super) fn copy(
@@ -57,7 +58,9 @@ pub(super) fn copy(
         from: &from,
         to: &to,
         same_registry,
+        jobs: client.config().jobs.max(1),
         seen: HashSet::new(),
+        blobs_seen: HashSet::new(),
         report: &mut report,
         tally: &tally,
     };
@@ -79,8 +82,12 @@ struct Transfer<'a, 'r> {
     from: &'a Repository<'r>,
     to: &'a Repository<'r>,
     same_registry: bool,
+    /// How many blobs move at once.
+    jobs: usize,
     /// The manifests collected so far, so that one shared by two images is copied once.
     seen: HashSet<Digest>,
+    /// The blobs handled so far, likewise.
+    blobs_seen: HashSet<Digest>,
     report: &'a mut CopyReport,
     tally: &'a Tally<'a>,
 }
@@ -91,18 +98,29 @@ impl Transfer<'_, '_> {
     fn image(&mut self, root: Manifest, reference: Option<&str>) -> Result<Vec<Manifest>> {
         let mut manifests = Vec::new();
         collect(self.from, root, &mut manifests, &mut self.seen)?;
+        // Every blob once (two manifests may share a layer), `jobs` at a time.
+        let mut blobs = Vec::new();
         for m in &manifests {
             for child in graph::parse_children(&m.bytes)?.children {
-                if !graph::is_manifest_like(child.media_type().as_ref()) {
-                    blob(
-                        self.from,
-                        self.to,
-                        &child,
-                        self.same_registry,
-                        self.report,
-                        self.tally,
-                    )?;
+                if !graph::is_manifest_like(child.media_type().as_ref())
+                    && self.blobs_seen.insert(child.digest().clone())
+                {
+                    blobs.push(child);
                 }
+            }
+        }
+        let (from, to, same_registry, tally) = (self.from, self.to, self.same_registry, self.tally);
+        let outcomes = parallel(self.jobs, &blobs, |d| {
+            blob(from, to, d, same_registry, tally)
+        });
+        for (desc, outcome) in blobs.iter().zip(outcomes) {
+            match outcome? {
+                Outcome::Skipped => self.report.blobs_skipped += 1,
+                Outcome::Transferred => {
+                    self.report.blobs_written += 1;
+                    self.report.bytes += desc.size();
+                }
+                _ => self.report.blobs_written += 1,
             }
         }
         for (i, m) in manifests.iter().enumerate().rev() {
@@ -226,38 +244,29 @@ fn collect_below(
 }
 
 /// Puts one blob into `to` unless it is there: mounted from `from` on one registry, else streamed.
+/// Says which of the three it was.
 fn blob(
     from: &Repository,
     to: &Repository,
     desc: &Descriptor,
     same_registry: bool,
-    report: &mut CopyReport,
     tally: &Tally,
-) -> Result<()> {
-    if to.head_blob(desc.digest())? == Some(desc.size()) {
-        report.blobs_skipped += 1;
-        tally.event(&Event::BlobDone {
-            digest: desc.digest(),
-            size: desc.size(),
-            outcome: Outcome::Skipped,
-        });
-        return Ok(());
-    }
-    let open = || from.open_blob(desc);
-    let origin = format!("{}/{}", from.registry(), from.name());
-    let mount = same_registry.then(|| from.name());
-    let pushed = to.push_blob(desc, &open, &origin, mount, &mut |_| {})?;
-    report.blobs_written += 1;
-    let outcome = if pushed == Pushed::Uploaded {
-        report.bytes += desc.size();
-        Outcome::Transferred
+) -> Result<Outcome> {
+    let outcome = if to.head_blob(desc.digest())? == Some(desc.size()) {
+        Outcome::Skipped
     } else {
-        Outcome::Mounted
+        let open = || from.open_blob(desc);
+        let origin = format!("{}/{}", from.registry(), from.name());
+        let mount = same_registry.then(|| from.name());
+        match to.push_blob(desc, &open, &origin, mount, &mut |_| {})? {
+            Pushed::Uploaded => Outcome::Transferred,
+            _ => Outcome::Mounted,
+        }
     };
     tally.event(&Event::BlobDone {
         digest: desc.digest(),
         size: desc.size(),
         outcome,
     });
-    Ok(())
+    Ok(outcome)
 }
