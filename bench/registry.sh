@@ -2,7 +2,8 @@
 # Registry benchmark: pull and push about 512 MiB (8 images x 8 layers of random bytes) to and from a
 # loopback docker-registry, ocilayout against a loop of `skopeo copy` over the same data, and `dd`
 # writing the same bytes; peak RSS from /usr/bin/time -v; then the same pull through a TCP proxy of our
-# own that adds 20 ms to every request/response turn. Prints a table with ratios.
+# own that adds 20 ms to every request/response turn; and copies of the same images from one registry to
+# another, `ocilayout copy` against `skopeo copy`. Prints a table with ratios.
 #
 # Usage: bench/registry.sh [WORKDIR]   (default: a fresh directory under /tmp; removed at the end
 # unless KEEP=1). Needs docker-registry, skopeo, python3 and /usr/bin/time (package `time`).
@@ -198,6 +199,21 @@ prep_push_skopeo() { start_registry "push-skopeo-$1"; preg=$addr; }
 cmd_push_skopeo() { skopeo_loop "oci:$work/src:img\$i" "docker://$preg/bench/img\$i:1"; }
 run_case push_skopeo
 
+echo "copy between registries..." >&2
+# One `copy` per image, registry to registry (two registries: blobs stream through, no mounts),
+# against the same loop of `skopeo copy`; a fresh destination registry for every run.
+prep_copy_ocilayout() { start_registry "copy-ours-$1"; creg=$addr; }
+cmd_copy_ocilayout() {
+    local i
+    for i in $(seq "$IMAGES"); do
+        echo "$bin copy -q --plain-http --jobs $JOBS $reg/bench/img$i:1 $creg/bench/img$i:1"
+    done
+}
+run_case copy_ocilayout
+prep_copy_skopeo() { start_registry "copy-skopeo-$1"; creg=$addr; }
+cmd_copy_skopeo() { skopeo_loop "docker://$reg/bench/img\$i:1" "docker://$creg/bench/img\$i:1"; }
+run_case copy_skopeo
+
 echo "pull through the 20 ms proxy..." >&2
 pport=$(free_port)
 python3 "$work/proxy.py" "$pport" "$reg" &
@@ -269,6 +285,7 @@ echo
 echo "pull: ocilayout / skopeo = $(ratio "$(get pull_ocilayout 2)" "$(get pull_skopeo 2)") (goal <= 1.0)"
 echo "pull: ocilayout / dd     = $(ratio "$(get pull_ocilayout 2)" "$(get dd 2)") (goal <= 1.5)"
 echo "push: ocilayout / skopeo = $(ratio "$(get push_ocilayout 2)" "$(get push_skopeo 2)")"
+echo "copy registry to registry: ocilayout / skopeo = $(ratio "$(get copy_ocilayout 2)" "$(get copy_skopeo 2)")"
 echo "20 ms proxy pull: skopeo / ocilayout = $(ratio "$(get latency_skopeo 2)" "$(get latency_ocilayout 2)") (goal >= 2)"
 echo "peak RSS: pull $(get pull_ocilayout 3) MB, push $(get push_ocilayout 3) MB (goal <= 150)"
 if [ "$BIG_MIB" -gt 0 ]; then
