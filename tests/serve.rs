@@ -15,6 +15,29 @@ use serve_support::{get, request, request_slowly, Serve};
 use support::digests::*;
 use support::{fixture_copy, ol};
 
+/// A new layout holding one image `name` whose layers are `sizes` bytes of seeded noise: the
+/// temporary directory (kept alive by the caller), the layout's path, the manifest's digest and the
+/// layers' digests.
+fn image_with_layers(
+    name: &str,
+    seed: u64,
+    sizes: &[usize],
+) -> (tempfile::TempDir, std::path::PathBuf, String, Vec<String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    let layout = ocilayout::Layout::init(&dir).unwrap();
+    let m = make_image(&layout, name, seed, sizes);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(&dir, m.digest().as_ref())).unwrap();
+    let layers = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect();
+    (tmp, dir, m.digest().to_string(), layers)
+}
+
 fn blob(dir: &Path, d: &str) -> Vec<u8> {
     fs::read(
         dir.join("blobs/sha256")
@@ -185,16 +208,8 @@ fn negotiation_never_rewrites_a_manifest() {
 
 #[test]
 fn blob_ranges() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("l");
-    let layout = ocilayout::Layout::init(&dir).unwrap();
-    let m = make_image(&layout, "big:1", 7, &[1 << 20]);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&blob(&dir, m.digest().as_ref())).unwrap();
-    let layer = manifest["layers"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_tmp, dir, _, layers) = image_with_layers("big:1", 7, &[1 << 20]);
+    let layer = layers[0].clone();
     let bytes = blob(&dir, &layer);
     let size = bytes.len();
     let s = Serve::start(&dir, &[]);
@@ -232,20 +247,8 @@ fn blob_ranges() {
 
 #[test]
 fn corrupt_content_is_never_served_whole() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("l");
-    let layout = ocilayout::Layout::init(&dir).unwrap();
-    let m = make_image(&layout, "bad:1", 3, &[3 << 20, 1000]);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&blob(&dir, m.digest().as_ref())).unwrap();
-    let big = manifest["layers"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let small = manifest["layers"][1]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_tmp, dir, manifest, layers) = image_with_layers("bad:1", 3, &[3 << 20, 1000]);
+    let [big, small] = [&layers[0], &layers[1]].map(String::clone);
     // Same sizes, one byte changed near the end of each.
     for d in [&big, &small] {
         let path = dir
@@ -286,7 +289,7 @@ fn corrupt_content_is_never_served_whole() {
     );
     assert_eq!((r.status, r.code().as_str()), (404, "BLOB_UNKNOWN"));
     // A manifest is read whole and verified before a byte goes out.
-    let mpath = dir.join("blobs/sha256").join(m.digest().digest());
+    let mpath = dir.join("blobs/sha256").join(&manifest[7..]);
     let mut b = fs::read(&mpath).unwrap();
     b[0] = b' ';
     fs::write(&mpath, b).unwrap();
@@ -491,16 +494,8 @@ fn changes_by_other_processes_show_on_the_next_request() {
 
 #[test]
 fn gc_removing_a_blob_being_served_never_half_serves_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("l");
-    let layout = ocilayout::Layout::init(&dir).unwrap();
-    let m = make_image(&layout, "big:1", 9, &[8 << 20]);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&blob(&dir, m.digest().as_ref())).unwrap();
-    let layer = manifest["layers"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_tmp, dir, _, layers) = image_with_layers("big:1", 9, &[8 << 20]);
+    let layer = layers[0].clone();
     let s = Serve::start(&dir, &[]);
     let mut removed = false;
     let r = request_slowly(
@@ -763,16 +758,8 @@ fn a_large_index_is_not_parsed_per_request() {
 
 #[test]
 fn a_symlinked_blob_is_never_streamed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("l");
-    let layout = ocilayout::Layout::init(&dir).unwrap();
-    let m = make_image(&layout, "s:1", 4, &[2 << 20]);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&blob(&dir, m.digest().as_ref())).unwrap();
-    let layer = manifest["layers"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (tmp, dir, _, layers) = image_with_layers("s:1", 4, &[2 << 20]);
+    let layer = layers[0].clone();
     // The blob's name now points at a file outside the layout, larger than what is checked whole
     // before answering: streaming it would send most of it before the digest check fails.
     let secret = tmp.path().join("secret");
@@ -800,16 +787,8 @@ fn a_symlinked_blob_is_never_streamed() {
 
 #[test]
 fn a_blob_verified_once_is_hashed_again_after_any_change() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("l");
-    let layout = ocilayout::Layout::init(&dir).unwrap();
-    let m = make_image(&layout, "v:1", 6, &[3 << 20]);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&blob(&dir, m.digest().as_ref())).unwrap();
-    let layer = manifest["layers"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_tmp, dir, _, layers) = image_with_layers("v:1", 6, &[3 << 20]);
+    let layer = layers[0].clone();
     let s = Serve::start(&dir, &[]);
     let path = format!("/v2/v/blobs/{layer}");
     for _ in 0..2 {
