@@ -252,6 +252,22 @@ impl<W: Write> HashingWriter<W> {
     pub fn finish(self) -> (W, Digest, u64) {
         (self.inner, self.hasher.finish(), self.count)
     }
+
+    #[cfg(feature = "serve")]
+    /// The inner writer, the hash state and the length so far, to carry on later with [`Self::resume`].
+    pub(crate) fn into_parts(self) -> (W, Hasher, u64) {
+        (self.inner, self.hasher, self.count)
+    }
+
+    #[cfg(feature = "serve")]
+    /// Carries on writing to `inner` after `count` bytes that `hasher` has already hashed.
+    pub(crate) fn resume(inner: W, hasher: Hasher, count: u64) -> Self {
+        HashingWriter {
+            inner,
+            hasher,
+            count,
+        }
+    }
 }
 
 impl<W: Write> Write for HashingWriter<W> {

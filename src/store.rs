@@ -16,6 +16,10 @@ use crate::error::{Error, IoContext, Result};
 pub(crate) const STATE_DIR: &str = ".ocilayout";
 /// Directory (relative to the layout root) that holds temporary blob files while they are written.
 pub(crate) const TMP_DIR: &str = ".ocilayout/tmp";
+/// Directory (relative to the layout root) that holds unfinished uploads parked between requests
+/// (`serve`'s upload sessions). gc does not clear it: an upload that is merely idle is not a crash.
+#[cfg(feature = "serve")]
+pub(crate) const PARKED_DIR: &str = ".ocilayout/uploads";
 
 /// The directory `root/rel` (`rel` relative, `/`-separated), checked component by component with
 /// `lstat` so that none of our own state is reached through a symbolic link; missing components are
@@ -170,6 +174,50 @@ impl BlobStore {
             out: Some(HashingWriter::new(file, algorithm)),
             tmp,
         })
+    }
+
+    #[cfg(feature = "serve")]
+    /// Starts a blob that is written in parts with no file open in between (see [`ParkedBlob`]).
+    pub(crate) fn parked(&self, algorithm: Algorithm) -> Result<ParkedBlob> {
+        let dir = ensure_dir(&self.root, PARKED_DIR)?;
+        let (file, tmp) = create_temp(&dir, |n| format!("upload-{}-{n}", std::process::id()))?;
+        drop(file);
+        Ok(ParkedBlob {
+            store: self.clone(),
+            tmp,
+            hasher: digest::Hasher::new(algorithm),
+            count: 0,
+        })
+    }
+
+    #[cfg(feature = "serve")]
+    /// Removes parked uploads left by processes that are gone (their file names carry the pid).
+    /// Returns how many were removed.
+    pub(crate) fn clear_orphaned_parked(&self) -> Result<usize> {
+        let Some(dir) = existing_dir(&self.root, PARKED_DIR)? else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for entry in fs::read_dir(&dir).at(&dir)? {
+            let entry = entry.at(&dir)?;
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("upload-"))
+                .and_then(|n| n.split('-').next())
+                .and_then(|p| p.parse::<libc::pid_t>().ok());
+            let Some(pid) = pid.filter(|p| *p > 0) else {
+                continue;
+            };
+            // SAFETY: kill with signal 0 sends nothing; it only asks whether the process exists.
+            let gone = unsafe { libc::kill(pid, 0) } != 0
+                && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone && entry.file_type().at(entry.path())?.is_file() {
+                fs::remove_file(entry.path()).at(entry.path())?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Streams `reader` into the store, checking that it hashes to `expected` and, when given, has
@@ -340,6 +388,79 @@ impl BlobWriter {
             digest: found,
             len,
         })
+    }
+}
+
+#[cfg(feature = "serve")]
+/// A blob being written in parts, parked between them: a file under `.ocilayout/uploads` and the hash
+/// state in memory, with no descriptor open. [`ParkedBlob::resume`] reopens it to append;
+/// dropping it removes the file.
+pub(crate) struct ParkedBlob {
+    store: BlobStore,
+    tmp: PathBuf,
+    hasher: digest::Hasher,
+    count: u64,
+}
+
+#[cfg(feature = "serve")]
+impl ParkedBlob {
+    /// Bytes written so far.
+    pub(crate) fn written(&self) -> u64 {
+        self.count
+    }
+
+    /// Reopens the file to append to it. The file must still hold exactly the bytes hashed so far:
+    /// anything else (removed, replaced by a link, grown or cut behind our back) is an error.
+    pub(crate) fn resume(mut self) -> Result<BlobWriter> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let tmp = std::mem::take(&mut self.tmp);
+        let file = fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&tmp)
+            .at(&tmp)?;
+        let meta = file.metadata().at(&tmp)?;
+        if !meta.is_file() || meta.len() != self.count {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::Unsafe {
+                path: tmp,
+                reason: "an upload's file changed while it was parked".into(),
+            });
+        }
+        let hasher = std::mem::replace(&mut self.hasher, digest::Hasher::new(Algorithm::Sha256));
+        Ok(BlobWriter {
+            store: self.store.clone(),
+            out: Some(HashingWriter::resume(file, hasher, self.count)),
+            tmp,
+        })
+    }
+}
+
+#[cfg(feature = "serve")]
+impl Drop for ParkedBlob {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(feature = "serve")]
+impl BlobWriter {
+    /// Closes the file and keeps the hash state, to carry on with [`ParkedBlob::resume`].
+    pub(crate) fn park(mut self) -> ParkedBlob {
+        let (file, hasher, count) = self
+            .out
+            .take()
+            .expect("a writer is parked before it is finished")
+            .into_parts();
+        drop(file);
+        ParkedBlob {
+            store: self.store.clone(),
+            tmp: std::mem::take(&mut self.tmp),
+            hasher,
+            count,
+        }
     }
 }
 

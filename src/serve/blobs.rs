@@ -7,6 +7,15 @@
 //! is answered only for a blob verified whole, from this file version (device, inode, size, mtime,
 //! ctime), by an earlier GET or by hashing it once before the range is sent.
 //!
+//! `HEAD` answers 200 only for a blob verified whole, hashed now if need be: a pushing client that
+//! asks whether the server has a blob skips its upload on a 200, so a damaged blob of the right size
+//! must answer 404. However many requests need the same file version verified, it is hashed once
+//! (see `verify`), and the hash stops when no request waits for it.
+//!
+//! Reading and hashing run on the blocking pool a chunk at a time; between chunks a response waits
+//! for its client without holding a thread, and a client that stops reading is cut after the send
+//! timeout (see `limits`).
+//!
 //! A file version verified once is not hashed again on later GETs (that is what keeps serve as fast
 //! as docker-registry, which hashes nothing, in `bench/serve.sh`): every write to the file, a rename
 //! over it, a truncation, changes its identity and so means hashing again. Damage that changes bytes
@@ -19,11 +28,11 @@
 //! a blob in place). A rewrite in place by some other program changes the file's ctime, which is
 //! checked again before the last chunk of a range goes out.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
@@ -32,40 +41,19 @@ use tokio::sync::mpsc;
 
 use super::catalog::FileKey;
 use super::http::{self, ApiError, Body, ByteRange, Code, RangeRequest};
+use super::verify::{Unverified, Verifier};
+use super::{blocking, State};
 use crate::digest::{Algorithm, Hasher};
 use crate::error::Error;
 use crate::store::BlobStore;
 
 /// Bytes read per chunk.
 const CHUNK: usize = 256 << 10;
-/// Chunks buffered between the reading thread and the connection.
-const QUEUE: usize = 4;
+/// Chunks buffered between the reading and the connection.
+const QUEUE: usize = 2;
 /// Blobs up to this size are read and checked whole before the headers go out, so that damage is a
 /// plain 404 rather than a cut connection.
 const CHECKED_FIRST: u64 = 1 << 20;
-/// File versions remembered as verified (or found corrupt); the memory is cleared when full.
-const REMEMBERED: usize = 100_000;
-
-/// What the server has learnt about blob files by hashing them.
-#[derive(Default)]
-pub(crate) struct Verified {
-    known: Mutex<HashMap<Digest, (FileKey, bool)>>,
-}
-
-impl Verified {
-    fn get(&self, d: &Digest, key: &FileKey) -> Option<bool> {
-        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        known.get(d).filter(|(k, _)| k == key).map(|(_, ok)| *ok)
-    }
-
-    fn put(&self, d: &Digest, key: FileKey, ok: bool) {
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        if known.len() >= REMEMBERED {
-            known.clear();
-        }
-        known.insert(d.clone(), (key, ok));
-    }
-}
 
 /// An open blob: the descriptor everything is read from, and what it was when opened.
 struct Open {
@@ -73,7 +61,6 @@ struct Open {
     key: FileKey,
     size: u64,
 }
-
 /// Opens a blob without following a symbolic link anywhere under the layout (`blobs/`, `blobs/<alg>/`
 /// or the blob itself): a layout handed to us could otherwise make the server stream any file the
 /// server can read, most of it before the digest check fails at the end.
@@ -147,16 +134,17 @@ fn corrupt(d: &Digest) -> ApiError {
     )
 }
 
-/// Answers `GET` or `HEAD` of a blob, with `Range` support. Blocking: call it off the async threads.
-pub(crate) fn serve(
-    store: &BlobStore,
-    root: &Path,
-    verified: &Arc<Verified>,
+/// Answers `GET` or `HEAD` of a blob, with `Range` support.
+pub(crate) async fn serve(
+    state: &Arc<State>,
     d: &Digest,
     head: bool,
     range: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
-    let mut blob = open(store, root, d)?;
+    let store = state.layout.blobs().clone();
+    let root = state.layout.root().to_path_buf();
+    let want = d.clone();
+    let blob = blocking(move || open(&store, &root, &want)).await??;
     let part = match http::parse_range(range, blob.size) {
         RangeRequest::Unsatisfiable if !head => {
             let mut r = ApiError::new(
@@ -175,17 +163,27 @@ pub(crate) fn serve(
         RangeRequest::Part(p) if !head => Some(p),
         _ => None,
     };
-    if verified.get(d, &blob.key) == Some(false) {
-        return Err(corrupt(d));
-    }
-    if part.is_some() && verified.get(d, &blob.key) != Some(true) {
-        {
-            let ok = hash_whole(&mut blob.file, d).map_err(|e| internal(Error::io("blob", e)))?;
-            verified.put(d, blob.key, ok);
+    let verifier = &state.verifier;
+    let small_whole = !head && part.is_none() && blob.size <= CHECKED_FIRST;
+    match verifier.get(d, &blob.key) {
+        Some(false) => return Err(corrupt(d)),
+        Some(true) => {}
+        // A range cannot be checked on its own, and a HEAD is a promise about the whole blob.
+        None if head || part.is_some() => {
+            let ok = verifier
+                .check(d, &blob.file, blob.key)
+                .await
+                .map_err(|e| match e {
+                    Unverified::Read(e) => internal(Error::io("blob", e)),
+                    Unverified::Stopped => internal(Error::Internal {
+                        what: "a blob hash that stopped",
+                    }),
+                })?;
             if !ok {
                 return Err(corrupt(d));
             }
         }
+        None => {}
     }
     let mut r = http::status(if part.is_some() {
         StatusCode::PARTIAL_CONTENT
@@ -207,132 +205,134 @@ pub(crate) fn serve(
     if head || len == 0 {
         return Ok(r);
     }
-    if part.is_none() && blob.size <= CHECKED_FIRST {
-        let mut bytes = Vec::with_capacity(blob.size as usize);
-        (&mut blob.file)
-            .take(blob.size + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| internal(Error::io("blob", e)))?;
-        let ok = bytes.len() as u64 == blob.size
-            && crate::digest::verify_bytes(d, &bytes, "blob").is_ok();
-        verified.put(d, blob.key, ok);
-        if !ok {
-            return Err(corrupt(d));
-        }
+    if small_whole {
+        let want = d.clone();
+        let v = verifier.clone();
+        let bytes = blocking(move || -> Result<Vec<u8>, ApiError> {
+            let mut bytes = vec![0; blob.size as usize];
+            let n =
+                read_full(&blob.file, &mut bytes, 0).map_err(|e| internal(Error::io("blob", e)))?;
+            v.count(n as u64);
+            let ok =
+                n as u64 == blob.size && crate::digest::verify_bytes(&want, &bytes, "blob").is_ok();
+            v.put(&want, blob.key, ok);
+            if !ok {
+                return Err(corrupt(&want));
+            }
+            Ok(bytes)
+        })
+        .await??;
         *r.body_mut() = Body::Full(Some(Bytes::from(bytes)));
         return Ok(r);
     }
     let (tx, rx) = mpsc::channel(QUEUE);
     // A file version hashed whole before is not hashed again: it is streamed like a range of all of
     // it, which checks at the end that the file is still that version.
-    let known_good = verified.get(d, &blob.key) == Some(true);
+    let known_good = verifier.get(d, &blob.key) == Some(true);
     let part = part.or(known_good.then_some(ByteRange {
         start: 0,
         end: blob.size - 1,
     }));
-    let d = d.clone();
-    let verified = verified.clone();
-    std::thread::Builder::new()
-        .name("blob".into())
-        .spawn(move || match part {
-            None => stream_whole(blob, &d, &verified, tx),
-            Some(p) => stream_range(blob, p, tx),
-        })
-        .map_err(|e| internal(Error::io("thread", e)))?;
+    tokio::spawn(stream(blob, part, d.clone(), verifier.clone(), tx));
     *r.body_mut() = Body::Stream(rx);
     Ok(r)
 }
 
-/// Hashes a whole file from its start and says whether it matches `d`.
-fn hash_whole(file: &mut File, d: &Digest) -> io::Result<bool> {
-    file.seek(SeekFrom::Start(0))?;
-    let alg = Algorithm::of(d).map_err(io::Error::other)?;
-    let mut h = Hasher::new(alg);
-    let mut buf = vec![0; CHUNK];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(&h.finish() == d)
+/// Ends a stream with an error: hyper then cuts the connection, so a client promised `Content-Length`
+/// bytes sees a failed transfer.
+async fn fail(tx: &mpsc::Sender<io::Result<Bytes>>, msg: String) {
+    let _ = tx.send(Err(io::Error::other(msg))).await;
 }
 
-/// Streams a whole blob, hashing it; the last chunk goes out only once the digest and size match.
-fn stream_whole(
-    mut blob: Open,
-    d: &Digest,
-    verified: &Verified,
+/// Reads into `buf` from `at` until it is full or the file ends; returns the bytes read.
+fn read_full(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], at + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Streams a blob: a range of a blob verified whole (`part`; the file must still be that version at
+/// the end), or the whole blob hashed as it goes, its last chunk held back until the digest matches.
+/// Each chunk is read (and hashed) on the blocking pool; waiting for the client holds no thread.
+async fn stream(
+    blob: Open,
+    part: Option<ByteRange>,
+    d: Digest,
+    verifier: Arc<Verifier>,
     tx: mpsc::Sender<io::Result<Bytes>>,
 ) {
-    let fail = |tx: &mpsc::Sender<io::Result<Bytes>>, msg: String| {
-        let _ = tx.blocking_send(Err(io::Error::other(msg)));
+    let (start, end) = part.map_or((0, blob.size - 1), |p| (p.start, p.end));
+    let mut hasher = match (part, Algorithm::of(&d)) {
+        (Some(_), _) => None,
+        (None, Ok(alg)) => Some(Hasher::new(alg)),
+        (None, Err(_)) => return fail(&tx, format!("{d}: unsupported algorithm")).await,
     };
-    let Ok(alg) = Algorithm::of(d) else {
-        return fail(&tx, format!("{d}: unsupported algorithm"));
-    };
-    let mut h = Hasher::new(alg);
+    let file = Arc::new(blob.file);
+    let mut at = start;
     let mut held: Option<Bytes> = None;
-    let mut total: u64 = 0;
-    loop {
-        let mut buf = vec![0; CHUNK];
-        let n = match blob.file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => return fail(&tx, format!("{d}: {e}")),
+    while at <= end {
+        let want = CHUNK.min((end + 1 - at) as usize);
+        let f = file.clone();
+        let read = blocking(move || {
+            let mut buf = vec![0; want];
+            let n = read_full(&f, &mut buf, at)?;
+            buf.truncate(n);
+            if let Some(h) = hasher.as_mut() {
+                h.update(&buf);
+            }
+            Ok::<_, io::Error>((buf, hasher))
+        })
+        .await;
+        let buf = match read {
+            Ok(Ok((buf, h))) if buf.len() == want => {
+                hasher = h;
+                buf
+            }
+            _ => {
+                return fail(
+                    &tx,
+                    format!("{d}: the blob ended early or could not be read"),
+                )
+                .await
+            }
         };
-        buf.truncate(n);
-        h.update(&buf);
-        total += n as u64;
-        if total > blob.size {
-            break;
+        if hasher.is_some() {
+            verifier.count(buf.len() as u64);
         }
+        at += buf.len() as u64;
         if let Some(prev) = held.replace(Bytes::from(buf)) {
-            if tx.blocking_send(Ok(prev)).is_err() {
+            if tx.send(Ok(prev)).await.is_err() {
                 return; // The client went away.
             }
         }
     }
-    let ok = total == blob.size && &h.finish() == d;
-    verified.put(d, blob.key, ok);
-    if !ok {
-        return fail(&tx, format!("{d}: content does not match its digest"));
-    }
-    if let Some(last) = held {
-        let _ = tx.blocking_send(Ok(last));
-    }
-}
-
-/// Streams one range of a blob verified whole; the file must still be that version at the end.
-fn stream_range(mut blob: Open, p: ByteRange, tx: mpsc::Sender<io::Result<Bytes>>) {
-    let fail = |tx: &mpsc::Sender<io::Result<Bytes>>, msg: &str| {
-        let _ = tx.blocking_send(Err(io::Error::other(msg.to_string())));
-    };
-    if blob.file.seek(SeekFrom::Start(p.start)).is_err() {
-        return fail(&tx, "seek failed");
-    }
-    let mut left = p.end - p.start + 1;
-    let mut held: Option<Bytes> = None;
-    while left > 0 {
-        let mut buf = vec![0; CHUNK.min(left as usize)];
-        let n = match blob.file.read(&mut buf) {
-            Ok(0) | Err(_) => return fail(&tx, "blob ended early"),
-            Ok(n) => n,
-        };
-        buf.truncate(n);
-        left -= n as u64;
-        if let Some(prev) = held.replace(Bytes::from(buf)) {
-            if tx.blocking_send(Ok(prev)).is_err() {
-                return;
+    match hasher {
+        Some(h) => {
+            let ok = h.finish() == d;
+            verifier.put(&d, blob.key, ok);
+            if !ok {
+                return fail(&tx, format!("{d}: content does not match its digest")).await;
+            }
+        }
+        None => {
+            let f = file.clone();
+            let now = blocking(move || f.metadata().ok().map(|m| FileKey::of(&m)))
+                .await
+                .ok()
+                .flatten();
+            if now != Some(blob.key) {
+                return fail(&tx, format!("{d}: the blob changed while it was read")).await;
             }
         }
     }
-    let same = blob.file.metadata().ok().map(|m| FileKey::of(&m)) == Some(blob.key);
-    if !same {
-        return fail(&tx, "blob changed while it was read");
-    }
     if let Some(last) = held {
-        let _ = tx.blocking_send(Ok(last));
+        let _ = tx.send(Ok(last)).await;
     }
 }

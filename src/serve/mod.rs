@@ -4,8 +4,8 @@
 //! The stack is hyper 1 on tokio, the ecosystem's standard HTTP/1.1 server: it handles keep-alive,
 //! pipelining, chunked request bodies, header timeouts and graceful shutdown, which container clients
 //! all exercise; rustls (already in the tree through the registry client) gives TLS. Blocking work
-//! (blob reads and hashing, locks, index rewrites) runs on blocking threads, never on the async
-//! workers. No blocking server was built to compare: this one already meets the goals.
+//! (blob reads and hashing, bcrypt, locks, index rewrites) runs on a bounded blocking pool, never on
+//! the async workers that answer requests; every per-client resource has a bound ([`Limits`]). No blocking server was built to compare: this one already meets the goals.
 //! `bench/serve.sh` (8 images of 64 MiB, docker-registry on the same images, 2 cores, idle machine)
 //! measured 74,728 manifest GETs/s at 64 connections against docker-registry's 1,429, a peak RSS of
 //! 28.4 MB against its 97.0 MB, skopeo copying the 512 MiB in 3.21 s against 3.60 s and
@@ -14,13 +14,20 @@
 mod auth;
 mod blobs;
 mod catalog;
+mod hook;
 mod http;
+mod limits;
 mod manifests;
 mod push;
 mod referrers;
+mod sessions;
 mod tls;
+mod verify;
+mod writers;
 
-use std::net::SocketAddr;
+pub use limits::Limits;
+
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +57,8 @@ pub struct ServeOptions {
     pub default_repo: Option<String>,
     /// How long requests in flight may take to finish after SIGINT or SIGTERM.
     pub grace: Duration,
+    /// The bounds on connections, uploads, time and threads.
+    pub limits: Limits,
 }
 
 impl Default for ServeOptions {
@@ -61,6 +70,7 @@ impl Default for ServeOptions {
             htpasswd: None,
             default_repo: None,
             grace: Duration::from_secs(10),
+            limits: Limits::default(),
         }
     }
 }
@@ -95,11 +105,26 @@ struct State {
     default_repo: Option<String>,
     catalog: catalog::Catalog,
     manifests: manifests::ManifestCache,
-    verified: Arc<blobs::Verified>,
+    verifier: Arc<verify::Verifier>,
     referrers: referrers::Referrers,
-    uploads: push::Uploads,
+    sessions: sessions::Sessions,
+    writers: writers::Writers,
+    connections: Arc<limits::Connections>,
+    limits: Limits,
+    hooks: Option<PathBuf>,
     auth: Option<auth::Htpasswd>,
     on_event: Box<dyn Fn(Event) + Send + Sync>,
+}
+
+/// Runs blocking work (disk, hashing, bcrypt, locks) on the server's bounded blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::result::Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| {
+        manifests::internal(Error::Internal {
+            what: "a blocking task of the server",
+        })
+    })
 }
 
 /// Serves `layout` until SIGINT or SIGTERM, then lets requests in flight finish (for at most
@@ -123,21 +148,35 @@ pub fn serve(
         Some((cert, key)) => Some(tls::acceptor(cert, key)?),
         None => None,
     };
+    let limits = opts.limits;
+    if opts.push {
+        // Uploads parked by a server that is gone can never finish.
+        let _ = layout.blobs().clear_orphaned_parked();
+    }
     let state = Arc::new(State {
         catalog: catalog::Catalog::new(layout.clone()),
-        uploads: push::Uploads::new(layout.clone()),
+        sessions: sessions::Sessions::new(sessions::Caps {
+            total: limits.uploads,
+            per_client: limits.uploads_per_client,
+            idle: limits.upload_idle,
+        }),
+        writers: writers::Writers::new(layout.clone()),
         layout,
         push: opts.push,
         default_repo,
         manifests: Default::default(),
-        verified: Default::default(),
+        verifier: Default::default(),
         referrers: Default::default(),
+        connections: Default::default(),
+        limits,
+        hooks: hook::from_env(),
         auth,
         on_event: Box::new(on_event),
     });
     // Fail before listening when index.json cannot be read at all.
     state.catalog.snapshot()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(limits.blocking_threads.max(1))
         .enable_all()
         .build()
         .map_err(|source| Error::ServerStart {
@@ -185,17 +224,20 @@ async fn run(
         tls: tls.is_some(),
     });
     let expiring = state.clone();
+    let every =
+        (state.limits.upload_idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            expiring.uploads.expire().await;
+            tokio::time::sleep(every).await;
+            expiring.sessions.expire();
+            expiring.writers.expire();
         }
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Every connection task holds a clone of `done_tx`; when all are gone, `done_rx` yields None.
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(1);
     loop {
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(a) => a,
                 // Out of descriptors and the like: wait a moment rather than spin.
@@ -204,13 +246,21 @@ async fn run(
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
         };
+        // Over a cap: closed at once, before a byte is read.
+        let Some(admitted) = state.connections.admit(peer.ip(), &state.limits) else {
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
+        let tcp = limits::Stalling::new(tcp, state.limits.send_timeout);
         let state = state.clone();
         let tls = tls.clone();
         let mut stop = stop_rx.clone();
         let done = done_tx.clone();
         tokio::spawn(async move {
             let _done = done;
+            let _admitted = admitted;
+            let ip = peer.ip();
             match tls {
                 Some(acceptor) => {
                     let Ok(Ok(stream)) =
@@ -218,9 +268,9 @@ async fn run(
                     else {
                         return;
                     };
-                    connection(TokioIo::new(stream), state, &mut stop).await
+                    connection(TokioIo::new(stream), ip, state, &mut stop).await
                 }
-                None => connection(TokioIo::new(tcp), state, &mut stop).await,
+                None => connection(TokioIo::new(tcp), ip, state, &mut stop).await,
             }
         });
     }
@@ -232,13 +282,17 @@ async fn run(
     Ok(())
 }
 
-async fn connection<I>(io: I, state: Arc<State>, stop: &mut tokio::sync::watch::Receiver<bool>)
-where
+async fn connection<I>(
+    io: I,
+    ip: IpAddr,
+    state: Arc<State>,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
         let state = state.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(state, req).await) }
+        async move { Ok::<_, std::convert::Infallible>(handle(state, ip, req).await) }
     });
     // A client that never finishes its request headers is dropped (slowloris).
     let conn = hyper::server::conn::http1::Builder::new()
@@ -256,18 +310,30 @@ where
     }
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+async fn handle(state: Arc<State>, ip: IpAddr, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let mut r = match answer(&state, req).await {
-        Ok(r) => r,
-        Err(e) => e.response(),
+    let client = match &state.auth {
+        None => Ok(sessions::Client { ip, user: None }),
+        Some(auth) => match auth.check(ip, header(&req, "authorization")).await {
+            Some(user) => Ok(sessions::Client {
+                ip,
+                user: Some(user),
+            }),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                Code::Unauthorized,
+                "authentication required",
+            )),
+        },
     };
-    if let Some(auth) = &state.auth {
-        let _ = auth;
-        if r.status() == StatusCode::UNAUTHORIZED {
-            http::set(&mut r, "WWW-Authenticate", "Basic realm=\"ocilayout\"");
-        }
+    let mut r = match client {
+        Ok(client) => answer(&state, &client, req).await,
+        Err(e) => Err(e),
+    }
+    .unwrap_or_else(|e| e.response());
+    if state.auth.is_some() && r.status() == StatusCode::UNAUTHORIZED {
+        http::set(&mut r, "WWW-Authenticate", "Basic realm=\"ocilayout\"");
     }
     http::set(&mut r, API_VERSION, "registry/2.0");
     (state.on_event)(Event::Request {
@@ -289,17 +355,9 @@ fn parse_digest(s: &str) -> std::result::Result<Digest, ApiError> {
 
 async fn answer(
     state: &Arc<State>,
+    client: &sessions::Client,
     req: Request<Incoming>,
 ) -> std::result::Result<Response<Body>, ApiError> {
-    if let Some(auth) = &state.auth {
-        if !auth.allows(header(&req, "authorization")) {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                Code::Unauthorized,
-                "authentication required",
-            ));
-        }
-    }
     let Some(route) = Route::parse(req.uri().path()) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -395,31 +453,17 @@ async fn answer(
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .collect();
-            let found =
-                manifests::find(&s, &state.manifests, state.layout.blobs(), &r, &reference)?;
+            let st = state.clone();
+            let found = blocking(move || {
+                manifests::find(&s, &st.manifests, st.layout.blobs(), &r, &reference)
+            })
+            .await??;
             manifests::respond(found, &accept, head)
         }
         Route::Blob { name, digest } if reading => {
             repo(&name)?;
             let d = parse_digest(&digest)?;
-            let range = header(&req, "range").map(str::to_string);
-            let st = state.clone();
-            tokio::task::spawn_blocking(move || {
-                blobs::serve(
-                    st.layout.blobs(),
-                    st.layout.root(),
-                    &st.verified,
-                    &d,
-                    head,
-                    range.as_deref(),
-                )
-            })
-            .await
-            .map_err(|_| {
-                manifests::internal(Error::Internal {
-                    what: "a blocking task of the server",
-                })
-            })?
+            blobs::serve(state, &d, head, header(&req, "range")).await
         }
         Route::Referrers { name, digest } if method == Method::GET => {
             repo(&name)?;
@@ -451,7 +495,7 @@ async fn answer(
         Route::Uploads { name } if method == Method::POST => {
             writes(&method)?;
             repo(&name)?;
-            push::start(state, &name, &query, req).await
+            push::start(state, client, &name, &query, req).await
         }
         Route::Upload { name, id } => {
             if !reading {
@@ -460,7 +504,7 @@ async fn answer(
                 return Err(not_allowed(&method));
             }
             repo(&name)?;
-            push::upload(state, &name, &id, &query, req).await
+            push::upload(state, client, &name, &id, &query, req).await
         }
         _ if !reading && !state.push => Err(writes(&method)
             .err()

@@ -2,17 +2,11 @@
 //! manifest PUT by tag or digest, every byte through the store's verified writer and every name
 //! through `Layout::update_index`. Also the pagination shared by `tags/list` and `_catalog`.
 //!
-//! gc must not sweep what a push has written but not yet named: the server holds the layout's shared
-//! writer lock (the one `pull` and `import` hold) from the first write of a push until every blob and
-//! manifest it wrote is reachable from a name (a tagged manifest, or a referrer entry), or until the
-//! pushes have been idle for [`IDLE`]. `gc` waits for the lock meanwhile, exactly as it waits for a
-//! `pull` in progress.
+//! Upload bodies are parked between writes (see `sessions`); only the commit of a blob and the steps
+//! of a manifest PUT, from writing into `blobs/` to naming, hold the layout's writer lock (see
+//! `writers`), so `gc` waits for those and never for an idle upload.
 
-use std::collections::{HashMap, HashSet};
-use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -20,154 +14,56 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use oci_spec::image::{Descriptor, Digest, MediaType};
 use serde::Deserialize;
-use tokio::sync::Mutex;
 
 use super::catalog::RepoName;
 use super::http::{self, ApiError, Body, Code};
 use super::manifests::{internal, media_type_of};
-use super::State;
+use super::sessions::Client;
+use super::{blocking, hook, writers, State};
 use crate::digest::{self, Algorithm};
 use crate::error::Error;
 use crate::graph::{self, MANIFEST_LIMIT};
-use crate::layout::{Layout, LockGuard};
 use crate::names::{apply_names, NameOptions};
 use crate::reference::{self, Reference};
-use crate::store::BlobWriter;
+use crate::store::ParkedBlob;
 
-/// After this long without push activity, what was pushed but never named is given up to gc.
-pub(crate) const IDLE: Duration = Duration::from_secs(600);
+/// Request body bytes gathered before they are written out (one write per batch, on the blocking
+/// pool, with the file open only for that write).
+const BATCH: usize = 256 << 10;
 
-/// One chunked upload in progress.
-struct Session {
-    writer: Option<BlobWriter>,
-    touched: Instant,
-}
-
-struct Guard {
-    lock: Option<LockGuard>,
-    /// Pushed digests not yet reachable from a name.
-    pending: HashSet<Digest>,
-    last: Instant,
-}
-
-/// Upload sessions and the writer lock that protects pushed content from gc.
-pub(crate) struct Uploads {
-    layout: Layout,
-    sessions: std::sync::Mutex<HashMap<String, Arc<Mutex<Session>>>>,
-    guard: Mutex<Guard>,
-}
-
-impl Uploads {
-    pub(crate) fn new(layout: Layout) -> Uploads {
-        Uploads {
-            layout,
-            sessions: Default::default(),
-            guard: Mutex::new(Guard {
-                lock: None,
-                pending: HashSet::new(),
-                last: Instant::now(),
-            }),
-        }
-    }
-
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Mutex<Session>>>> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Takes the shared writer lock if it is not held (waiting while gc runs).
-    async fn hold(&self) -> Result<(), ApiError> {
-        let mut g = self.guard.lock().await;
-        g.last = Instant::now();
-        if g.lock.is_none() {
-            let layout = self.layout.clone();
-            let lock = tokio::task::spawn_blocking(move || layout.lock_writers())
-                .await
-                .map_err(|_| {
-                    internal(Error::Internal {
-                        what: "a blocking task of the server",
-                    })
-                })?
-                .map_err(internal)?;
-            g.lock = Some(lock);
-        }
-        Ok(())
-    }
-
-    async fn pending(&self, d: Digest) {
-        let mut g = self.guard.lock().await;
-        g.pending.insert(d);
-        g.last = Instant::now();
-    }
-
-    /// `named` is now reachable from a name: it and its closure are no longer pending.
-    async fn named(&self, named: &Descriptor) {
-        let store = self.layout.blobs().clone();
-        let root = named.clone();
-        let closure: Vec<Digest> = tokio::task::spawn_blocking(move || {
-            graph::walk(&store, [&root])
-                .map(|g| {
-                    g.nodes
-                        .into_iter()
-                        .map(|n| n.descriptor.digest().clone())
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
-        .await
-        .unwrap_or_default();
-        let mut g = self.guard.lock().await;
-        for d in closure {
-            g.pending.remove(&d);
-        }
-        self.release_if_done(&mut g);
-    }
-
-    fn release_if_done(&self, g: &mut Guard) {
-        if g.pending.is_empty() && self.sessions().is_empty() {
-            g.lock = None;
-        }
-    }
-
-    /// Drops sessions and pending content idle for [`IDLE`], releasing the lock. Run periodically.
-    pub(crate) async fn expire(&self) {
-        self.sessions()
-            .retain(|_, s| s.try_lock().map_or(true, |s| s.touched.elapsed() < IDLE));
-        let mut g = self.guard.lock().await;
-        if g.last.elapsed() >= IDLE {
-            g.pending.clear();
-        }
-        self.release_if_done(&mut g);
-    }
-}
-
-fn new_id() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let seed = format!(
-        "{}-{:?}-{}",
-        std::process::id(),
-        std::time::SystemTime::now(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    digest::sha256(seed.as_bytes()).digest()[..32].to_string()
-}
-
-/// Streams a request body into a blob writer.
-async fn write_body(writer: &mut BlobWriter, body: Incoming) -> Result<(), ApiError> {
+/// Streams a request body onto the end of a parked blob.
+async fn write_body(blob: ParkedBlob, body: Incoming) -> Result<ParkedBlob, ApiError> {
     let mut body = body;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
+    let mut blob = blob;
+    let mut batch: Vec<u8> = Vec::new();
+    loop {
+        let frame = body.frame().await.transpose().map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 Code::BlobUploadInvalid,
                 e.to_string(),
             )
         })?;
-        if let Ok(data) = frame.into_data() {
-            tokio::task::block_in_place(|| writer.write_all(&data))
-                .map_err(|e| internal(Error::io(writer.temp_path(), e)))?;
+        let end = frame.is_none();
+        if let Some(data) = frame.and_then(|f| f.into_data().ok()) {
+            batch.extend_from_slice(&data);
+        }
+        if batch.len() >= BATCH || (end && !batch.is_empty()) {
+            let bytes = std::mem::take(&mut batch);
+            blob = blocking(move || -> crate::Result<ParkedBlob> {
+                use std::io::Write;
+                let mut w = blob.resume()?;
+                let at = w.temp_path().to_path_buf();
+                w.write_all(&bytes).map_err(|e| Error::io(at, e))?;
+                Ok(w.park())
+            })
+            .await?
+            .map_err(internal)?;
+        }
+        if end {
+            return Ok(blob);
         }
     }
-    Ok(())
 }
 
 fn digest_param(query: &[(String, String)]) -> Result<Option<Digest>, ApiError> {
@@ -201,73 +97,71 @@ fn progress(code: StatusCode, name: &str, id: &str, written: u64) -> Response<Bo
     r
 }
 
-/// Names a verified blob, or answers why not.
-fn commit(writer: BlobWriter, d: &Digest) -> Result<(), ApiError> {
-    tokio::task::block_in_place(|| writer.commit_verified(d, None))
-        .map(|_| ())
+/// Names a parked blob if it hashes to `d`, or answers why not. The writer lock is held from the
+/// rename into `blobs/` until the blob is marked pending.
+async fn commit(state: &Arc<State>, blob: ParkedBlob, d: &Digest) -> Result<(), ApiError> {
+    let step = state.writers.begin().await?;
+    let want = d.clone();
+    blocking(move || blob.resume()?.commit_verified(&want, None))
+        .await?
         .map_err(|e| match e {
             Error::DigestMismatch { .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, Code::DigestInvalid, e.to_string())
             }
             e => internal(e),
-        })
+        })?;
+    state.writers.pending(&step, d.clone());
+    Ok(())
+}
+
+fn parked(state: &Arc<State>, alg: Algorithm) -> Result<ParkedBlob, ApiError> {
+    state.layout.blobs().parked(alg).map_err(internal)
 }
 
 /// `POST /v2/NAME/blobs/uploads/`: a mount, a monolithic upload (`?digest=`), or a new session.
 pub(crate) async fn start(
     state: &Arc<State>,
+    client: &Client,
     name: &str,
     query: &[(String, String)],
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let up = &state.uploads;
     if let Some(mount) = http::query_get(query, "mount") {
         if let Ok(d) = digest::parse(mount) {
-            up.hold().await?;
-            if state.layout.blobs().size(&d).map_err(internal)?.is_some() {
-                up.pending(d.clone()).await;
+            let step = state.writers.begin().await?;
+            let store = state.layout.blobs().clone();
+            let found = d.clone();
+            if blocking(move || store.size(&found))
+                .await?
+                .map_err(internal)?
+                .is_some()
+            {
+                state.writers.pending(&step, d.clone());
                 return Ok(created(name, &d));
             }
         }
     }
     if let Some(d) = digest_param(query)? {
-        up.hold().await?;
-        let mut w = state
-            .layout
-            .blobs()
-            .writer(Algorithm::of(&d).map_err(internal)?)
-            .map_err(internal)?;
-        write_body(&mut w, req.into_body()).await?;
-        commit(w, &d)?;
-        up.pending(d.clone()).await;
+        let alg = Algorithm::of(&d).map_err(internal)?;
+        let blob = write_body(parked(state, alg)?, req.into_body()).await?;
+        commit(state, blob, &d).await?;
         return Ok(created(name, &d));
     }
-    up.hold().await?;
-    let w = state
-        .layout
-        .blobs()
-        .writer(Algorithm::Sha256)
-        .map_err(internal)?;
-    let id = new_id();
-    up.sessions().insert(
-        id.clone(),
-        Arc::new(Mutex::new(Session {
-            writer: Some(w),
-            touched: Instant::now(),
-        })),
-    );
+    let id = state
+        .sessions
+        .open(client, parked(state, Algorithm::Sha256)?)?;
     Ok(progress(StatusCode::ACCEPTED, name, &id, 0))
 }
 
 /// `GET`, `PATCH`, `PUT` and `DELETE` of `/v2/NAME/blobs/uploads/ID`.
 pub(crate) async fn upload(
     state: &Arc<State>,
+    client: &Client,
     name: &str,
     id: &str,
     query: &[(String, String)],
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let up = &state.uploads;
     let unknown = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -275,17 +169,13 @@ pub(crate) async fn upload(
             format!("upload {id}"),
         )
     };
-    let session = up.sessions().get(id).cloned().ok_or_else(unknown)?;
-    let mut s = session.lock().await;
-    s.touched = Instant::now();
-    let written = s.writer.as_ref().ok_or_else(unknown)?.written();
+    let mut s = state.sessions.get(client, id).await.ok_or_else(unknown)?;
+    let written = s.written();
     match *req.method() {
         hyper::Method::GET => Ok(progress(StatusCode::NO_CONTENT, name, id, written)),
         hyper::Method::DELETE => {
-            s.writer = None;
-            up.sessions().remove(id);
-            let mut g = up.guard.lock().await;
-            up.release_if_done(&mut g);
+            s.blob = None;
+            state.sessions.close(id);
             Ok(http::status(StatusCode::NO_CONTENT))
         }
         hyper::Method::PATCH | hyper::Method::PUT => {
@@ -332,27 +222,23 @@ pub(crate) async fn upload(
                     return Ok(r);
                 }
             }
-            let w = s.writer.as_mut().ok_or_else(unknown)?;
-            if let Err(e) = write_body(w, req.into_body()).await {
-                // What was written is unknown now: the session cannot go on.
-                s.writer = None;
-                up.sessions().remove(id);
-                return Err(e);
-            }
+            let blob = s.blob.take().ok_or_else(unknown)?;
+            let blob = match write_body(blob, req.into_body()).await {
+                Ok(b) => b,
+                Err(e) => {
+                    // What was written is unknown now: the session cannot go on.
+                    state.sessions.close(id);
+                    return Err(e);
+                }
+            };
             let Some(d) = d else {
-                let written = s.writer.as_ref().map_or(0, |w| w.written());
+                let written = blob.written();
+                s.blob = Some(blob);
                 return Ok(progress(StatusCode::ACCEPTED, name, id, written));
             };
-            let w = s.writer.take().ok_or_else(unknown)?;
-            up.sessions().remove(id);
-            let result = commit(w, &d);
-            if result.is_ok() {
-                up.pending(d.clone()).await;
-            } else {
-                let mut g = up.guard.lock().await;
-                up.release_if_done(&mut g);
-            }
-            result.map(|()| created(name, &d))
+            state.sessions.close(id);
+            commit(state, blob, &d).await?;
+            Ok(created(name, &d))
         }
         _ => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -368,6 +254,31 @@ struct Pushed {
     media_type: Option<String>,
     artifact_type: Option<String>,
     subject: Option<serde_json::Value>,
+}
+
+/// The media type a pushed manifest is stored with: its `Content-Type`, which must be a manifest or
+/// index type and agree with the document's own `mediaType`; without one, what the document says.
+fn pushed_media_type(
+    content_type: Option<String>,
+    bytes: &[u8],
+    declared: Option<&str>,
+) -> Result<String, String> {
+    let media_type = match (content_type.filter(|c| !c.is_empty()), declared) {
+        (Some(c), Some(m)) if c != m => {
+            return Err(format!("Content-Type {c} but the manifest says {m}"))
+        }
+        (Some(c), _) => c,
+        (None, _) => media_type_of(bytes).ok_or("no media type")?,
+    };
+    if graph::is_schema1(&media_type) {
+        return Err("Docker schema 1 manifests are not supported".into());
+    }
+    if !graph::is_manifest_like(&media_type) {
+        return Err(format!(
+            "{media_type} is not a manifest or index media type"
+        ));
+    }
+    Ok(media_type)
 }
 
 /// `PUT /v2/NAME/manifests/REFERENCE`.
@@ -386,23 +297,8 @@ pub(crate) async fn put_manifest(
         .map(|v| v.split(';').next().unwrap_or("").trim().to_string());
     let bytes = read_limited(req.into_body(), MANIFEST_LIMIT).await?;
     let doc: Pushed = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
-    let media_type = match (
-        content_type.filter(|c| !c.is_empty()),
-        doc.media_type.clone(),
-    ) {
-        (Some(c), Some(m)) if c != m => {
-            return Err(invalid(format!(
-                "Content-Type {c} but the manifest says {m}"
-            )))
-        }
-        (Some(c), _) => c,
-        (None, _) => media_type_of(&bytes).ok_or_else(|| invalid("no media type".into()))?,
-    };
-    if graph::is_schema1(&media_type) {
-        return Err(invalid(
-            "Docker schema 1 manifests are not supported".into(),
-        ));
-    }
+    let media_type =
+        pushed_media_type(content_type, &bytes, doc.media_type.as_deref()).map_err(invalid)?;
     let children = graph::parse_children(&bytes).map_err(|e| invalid(e.to_string()))?;
     let (d, tag) = if digest::looks_like_digest(reference) {
         let want = digest::parse(reference).map_err(|e| {
@@ -422,19 +318,6 @@ pub(crate) async fn put_manifest(
     } else {
         return Err(invalid(format!("invalid tag {reference:?}")));
     };
-    let store = state.layout.blobs();
-    state.uploads.hold().await?;
-    for c in &children.children {
-        if !store.has(c.digest(), c.size()).map_err(internal)? {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                Code::ManifestBlobUnknown,
-                format!("{} ({} bytes) is not in the layout", c.digest(), c.size()),
-            ));
-        }
-    }
-    tokio::task::block_in_place(|| store.put_reader(&mut &bytes[..], &d, Some(bytes.len() as u64)))
-        .map_err(internal)?;
     let mut desc = Descriptor::new(
         MediaType::from(media_type.as_str()),
         bytes.len() as u64,
@@ -450,42 +333,73 @@ pub(crate) async fn put_manifest(
         .and_then(|d| d.as_str())
         .filter(|d| digest::check(d).is_ok())
         .map(str::to_string);
-    let named = match &tag {
-        Some(tag) => {
-            let name = Reference::parse(&repo.canonical)
+    let name_ref = match &tag {
+        Some(tag) => Some(
+            Reference::parse(&repo.canonical)
                 .and_then(|r| r.with_tag(tag))
                 .map_err(|e| {
                     ApiError::new(StatusCode::BAD_REQUEST, Code::NameInvalid, e.to_string())
-                })?;
-            let layout = state.layout.clone();
-            let entry = desc.clone();
-            tokio::task::block_in_place(|| {
-                layout.update_index(|index| {
+                })?,
+        ),
+        None => None,
+    };
+    // In flight from the children check to the name: gc waits for all of it.
+    let step = state.writers.begin().await?;
+    let layout = state.layout.clone();
+    let manifest = bytes.clone();
+    let want = d.clone();
+    let missing = blocking(move || -> crate::Result<Option<String>> {
+        let store = layout.blobs();
+        for c in &children.children {
+            if !store.has(c.digest(), c.size())? {
+                return Ok(Some(format!(
+                    "{} ({} bytes) is not in the layout",
+                    c.digest(),
+                    c.size()
+                )));
+            }
+        }
+        store.put_reader(&mut &manifest[..], &want, Some(manifest.len() as u64))?;
+        Ok(None)
+    })
+    .await?
+    .map_err(internal)?;
+    if let Some(m) = missing {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Code::ManifestBlobUnknown,
+            m,
+        ));
+    }
+    hook::pause(state.hooks.as_deref(), "manifest-written", &d).await;
+    let named = name_ref.is_some() || subject.is_some();
+    if named {
+        let layout = state.layout.clone();
+        let entry = desc.clone();
+        let closure = blocking(move || -> crate::Result<Vec<Digest>> {
+            match name_ref {
+                Some(name) => layout.update_index(|index| {
                     apply_names(index, &entry, &[name], &NameOptions::default());
                     Ok(())
-                })
-            })
-            .map_err(internal)?;
-            true
-        }
-        None if subject.is_some() => {
-            // A referrer: an unnamed entry, as oras and `ocilayout` write them, kept by gc while its
-            // subject is.
-            let layout = state.layout.clone();
-            let entry = desc.clone();
-            tokio::task::block_in_place(|| {
-                layout.update_index(|doc| Ok(crate::sync::add_unnamed(doc, &[entry])))
-            })
-            .map_err(internal)?;
-            true
-        }
-        None => false,
-    };
-    if named {
-        state.uploads.named(&desc).await;
+                })?,
+                // A referrer: an unnamed entry, as oras and `ocilayout` write them, kept by gc while
+                // its subject is.
+                None => {
+                    layout.update_index(|doc| {
+                        crate::sync::add_unnamed(doc, std::slice::from_ref(&entry));
+                        Ok(())
+                    })?;
+                }
+            }
+            Ok(writers::closure(&layout, &entry))
+        })
+        .await?
+        .map_err(internal)?;
+        state.writers.named(&step, closure);
     } else {
-        state.uploads.pending(d.clone()).await;
+        state.writers.pending(&step, d.clone());
     }
+    drop(step);
     let mut r = http::status(StatusCode::CREATED);
     http::set(&mut r, "Location", &format!("/v2/{name}/manifests/{d}"));
     http::set(&mut r, "Docker-Content-Digest", d.as_ref());
