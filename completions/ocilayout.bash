@@ -887,7 +887,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__serve)
-            opts="-v -q -h --addr --push --tls-cert --tls-key --htpasswd --default-repo --json --verbose --quiet --no-progress --help"
+            opts="-v -q -h --addr --push --tls-cert --tls-key --htpasswd --default-repo --max-connections --max-connections-per-client --max-uploads --max-uploads-per-client --upload-idle --send-timeout --blocking-threads --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -910,6 +910,34 @@ _ocilayout() {
                     return 0
                     ;;
                 --default-repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-client)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-uploads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-uploads-per-client)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upload-idle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --send-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --blocking-threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

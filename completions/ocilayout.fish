@@ -166,6 +166,13 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l tls-cert -
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l tls-key -d 'PEM private key for --tls-cert' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l htpasswd -d 'htpasswd file with bcrypt entries (htpasswd -B): every request needs Basic credentials' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l default-repo -d 'Repository under which entries named only by a bare tag (umoci, skopeo, oras) are served' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l max-connections -d 'Connections open at once; more are closed as soon as they are accepted' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l max-connections-per-client -d 'Connections open at once from one client address' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l max-uploads -d 'Upload sessions open at once (each is a small file, no open descriptor); more answer 429' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l max-uploads-per-client -d 'Upload sessions open at once from one client address' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l upload-idle -d 'Seconds an upload session may go unused before it is dropped with its bytes' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l send-timeout -d 'Seconds a response may wait for a client that stopped reading before the connection is cut' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l blocking-threads -d 'Threads for slow work (disk, hashing, bcrypt); more work waits its turn' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l push -d 'Accept pushes too (blob uploads, manifest PUT); without it every write answers 405'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l json -d 'Print the startup line, and with -v each request, as JSON lines on stdout: {"event":"listening","addr","url","tls","push"}, {"event":"request","method","path","status"}'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'

@@ -34,6 +34,7 @@ mod registry;
 mod scale;
 mod serve;
 mod serve_clients;
+mod serve_network;
 mod symlinks;
 mod takeover;
 mod targets;

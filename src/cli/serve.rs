@@ -2,8 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use ocilayout::serve::{self, Event, ServeOptions};
+use ocilayout::serve::{self, Event, Limits, ServeOptions};
 use ocilayout::Layout;
 
 use super::output::UsageError;
@@ -31,6 +32,27 @@ pub struct Args {
     /// Repository under which entries named only by a bare tag (umoci, skopeo, oras) are served.
     #[arg(long, value_name = "NAME")]
     pub default_repo: Option<String>,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().connections as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Connections open at once from one client address.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().connections_per_client as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_client: u32,
+    /// Upload sessions open at once (each is a small file, no open descriptor); more answer 429.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().uploads as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_uploads: u32,
+    /// Upload sessions open at once from one client address.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().uploads_per_client as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_uploads_per_client: u32,
+    /// Seconds an upload session may go unused before it is dropped with its bytes.
+    #[arg(long, value_name = "S", default_value_t = Limits::default().upload_idle.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub upload_idle: u64,
+    /// Seconds a response may wait for a client that stopped reading before the connection is cut.
+    #[arg(long, value_name = "S", default_value_t = Limits::default().send_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub send_timeout: u64,
+    /// Threads for slow work (disk, hashing, bcrypt); more work waits its turn.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().blocking_threads as u32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub blocking_threads: u32,
     /// Print the startup line, and with -v each request, as JSON lines on stdout:
     /// {"event":"listening","addr","url","tls","push"}, {"event":"request","method","path","status"}.
     #[arg(long)]
@@ -53,6 +75,15 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         tls: args.tls_cert.zip(args.tls_key),
         htpasswd: args.htpasswd,
         default_repo: args.default_repo,
+        limits: Limits {
+            connections: args.max_connections as usize,
+            connections_per_client: args.max_connections_per_client as usize,
+            uploads: args.max_uploads as usize,
+            uploads_per_client: args.max_uploads_per_client as usize,
+            upload_idle: Duration::from_secs(args.upload_idle),
+            send_timeout: Duration::from_secs(args.send_timeout),
+            blocking_threads: args.blocking_threads as usize,
+        },
         ..ServeOptions::default()
     };
     let json = args.json;

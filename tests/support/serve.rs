@@ -21,7 +21,13 @@ pub struct Serve {
 impl Serve {
     /// Starts `ocilayout serve DIR --addr 127.0.0.1:0 --json EXTRA...` and waits for its startup line.
     pub fn start(dir: &Path, extra: &[&str]) -> Serve {
+        Serve::start_with_env(dir, extra, &[])
+    }
+
+    /// Like [`Serve::start`], with extra environment variables.
+    pub fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Serve {
         let mut child = Command::new(bin())
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .arg("serve")
             .arg(dir)
             .args(["--addr", "127.0.0.1:0", "--json"])
@@ -49,6 +55,23 @@ impl Serve {
     /// `http://127.0.0.1:PORT` + path.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Descriptors the server has open now.
+    pub fn fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// A memory figure of the server from `/proc/PID/status`, in kB: `VmRSS` now, `VmHWM` the peak.
+    pub fn memory_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
     }
 
     /// Sends SIGTERM and waits; returns the exit code and how long the stop took.
