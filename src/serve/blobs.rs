@@ -48,9 +48,9 @@ use crate::error::Error;
 use crate::store::BlobStore;
 
 /// Bytes read per chunk.
-const CHUNK: usize = 256 << 10;
+const CHUNK: usize = 128 << 10;
 /// Chunks buffered between the reading and the connection.
-const QUEUE: usize = 2;
+const QUEUE: usize = 1;
 /// Blobs up to this size are read and checked whole before the headers go out, so that damage is a
 /// plain 404 rather than a cut connection.
 const CHECKED_FIRST: u64 = 1 << 20;
