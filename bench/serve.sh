@@ -5,9 +5,14 @@
 #   1. pull: 8 images of 64 MiB (512 MiB of incompressible layers) to skopeo and to `ocilayout pull`,
 #      from serve and from docker-registry holding the same bytes (pushed into it by `ocilayout push`);
 #   2. manifest GET requests per second with wrk at 64 connections, both servers;
-#   3. peak RSS of both servers over the whole run (VmHWM).
+#   3. peak RSS of both servers over the whole run (VmHWM);
+#   4. abuse (issue 18): a second serve with --push and --htpasswd; skopeo copies the images with
+#      credentials, once quiet and once while hostile clients from other loopback addresses run:
+#      300 connections that never read, a flood of upload sessions, eight loops of wrong passwords
+#      and 160 one-byte ranges of blobs not yet verified. Reports both times and serve's RSS.
 #
-# Usage: bench/serve.sh [WORKDIR]   (needs skopeo, docker-registry, wrk, python3; builds --release)
+# Usage: bench/serve.sh [WORKDIR]   (needs skopeo, docker-registry, wrk, htpasswd, python3; builds
+#        --release)
 # Environment: IMAGES (8), IMAGE_MIB (64), RUNS (3: pull times are the median of RUNS runs),
 #              WRK_SECONDS (10), CONNECTIONS (64), OL (the binary).
 set -euo pipefail
@@ -18,7 +23,7 @@ IMAGE_MIB=${IMAGE_MIB:-64}
 RUNS=${RUNS:-3}
 WRK_SECONDS=${WRK_SECONDS:-10}
 CONNECTIONS=${CONNECTIONS:-64}
-for tool in skopeo docker-registry wrk python3; do
+for tool in skopeo docker-registry wrk htpasswd python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
 done
 
@@ -149,3 +154,78 @@ echo "| manifest GET req/s, wrk -c$CONNECTIONS ${WRK_SECONDS}s | $(rps "$SERVE_P
 # --- 3. Peak RSS of serve over everything above. ----------------------------------------------------
 hwm() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 echo "| peak RSS over the run (MB) | $(hwm "$SERVE_PID") | $(hwm "$REG_PID") |"
+
+# --- 4. Abuse: a normal client's time and serve's memory while hostile clients run. -----------------
+htpasswd -B -b -c -C 10 "$WORK/htpasswd" alice a-pass 2>/dev/null
+htpasswd -B -b -C 10 "$WORK/htpasswd" mallory m-pass 2>/dev/null
+# A fresh server for each of the two runs, so both pay for verifying every blob once (the page cache
+# is warm from the runs above).
+start_abuse_server() {
+  ABUSE_PORT=$(free_port)
+  "$OL" serve "$LAYOUT" --addr "127.0.0.1:$ABUSE_PORT" --push --htpasswd "$WORK/htpasswd" -q &
+  ABUSE_PID=$!
+  PIDS+=("$ABUSE_PID")
+  for _ in $(seq 100); do curl -s "http://127.0.0.1:$ABUSE_PORT/v2/" >/dev/null && break; sleep 0.1; done
+}
+skopeo_auth() {
+  local dest=$WORK/skopeo-auth
+  rm -rf "$dest"
+  local t; t=$(now)
+  for i in $(seq "$IMAGES"); do
+    skopeo copy -q --src-tls-verify=false --src-creds alice:a-pass \
+      "docker://127.0.0.1:$ABUSE_PORT/bench/img$i:1" "oci:$dest:img$i"
+  done
+  since "$t"
+}
+start_abuse_server
+QUIET=$(skopeo_auth)
+kill "$ABUSE_PID"
+start_abuse_server
+python3 - "$ABUSE_PORT" "$LAYOUT" > "$WORK/abuse.log" 2>&1 <<'EOF' &
+import base64, json, os, socket, sys, threading, time
+port, layout = int(sys.argv[1]), sys.argv[2]
+def auth(u, p): return "Authorization: Basic " + base64.b64encode(f"{u}:{p}".encode()).decode() + "\r\n"
+good = auth("mallory", "m-pass")
+def conn(src):
+    s = socket.socket(); s.bind((src, 0)); s.connect(("127.0.0.1", port)); return s
+def ask(src, method, path, headers=""):
+    try:
+        s = conn(src); s.settimeout(10)
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n{headers}\r\n".encode())
+        s.recv(64); s.close()
+    except OSError:
+        pass
+index = json.load(open(os.path.join(layout, "index.json")))
+layers = []
+for e in index["manifests"]:
+    m = json.load(open(os.path.join(layout, "blobs/sha256", e["digest"].split(":")[1])))
+    layers += [l["digest"] for l in m["layers"]]
+never = []
+for i in range(300):  # clients that never read
+    try:
+        s = conn("127.0.0.2")
+        s.sendall(f"GET /v2/bench/img1/blobs/{layers[i % len(layers)]} HTTP/1.1\r\nHost: x\r\n{good}\r\n".encode())
+        never.append(s)
+    except OSError:
+        pass
+def sessions():
+    while True: ask("127.0.0.3", "POST", "/v2/bench/x/blobs/uploads/", good)
+def passwords(i):
+    while True: ask("127.0.0.4", "GET", "/v2/", auth("alice", f"guess{i}"))
+def ranges(i):
+    for j in range(20): ask("127.0.0.5", "GET", f"/v2/bench/img1/blobs/{layers[-1 - i]}", good + f"Range: bytes={j}-{j}\r\n")
+threads = [threading.Thread(target=sessions, daemon=True)]
+threads += [threading.Thread(target=passwords, args=(i,), daemon=True) for i in range(8)]
+threads += [threading.Thread(target=ranges, args=(i,), daemon=True) for i in range(8)]
+for t in threads: t.start()
+print("hostile clients running", flush=True)
+time.sleep(3600)
+EOF
+HOSTILE_PID=$!
+PIDS+=("$HOSTILE_PID")
+sleep 2
+ABUSED=$(skopeo_auth)
+RSS_ABUSED=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$ABUSE_PID/status")
+kill "$HOSTILE_PID" 2>/dev/null || true
+echo "| skopeo copy with credentials, $IMAGES images (s): quiet / under abuse | $QUIET / $ABUSED | |"
+echo "| serve RSS under abuse / peak (MB) | $RSS_ABUSED / $(hwm "$ABUSE_PID") | |"

@@ -604,4 +604,55 @@ mod tests {
         ));
         assert_eq!(s.list().unwrap().len(), 0);
     }
+
+    #[cfg(feature = "serve")]
+    #[test]
+    fn a_parked_blob_resumes_where_it_stopped_and_checks_its_file() {
+        use std::io::Write;
+        let (dir, s) = store();
+        let p = s.parked(Algorithm::Sha256).unwrap();
+        let path = p.tmp.clone();
+        assert!(path.starts_with(dir.path().join(PARKED_DIR)));
+        let mut w = p.resume().unwrap();
+        w.write_all(b"hel").unwrap();
+        let p = w.park();
+        assert_eq!(p.written(), 3);
+        let mut w = p.resume().unwrap();
+        w.write_all(b"lo").unwrap();
+        let good = digest::sha256(b"hello");
+        w.commit_verified(&good, Some(5)).unwrap();
+        assert_eq!(fs::read(s.path(&good).unwrap()).unwrap(), b"hello");
+        assert!(!path.exists(), "renamed into blobs/");
+
+        // Changed behind its back: refused, and gone.
+        let mut w = s.parked(Algorithm::Sha256).unwrap().resume().unwrap();
+        w.write_all(b"abc").unwrap();
+        let p = w.park();
+        fs::write(&p.tmp, b"abcd").unwrap();
+        let path = p.tmp.clone();
+        assert!(p.resume().is_err());
+        assert!(!path.exists());
+        // Dropped: its file goes too.
+        let p = s.parked(Algorithm::Sha256).unwrap();
+        let path = p.tmp.clone();
+        drop(p);
+        assert!(!path.exists());
+    }
+
+    #[cfg(feature = "serve")]
+    #[test]
+    fn parked_files_of_dead_processes_are_cleared() {
+        let (dir, s) = store();
+        let parked = dir.path().join(PARKED_DIR);
+        fs::create_dir_all(&parked).unwrap();
+        let mine = parked.join(format!("upload-{}-0", std::process::id()));
+        // Above any pid_max: no such process.
+        let dead = parked.join("upload-2000000000-0");
+        let other = parked.join("notes.txt");
+        for f in [&mine, &dead, &other] {
+            fs::write(f, b"x").unwrap();
+        }
+        assert_eq!(s.clear_orphaned_parked().unwrap(), 1);
+        assert!(mine.exists() && other.exists() && !dead.exists());
+    }
 }
