@@ -171,7 +171,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l max-connec
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l max-uploads -d 'Upload sessions open at once (each is a small file, no open descriptor); more answer 429' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l max-uploads-per-client -d 'Upload sessions open at once from one client address' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l upload-idle -d 'Seconds an upload session may go unused before it is dropped with its bytes' -r
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l send-timeout -d 'Seconds a response may wait for a client that stopped reading before the connection is cut' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l send-timeout -d 'Seconds a response may wait for a client that stopped reading (or took less than 64 KiB in that time) before the connection is cut' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l blocking-threads -d 'Threads for slow work (disk, hashing, bcrypt); more work waits its turn' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l push -d 'Accept pushes too (blob uploads, manifest PUT); without it every write answers 405'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l json -d 'Print the startup line, and with -v each request, as JSON lines on stdout: {"event":"listening","addr","url","tls","push"}, {"event":"request","method","path","status"}'

@@ -47,7 +47,8 @@ pub struct Args {
     /// Seconds an upload session may go unused before it is dropped with its bytes.
     #[arg(long, value_name = "S", default_value_t = Limits::default().upload_idle.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub upload_idle: u64,
-    /// Seconds a response may wait for a client that stopped reading before the connection is cut.
+    /// Seconds a response may wait for a client that stopped reading (or took less than 64 KiB in
+    /// that time) before the connection is cut.
     #[arg(long, value_name = "S", default_value_t = Limits::default().send_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub send_timeout: u64,
     /// Threads for slow work (disk, hashing, bcrypt); more work waits its turn.

@@ -26,8 +26,8 @@ pub struct Limits {
     pub uploads_per_client: usize,
     /// An upload session unused for this long is dropped with its bytes.
     pub upload_idle: Duration,
-    /// A connection whose response makes no progress for this long (the client stopped reading) is
-    /// cut.
+    /// A connection whose response waits this long for a client that stopped reading, or took less
+    /// than 64 KiB in that time, is cut.
     pub send_timeout: Duration,
     /// Threads for slow work (disk reads and writes, hashing, bcrypt); more work waits its turn.
     pub blocking_threads: usize,
@@ -91,12 +91,19 @@ impl Drop for Admitted {
     }
 }
 
-/// A connection's stream whose writes fail with `TimedOut` once one has waited for `limit` without
-/// the client taking a byte: hyper then drops the connection, and with it the response's buffers.
+/// Bytes a client must take per send timeout while a response waits for it.
+pub(crate) const MIN_PROGRESS: usize = 64 << 10;
+
+/// A connection's stream whose writes fail with `TimedOut` when, once a write has had to wait, the
+/// client takes less than [`MIN_PROGRESS`] bytes within `limit`: hyper then drops the connection,
+/// and with it the response's buffers. A client that stops reading and one that reads a byte now and
+/// then are cut alike; everything written and flushed starts the clock afresh.
 pub(crate) struct Stalling<S> {
     inner: S,
     limit: Duration,
     stalled: Option<Pin<Box<Sleep>>>,
+    /// Bytes taken since the clock started.
+    progress: usize,
 }
 
 impl<S> Stalling<S> {
@@ -105,6 +112,7 @@ impl<S> Stalling<S> {
             inner,
             limit,
             stalled: None,
+            progress: 0,
         }
     }
 
@@ -123,16 +131,61 @@ impl<S> Stalling<S> {
         }
     }
 
-    fn track<T>(&mut self, cx: &mut Context<'_>, p: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    /// The clock starts at the first write that must wait, and stops once the client has taken
+    /// [`MIN_PROGRESS`] bytes or everything was flushed.
+    fn written(&mut self, n: usize) {
+        if self.stalled.is_some() {
+            self.progress += n;
+            if self.progress >= MIN_PROGRESS {
+                self.settled();
+            }
+        }
+    }
+
+    fn settled(&mut self) {
+        self.stalled = None;
+        self.progress = 0;
+    }
+
+    fn track_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        p: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
         match p {
             Poll::Pending => match self.check(cx) {
                 Poll::Ready(e) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
             },
-            ready => {
-                self.stalled = None;
-                ready
+            Poll::Ready(Ok(n)) => {
+                self.written(n);
+                // Still within the time: a trickle does not reset the clock.
+                if self.stalled.is_some() {
+                    if let Poll::Ready(e) = self.check(cx) {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                Poll::Ready(Ok(n))
             }
+            ready => ready,
+        }
+    }
+
+    fn track_flush(
+        &mut self,
+        cx: &mut Context<'_>,
+        p: Poll<io::Result<()>>,
+    ) -> Poll<io::Result<()>> {
+        match p {
+            Poll::Pending => match self.check(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+            Poll::Ready(Ok(())) => {
+                self.settled();
+                Poll::Ready(Ok(()))
+            }
+            ready => ready,
         }
     }
 }
@@ -154,7 +207,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Stalling<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let p = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.track(cx, p)
+        self.track_write(cx, p)
     }
 
     fn poll_write_vectored(
@@ -163,7 +216,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Stalling<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let p = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.track(cx, p)
+        self.track_write(cx, p)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -172,12 +225,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Stalling<S> {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let p = Pin::new(&mut self.inner).poll_flush(cx);
-        self.track(cx, p)
+        self.track_flush(cx, p)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let p = Pin::new(&mut self.inner).poll_shutdown(cx);
-        self.track(cx, p)
+        self.track_flush(cx, p)
     }
 }
 
@@ -223,5 +276,50 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert!(t.elapsed() >= Duration::from_millis(200));
         drop(client);
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_takes_a_byte_now_and_then_is_cut_too() {
+        use tokio::io::AsyncReadExt;
+        let (mut client, server) = tokio::io::duplex(1024);
+        let mut s = Stalling::new(server, Duration::from_millis(300));
+        // Reads a few bytes every 20 ms: progress, but far less than the minimum.
+        let trickle = tokio::spawn(async move {
+            let mut b = [0u8; 8];
+            loop {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if client.read(&mut b).await.unwrap_or(0) == 0 {
+                    break;
+                }
+            }
+        });
+        let chunk = vec![0u8; 4096];
+        let err = loop {
+            if let Err(e) = s.write_all(&chunk).await {
+                break e;
+            }
+        };
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        drop(s);
+        trickle.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_keeps_up_is_never_cut() {
+        use tokio::io::AsyncReadExt;
+        let (mut client, server) = tokio::io::duplex(1024);
+        let mut s = Stalling::new(server, Duration::from_millis(300));
+        let reader = tokio::spawn(async move {
+            let mut all = Vec::new();
+            client.read_to_end(&mut all).await.unwrap();
+            all.len()
+        });
+        let chunk = vec![1u8; 64 << 10];
+        for _ in 0..32 {
+            s.write_all(&chunk).await.unwrap();
+        }
+        s.shutdown().await.unwrap();
+        drop(s);
+        assert_eq!(reader.await.unwrap(), 32 * (64 << 10));
     }
 }
