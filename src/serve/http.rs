@@ -1,5 +1,6 @@
 //! The HTTP vocabulary of the server: the response body type, the distribution-spec error bodies,
-//! routes parsed from request paths, query strings and `Range` headers. Pure functions, no I/O.
+//! routes parsed from request paths, query strings, `Range` headers and the pagination of lists.
+//! Pure functions, no I/O.
 
 use std::io;
 use std::pin::Pin;
@@ -360,6 +361,43 @@ pub(crate) fn accepted_types(values: &[&str]) -> Option<Vec<String>> {
         }
     }
     any.then_some(out)
+}
+
+/// A sorted list answered page by page: `n` items after `last`, with a `Link` to the next page
+/// when more remain (distribution-spec's pagination for tags and the catalog).
+pub(crate) fn paginated(
+    query: &[(String, String)],
+    base: &str,
+    key: &str,
+    name: Option<&str>,
+    items: Vec<String>,
+) -> Response<Body> {
+    let n = query_get(query, "n").and_then(|n| n.parse::<usize>().ok());
+    let last = query_get(query, "last");
+    let after: Vec<String> = match last {
+        Some(l) => items.into_iter().filter(|t| t.as_str() > l).collect(),
+        None => items,
+    };
+    let more = n.is_some_and(|n| after.len() > n);
+    let page: Vec<String> = match n {
+        Some(n) => after.into_iter().take(n).collect(),
+        None => after,
+    };
+    let mut doc = serde_json::Map::new();
+    if let Some(name) = name {
+        doc.insert("name".into(), name.into());
+    }
+    doc.insert(key.into(), page.clone().into());
+    let body = serde_json::to_vec(&doc).unwrap_or_default();
+    let mut r = json(StatusCode::OK, "application/json", body);
+    if let (true, Some(n), Some(end)) = (more, n, page.last()) {
+        set(
+            &mut r,
+            "Link",
+            &format!("<{base}?n={n}&last={}>; rel=\"next\"", percent_encode(end)),
+        );
+    }
+    r
 }
 
 #[cfg(test)]

@@ -365,7 +365,7 @@ async fn answer(
                 is_default: true,
             });
             let all = s.repositories(default.as_ref());
-            Ok(push::paginated(
+            Ok(http::paginated(
                 &query,
                 "/v2/_catalog",
                 "repositories",
@@ -384,7 +384,7 @@ async fn answer(
                 )
             })?;
             let base = format!("/v2/{name}/tags/list");
-            Ok(push::paginated(&query, &base, "tags", Some(&name), tags))
+            Ok(http::paginated(&query, &base, "tags", Some(&name), tags))
         }
         Route::Manifest { name, reference } if reading => {
             let r = repo(&name)?;

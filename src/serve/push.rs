@@ -1,6 +1,6 @@
 //! The push side (`serve --push`): blob uploads (monolithic, chunked with resume status, mounts) and
 //! manifest PUT by tag or digest, every byte through the store's verified writer and every name
-//! through `Layout::update_index`. Also the pagination shared by `tags/list` and `_catalog`.
+//! through `Layout::update_index`.
 //!
 //! gc must not sweep what a push has written but not yet named: the server holds the layout's shared
 //! writer lock (the one `pull` and `import` hold) from the first write of a push until every blob and
@@ -519,44 +519,4 @@ async fn read_limited(body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
         }
     }
     Ok(Bytes::from(out))
-}
-
-/// A sorted list answered page by page: `n` items after `last`, with a `Link` to the next page
-/// when more remain (distribution-spec's pagination for tags and the catalog).
-pub(crate) fn paginated(
-    query: &[(String, String)],
-    base: &str,
-    key: &str,
-    name: Option<&str>,
-    items: Vec<String>,
-) -> Response<Body> {
-    let n = http::query_get(query, "n").and_then(|n| n.parse::<usize>().ok());
-    let last = http::query_get(query, "last");
-    let after: Vec<String> = match last {
-        Some(l) => items.into_iter().filter(|t| t.as_str() > l).collect(),
-        None => items,
-    };
-    let more = n.is_some_and(|n| after.len() > n);
-    let page: Vec<String> = match n {
-        Some(n) => after.into_iter().take(n).collect(),
-        None => after,
-    };
-    let mut doc = serde_json::Map::new();
-    if let Some(name) = name {
-        doc.insert("name".into(), name.into());
-    }
-    doc.insert(key.into(), page.clone().into());
-    let body = serde_json::to_vec(&doc).unwrap_or_default();
-    let mut r = http::json(StatusCode::OK, "application/json", body);
-    if let (true, Some(n), Some(end)) = (more, n, page.last()) {
-        http::set(
-            &mut r,
-            "Link",
-            &format!(
-                "<{base}?n={n}&last={}>; rel=\"next\"",
-                http::percent_encode(end)
-            ),
-        );
-    }
-    r
 }
