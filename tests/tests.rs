@@ -15,6 +15,7 @@ mod auth;
 mod closure;
 mod commands;
 mod concurrency;
+mod conformance;
 mod copy;
 mod crash;
 mod diskfull;

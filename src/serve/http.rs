@@ -120,12 +120,15 @@ impl Code {
     }
 }
 
-/// An error answer: a status, a spec code and a one-line message.
+/// An error answer: a status, a spec code and a one-line message for the client, and what went
+/// wrong inside the server, which the client never sees (it may name server paths) but the
+/// server's log does.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: Code,
     pub message: String,
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -134,6 +137,20 @@ impl ApiError {
             status,
             code,
             message: crate::error::one_line(&message.into()),
+            detail: None,
+        }
+    }
+
+    /// A failure of the server itself (500): the client reads a generic message, the detail goes
+    /// to the server's log only.
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
+        ApiError {
+            detail: Some(crate::error::one_line(&detail.to_string())),
+            ..ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Unsupported,
+                "the server failed to answer this request (its log has the detail)",
+            )
         }
     }
 
@@ -364,10 +381,12 @@ pub(crate) fn accepted_types(values: &[&str]) -> Option<Vec<String>> {
 }
 
 /// A sorted list answered page by page: `n` items after `last`, with a `Link` to the next page
-/// when more remain (distribution-spec's pagination for tags and the catalog).
+/// when more remain (distribution-spec's pagination for tags and the catalog). The link keeps every
+/// other parameter of the query (containerd's `ns` above all), so that the next page is a page of
+/// the same list.
 pub(crate) fn paginated(
     query: &[(String, String)],
-    base: &str,
+    path: &str,
     key: &str,
     name: Option<&str>,
     items: Vec<String>,
@@ -394,10 +413,20 @@ pub(crate) fn paginated(
         set(
             &mut r,
             "Link",
-            &format!("<{base}?n={n}&last={}>; rel=\"next\"", percent_encode(end)),
+            &format!("<{}>; rel=\"next\"", next_page(query, path, n, end)),
         );
     }
     r
+}
+
+/// The URL of the page after `last`: the same path and query, with `n` and `last` replaced.
+fn next_page(query: &[(String, String)], path: &str, n: usize, last: &str) -> String {
+    let mut url = format!("{path}?");
+    for (k, v) in query.iter().filter(|(k, _)| k != "n" && k != "last") {
+        url.push_str(&format!("{}={}&", percent_encode(k), percent_encode(v)));
+    }
+    url.push_str(&format!("n={n}&last={}", percent_encode(last)));
+    url
 }
 
 #[cfg(test)]
@@ -521,5 +550,32 @@ mod tests {
         assert_eq!(query_get(&q, "bad"), None);
         assert_eq!(query_get(&q, "flag"), Some(""));
         assert_eq!(percent_encode("a+b/c"), "a%2Bb%2Fc");
+    }
+
+    /// The next page is a page of the same list: every parameter but `n` and `last` is kept.
+    #[test]
+    fn next_page_links_keep_the_query() {
+        let cases: &[(&str, &str)] = &[
+            ("n=1", "</v2/x/tags/list?n=1&last=a>; rel=\"next\""),
+            (
+                "ns=ghcr.io&n=1",
+                "</v2/x/tags/list?ns=ghcr.io&n=1&last=a>; rel=\"next\"",
+            ),
+            (
+                "n=1&last=0&ns=localhost%3A5000",
+                "</v2/x/tags/list?ns=localhost%3A5000&n=1&last=a>; rel=\"next\"",
+            ),
+        ];
+        for (q, want) in cases {
+            let q = query_pairs(Some(q));
+            let r = paginated(
+                &q,
+                "/v2/x/tags/list",
+                "tags",
+                Some("x"),
+                vec!["a".into(), "b".into()],
+            );
+            assert_eq!(r.headers().get("link").unwrap(), want, "{q:?}");
+        }
     }
 }

@@ -14,6 +14,7 @@
 mod auth;
 mod blobs;
 mod catalog;
+mod delete;
 mod http;
 mod manifests;
 mod push;
@@ -42,6 +43,8 @@ pub struct ServeOptions {
     pub addr: SocketAddr,
     /// Answer the push endpoints too.
     pub push: bool,
+    /// Answer DELETE of tags, manifests and blobs (without it, DELETE answers 405 `UNSUPPORTED`).
+    pub delete: bool,
     /// A PEM certificate chain and private key: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// An htpasswd file (bcrypt entries): every endpoint needs Basic credentials of one of its users.
@@ -57,6 +60,7 @@ impl Default for ServeOptions {
         ServeOptions {
             addr: SocketAddr::from(([127, 0, 0, 1], 5000)),
             push: false,
+            delete: false,
             tls: None,
             htpasswd: None,
             default_repo: None,
@@ -84,6 +88,24 @@ pub enum Event {
         /// The status answered.
         status: u16,
     },
+    /// Entries of the layout are named by a bare tag only (umoci, skopeo `oci:DIR:TAG`, oras), so
+    /// no repository name reaches them but the default repository, if one was given.
+    BareTags {
+        /// How many entries.
+        entries: usize,
+        /// The repository that serves them (`--default-repo`), as clients ask for it.
+        served_as: Option<String>,
+    },
+    /// A request failed inside the server. The client heard only a generic message; this is what
+    /// went wrong (it may name server paths).
+    Failed {
+        /// The HTTP method.
+        method: String,
+        /// The request path, without its query.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// A signal arrived; requests in flight are finishing.
     Stopping,
 }
@@ -92,6 +114,7 @@ pub enum Event {
 struct State {
     layout: Layout,
     push: bool,
+    delete: bool,
     default_repo: Option<String>,
     catalog: catalog::Catalog,
     manifests: manifests::ManifestCache,
@@ -128,6 +151,7 @@ pub fn serve(
         uploads: push::Uploads::new(layout.clone()),
         layout,
         push: opts.push,
+        delete: opts.delete,
         default_repo,
         manifests: Default::default(),
         verified: Default::default(),
@@ -136,7 +160,14 @@ pub fn serve(
         on_event: Box::new(on_event),
     });
     // Fail before listening when index.json cannot be read at all.
-    state.catalog.snapshot()?;
+    let first = state.catalog.snapshot()?;
+    let bare = first.bare.values().map(Vec::len).sum();
+    if bare > 0 {
+        (state.on_event)(Event::BareTags {
+            entries: bare,
+            served_as: state.default_repo.as_deref().map(catalog::client_name),
+        });
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -261,7 +292,16 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let mut r = match answer(&state, req).await {
         Ok(r) => r,
-        Err(e) => e.response(),
+        Err(e) => {
+            if let Some(detail) = &e.detail {
+                (state.on_event)(Event::Failed {
+                    method: method.to_string(),
+                    path: path.clone(),
+                    detail: detail.clone(),
+                });
+            }
+            e.response()
+        }
     };
     if let Some(auth) = &state.auth {
         let _ = auth;
@@ -317,6 +357,16 @@ async fn answer(
                 StatusCode::METHOD_NOT_ALLOWED,
                 Code::Unsupported,
                 format!("{m} needs a server started with --push"),
+            ));
+        }
+        Ok(())
+    };
+    let deletes = || {
+        if !state.delete {
+            return Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Code::Unsupported,
+                "DELETE needs a server started with --delete",
             ));
         }
         Ok(())
@@ -442,6 +492,16 @@ async fn answer(
                 http::set(&mut r, "OCI-Filters-Applied", "artifactType");
             }
             Ok(r)
+        }
+        Route::Manifest { name, reference } if method == Method::DELETE => {
+            deletes()?;
+            let r = repo(&name)?;
+            delete::manifest(state, &r, &reference).await
+        }
+        Route::Blob { name, digest } if method == Method::DELETE => {
+            deletes()?;
+            repo(&name)?;
+            delete::blob(state, parse_digest(&digest)?).await
         }
         Route::Manifest { name, reference } if method == Method::PUT => {
             writes(&method)?;

@@ -140,6 +140,37 @@ impl Uploads {
     }
 }
 
+impl Uploads {
+    /// Runs `f` on a blocking thread while no push of this server takes a step: `f` takes gc's
+    /// exclusive locks itself (a DELETE that removes a blob), so the shared writer lock this
+    /// server may hold for its pushes is given up for the duration, and taken again afterwards.
+    /// Content pushed but not yet named stays protected from this server's own DELETE (which
+    /// removes only what it was asked to) but, for that moment, not from a `gc` of another
+    /// process that was already waiting for the lock.
+    pub(crate) async fn exclusively<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let failed = || {
+            internal(Error::Internal {
+                what: "a blocking task of the server",
+            })
+        };
+        let mut g = self.guard.lock().await;
+        let held = g.lock.take().is_some();
+        let out = tokio::task::spawn_blocking(f).await.map_err(|_| failed())?;
+        if held {
+            let layout = self.layout.clone();
+            let lock = tokio::task::spawn_blocking(move || layout.lock_writers())
+                .await
+                .map_err(|_| failed())?
+                .map_err(internal)?;
+            g.lock = Some(lock);
+        }
+        Ok(out)
+    }
+}
+
 fn new_id() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let seed = format!(
@@ -206,9 +237,11 @@ fn commit(writer: BlobWriter, d: &Digest) -> Result<(), ApiError> {
     tokio::task::block_in_place(|| writer.commit_verified(d, None))
         .map(|_| ())
         .map_err(|e| match e {
-            Error::DigestMismatch { .. } => {
-                ApiError::new(StatusCode::BAD_REQUEST, Code::DigestInvalid, e.to_string())
-            }
+            Error::DigestMismatch { found, .. } => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                Code::DigestInvalid,
+                format!("the uploaded content is {found}, not {d}"),
+            ),
             e => internal(e),
         })
 }
