@@ -35,6 +35,8 @@ mod registry;
 mod scale;
 mod serve;
 mod serve_clients;
+mod serve_delete;
+mod serve_names;
 mod symlinks;
 mod takeover;
 mod targets;
