@@ -2,7 +2,9 @@
 //! `untag` and `gc` (a blob an image reaches stays), `405` without the flag; and error bodies that
 //! never show a path of the server.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use crate::support::digests::*;
 use crate::support::fixture_copy;
@@ -135,6 +137,22 @@ fn a_referrer_of_a_named_image_keeps_its_blobs() {
     );
 }
 
+/// A named manifest that is missing makes what it reaches unknown: no blob goes, as gc refuses.
+#[test]
+fn a_delete_never_guesses_past_a_missing_manifest() {
+    let (_t, dir) = fixture_copy("containerd");
+    std::fs::remove_file(dir.join("blobs/sha256").join(&D2[7..])).unwrap();
+    let s = Serve::start(&dir, &["--delete"]);
+    let r = delete(&s, &format!("/v2/ghcr.io/acme/tool/blobs/{CONFIG2}"));
+    assert_eq!((r.status, r.code().as_str()), (409, "DENIED"));
+    assert!(blob_exists(&dir, CONFIG2));
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(
+        body.contains(D2) && !body.contains(dir.to_str().unwrap()),
+        "{body}"
+    );
+}
+
 /// Entries named by a bare tag are deleted through the default repository, and only those.
 #[test]
 fn bare_tags_are_deleted_through_the_default_repository() {
@@ -147,27 +165,53 @@ fn bare_tags_are_deleted_through_the_default_repository() {
     assert_eq!(get(&s, "/v2/bundle/manifests/v1").status, 200);
 }
 
-/// A failure inside the server, or a blob it refuses, is told without any path of the server.
+/// A failure inside the server, or a blob it refuses, is told without any path of the server;
+/// the server's log (`-v`) has the detail.
 #[test]
 fn error_bodies_never_show_server_paths() {
     let (t, dir) = fixture_copy("containerd");
-    let s = Serve::start(&dir, &[]);
+    let log = t.path().join("log");
+    let mut child = Command::new(crate::support::bin())
+        .arg("-v")
+        .arg("serve")
+        .arg(&dir)
+        .args(["--addr", "127.0.0.1:0", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    // The request lines of -v go to stdout too: keep reading them.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let addr = v["addr"].as_str().unwrap().to_string();
+    let get = |path: &str| request(&addr, "GET", path, &[("Accept", OCI_MANIFEST)], b"");
     let outside = t.path().join("outside");
     std::fs::write(&outside, b"secret").unwrap();
     let config = dir.join("blobs/sha256").join(&CONFIG1[7..]);
     std::fs::remove_file(&config).unwrap();
     std::os::unix::fs::symlink(&outside, &config).unwrap();
-    let r = get(&s, &format!("/v2/library/alpine/blobs/{CONFIG1}"));
+    let r = get(&format!("/v2/library/alpine/blobs/{CONFIG1}"));
     assert_eq!(r.status, 404);
     // index.json becomes a directory: nothing can be served, and the client is told so plainly.
     std::fs::remove_file(dir.join("index.json")).unwrap();
     std::fs::create_dir(dir.join("index.json")).unwrap();
-    let r2 = get(&s, "/v2/library/alpine/manifests/3.16");
+    let r2 = get("/v2/library/alpine/manifests/3.16");
     assert_eq!(r2.status, 500);
+    let root = t.path().to_str().unwrap();
     for r in [r, r2] {
         let body = String::from_utf8_lossy(&r.body);
-        let root = t.path().to_str().unwrap();
         assert!(!body.contains(root) && !body.contains("/blobs/"), "{body}");
         assert!(!r.code().is_empty(), "{body}");
     }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains(&format!("{}/index.json", dir.display())),
+        "{log}"
+    );
 }

@@ -67,7 +67,30 @@ async fn blocking<T: Send + 'static>(
                 what: "a blocking task of the server",
             })
         })?
-        .map_err(internal)
+        .map_err(refusal)
+}
+
+/// What a client hears of a library error of a DELETE: a name that went meanwhile is unknown, one
+/// that became ambiguous or an image whose manifest cannot be read is a conflict (nothing was
+/// removed); anything else is the server's failure. Never the layout's path.
+fn refusal(e: Error) -> ApiError {
+    let conflict = |message: String| ApiError {
+        detail: Some(crate::error::one_line(&e.to_string())),
+        ..ApiError::new(StatusCode::CONFLICT, Code::Denied, message)
+    };
+    match &e {
+        Error::NotFound { input, .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, Code::ManifestUnknown, input.clone())
+        }
+        Error::Ambiguous { input, .. } => conflict(format!(
+            "{input} is ambiguous in this layout: nothing was deleted"
+        )),
+        Error::Damaged { digest, .. } => conflict(format!(
+            "manifest {digest}, which the layout names, is missing or unreadable, so what it \
+             reaches is unknown: nothing was deleted"
+        )),
+        _ => internal(e),
+    }
 }
 
 /// `DELETE /v2/NAME/manifests/REFERENCE`.
@@ -183,7 +206,7 @@ async fn by_digest(state: &Arc<State>, d: Digest) -> std::result::Result<Respons
         .uploads
         .exclusively(move || remove_unreached(&layout, &d))
         .await?
-        .map_err(internal)?;
+        .map_err(refusal)?;
     Ok(accepted())
 }
 
@@ -198,7 +221,7 @@ pub(crate) async fn blob(
         .uploads
         .exclusively(move || remove_unreached(&layout, &wanted))
         .await?
-        .map_err(internal)?;
+        .map_err(refusal)?;
     match removal {
         Removal::Removed => Ok(accepted()),
         Removal::Absent => Err(ApiError::new(
