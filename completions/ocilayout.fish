@@ -161,7 +161,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s v -l verb
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l addr -d 'Address to listen on: HOST:PORT, or :PORT for every interface (port 0 picks a free port; the startup line says which)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l addr -d 'Address to listen on: HOST:PORT, or :PORT for every interface, IPv4 and IPv6 (port 0 picks a free port; the startup line says which)' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l tls-cert -d 'PEM certificate chain: serve HTTPS (needs --tls-key)' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l tls-key -d 'PEM private key for --tls-cert' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l htpasswd -d 'htpasswd file with bcrypt entries (htpasswd -B): every request needs Basic credentials' -r -F

@@ -1,7 +1,7 @@
 //! Every named image of a served layout is reachable, whatever registry its name carries: the
 //! repository each name is served under (`HOST_PORT/...` for a registry with a port, `?ns=HOST`),
 //! `_catalog` listing only valid names, pagination that stays in its repository, the note about
-//! bare tags, `--addr :PORT`; and the `registries.conf` and `hosts.toml` of `docs/serve.md`, as
+//! bare tags, `--addr :PORT`, a server whose stdout goes away; and the `registries.conf` and `hosts.toml` of `docs/serve.md`, as
 //! written there, through skopeo, podman and containerd.
 
 use std::io::{BufRead, BufReader};
@@ -158,13 +158,51 @@ fn an_empty_host_listens_everywhere() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     let addr = v["addr"].as_str().unwrap().to_string();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(addr.starts_with("0.0.0.0:"), "{addr}");
+    // Every interface: IPv6 and IPv4 together, or IPv4 alone on a system without IPv6.
+    assert!(
+        addr.starts_with("[::]:") || addr.starts_with("0.0.0.0:"),
+        "{addr}"
+    );
     let port = addr.rsplit(':').next().unwrap();
     assert_ne!(port, "0");
+    for host in ["127.0.0.1", "[::1]"] {
+        if host == "[::1]" && addr.starts_with("0.0.0.0:") {
+            continue;
+        }
+        let r = get(&format!("{host}:{port}"), "/v2/", &[]);
+        assert_eq!(r.status, 200, "{host}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
     let r = ol("serve", &dir, &["--addr", "nonsense"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+/// A server whose stdout reader went away (`serve --json -v | head -1`) keeps answering: the
+/// request lines it can no longer write are dropped, never a panic on an answering thread.
+#[test]
+fn a_closed_stdout_does_not_stop_the_server() {
+    let (_t, dir) = fixture_copy("containerd");
+    let mut child = Command::new(bin())
+        .args(["-v", "serve"])
+        .arg(&dir)
+        .args(["--addr", "127.0.0.1:0", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    drop(out);
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let addr = v["addr"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        assert_eq!(get(&addr, "/v2/library/alpine/tags/list", &[]).status, 200);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The first fenced block of `docs/serve.md` that contains `marker`, with the documented server

@@ -13,8 +13,8 @@ use super::Global;
 pub struct Args {
     /// The layout directory.
     pub dir: PathBuf,
-    /// Address to listen on: HOST:PORT, or :PORT for every interface (port 0 picks a free port;
-    /// the startup line says which).
+    /// Address to listen on: HOST:PORT, or :PORT for every interface, IPv4 and IPv6 (port 0 picks
+    /// a free port; the startup line says which).
     #[arg(long, value_name = "[HOST]:PORT", default_value = "127.0.0.1:5000", value_parser = parse_addr)]
     pub addr: SocketAddr,
     /// Accept pushes too (blob uploads, manifest PUT); without it every write answers 405.
@@ -42,12 +42,28 @@ pub struct Args {
     pub json: bool,
 }
 
-/// `HOST:PORT`, `[V6]:PORT`, or `:PORT` for every interface (as docker-registry and Go servers
-/// read it); a host name is resolved to its first address.
+/// Writes a line to stdout or stderr from the server's event callback. A stream that is gone (a
+/// pipe whose reader quit) is no reason to stop serving: the line is dropped, never a panic on
+/// the thread that answers a request.
+macro_rules! say_out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+macro_rules! say_err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
+/// `HOST:PORT`, `[V6]:PORT`, or `:PORT` for every interface, IPv4 and IPv6 (as docker-registry
+/// and Go servers read it); a host name is resolved to its first address.
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     use std::net::ToSocketAddrs;
     let full = match s.strip_prefix(':') {
-        Some(port) => format!("0.0.0.0:{port}"),
+        Some(port) => format!("[::]:{port}"),
         None => s.to_string(),
     };
     if let Ok(a) = full.parse() {
@@ -92,7 +108,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                     "event": "listening", "addr": addr.to_string(), "url": url, "tls": tls,
                     "push": push, "delete": delete,
                 });
-                println!("{line}");
+                say_out!("{line}");
             } else if !quiet {
                 let mode = match (push, delete) {
                     (true, true) => "pull, push and delete",
@@ -100,7 +116,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                     (false, true) => "pull and delete",
                     (false, false) => "pull only",
                 };
-                eprintln!("serving {dir} at {url} ({mode})");
+                say_err!("serving {dir} at {url} ({mode})");
             }
         }
         Event::Request {
@@ -112,16 +128,16 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 let line = serde_json::json!({
                     "event": "request", "method": method, "path": path, "status": status,
                 });
-                println!("{line}");
+                say_out!("{line}");
             } else {
-                eprintln!("{method} {path} {status}");
+                say_err!("{method} {path} {status}");
             }
         }
         Event::BareTags { entries, served_as } if !quiet => match served_as {
-            Some(repo) => eprintln!(
+            Some(repo) => say_err!(
                 "note: {entries} entries named by a bare tag only are served as {repo}:TAG"
             ),
-            None => eprintln!(
+            None => say_err!(
                 "note: {entries} entries are named by a bare tag only (umoci, skopeo oci:DIR:TAG); \
                  no repository serves them: --default-repo NAME serves them as NAME:TAG"
             ),
@@ -130,8 +146,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             method,
             path,
             detail,
-        } if verbose > 0 => eprintln!("{method} {path}: {detail}"),
-        Event::Stopping if !quiet && !json => eprintln!("stopping: finishing requests in flight"),
+        } if verbose > 0 => say_err!("{method} {path}: {detail}"),
+        Event::Stopping if !quiet && !json => say_err!("stopping: finishing requests in flight"),
         _ => {}
     })?;
     Ok(super::EXIT_OK)

@@ -39,7 +39,8 @@ use http::{ApiError, Body, Code, Route, API_VERSION};
 /// How `serve` runs.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
-    /// Where to listen (`127.0.0.1:5000` by default; port 0 picks a free one).
+    /// Where to listen (`127.0.0.1:5000` by default; port 0 picks a free one). `[::]:PORT` is every
+    /// interface, IPv4 included (`0.0.0.0:PORT` where the system has no IPv6).
     pub addr: SocketAddr,
     /// Answer the push endpoints too.
     pub push: bool,
@@ -188,13 +189,11 @@ async fn run(
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let listener = tokio::net::TcpListener::bind(opts.addr)
-        .await
-        .map_err(|source| Error::ServerStart {
-            what: "listen",
-            addr: Some(opts.addr.to_string()),
-            source,
-        })?;
+    let listener = bind(opts.addr).await.map_err(|source| Error::ServerStart {
+        what: "listen",
+        addr: Some(opts.addr.to_string()),
+        source,
+    })?;
     let addr = listener.local_addr().map_err(|source| Error::ServerStart {
         what: "read the address listened",
         addr: Some(opts.addr.to_string()),
@@ -261,6 +260,18 @@ async fn run(
     drop(done_tx);
     let _ = tokio::time::timeout(opts.grace, done_rx.recv()).await;
     Ok(())
+}
+
+/// Binds `addr`. Every interface of IPv6 (`[::]`) also takes IPv4 on Linux; where the system has no
+/// IPv6 at all, every interface of IPv4 (`0.0.0.0`) is the same promise kept.
+async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(addr).await {
+        Err(e) if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED => {
+            let v4 = SocketAddr::from(([0, 0, 0, 0], addr.port()));
+            tokio::net::TcpListener::bind(v4).await.map_err(|_| e)
+        }
+        r => r,
+    }
 }
 
 async fn connection<I>(io: I, state: Arc<State>, stop: &mut tokio::sync::watch::Receiver<bool>)
