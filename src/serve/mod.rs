@@ -1,5 +1,6 @@
 //! `serve`: a layout answers the OCI distribution API (v1.1) as a registry. Pull endpoints always;
-//! push endpoints when asked, through the store's verified writes and the index lock.
+//! push endpoints when asked, through the store's verified writes and the index lock; DELETE when
+//! asked, by the rules of `untag` and `gc` (`docs/serve.md`).
 //!
 //! The stack is hyper 1 on tokio, the ecosystem's standard HTTP/1.1 server: it handles keep-alive,
 //! pipelining, chunked request bodies, header timeouts and graceful shutdown, which container clients
@@ -97,8 +98,8 @@ pub enum Event {
         /// The repository that serves them (`--default-repo`), as clients ask for it.
         served_as: Option<String>,
     },
-    /// A request failed inside the server. The client heard only a generic message; this is what
-    /// went wrong (it may name server paths).
+    /// A request was answered with an error whose cause the client does not hear (it may name
+    /// server paths): a failure inside the server, or a blob the layout holds in a form not served.
     Failed {
         /// The HTTP method.
         method: String,
