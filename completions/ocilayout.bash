@@ -887,7 +887,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__serve)
-            opts="-v -q -h --addr --push --tls-cert --tls-key --htpasswd --default-repo --max-connections --max-connections-per-client --max-uploads --max-uploads-per-client --upload-idle --send-timeout --blocking-threads --json --verbose --quiet --no-progress --help"
+            opts="-v -q -h --addr --push --delete --tls-cert --tls-key --htpasswd --default-repo --max-connections --max-connections-per-client --max-uploads --max-uploads-per-client --upload-idle --send-timeout --blocking-threads --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

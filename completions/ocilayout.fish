@@ -161,7 +161,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s v -l verb
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l addr -d 'Address to listen on (port 0 picks a free port; the startup line says which)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l addr -d 'Address to listen on: HOST:PORT, or :PORT for every interface, IPv4 and IPv6 (port 0 picks a free port; the startup line says which)' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l tls-cert -d 'PEM certificate chain: serve HTTPS (needs --tls-key)' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l tls-key -d 'PEM private key for --tls-cert' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l htpasswd -d 'htpasswd file with bcrypt entries (htpasswd -B): every request needs Basic credentials' -r -F
@@ -174,7 +174,8 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l upload-idl
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l send-timeout -d 'Seconds a response may wait for a client that stopped reading (or took less than 64 KiB in that time) before the connection is cut' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l blocking-threads -d 'Threads for slow work (disk, hashing, bcrypt); more work waits its turn' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l push -d 'Accept pushes too (blob uploads, manifest PUT); without it every write answers 405'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l json -d 'Print the startup line, and with -v each request, as JSON lines on stdout: {"event":"listening","addr","url","tls","push"}, {"event":"request","method","path","status"}'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l delete -d 'Accept DELETE of a tag, of a manifest by digest (its entries leave index.json) and of a blob (refused while an image of the layout reaches it); without it DELETE answers 405'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l json -d 'Print the startup line, and with -v each request, as JSON lines on stdout: {"event":"listening","addr","url","tls","push","delete"}, {"event":"request","method","path","status"}'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l no-progress -d 'Never draw progress bars'

@@ -14,12 +14,17 @@ use super::Global;
 pub struct Args {
     /// The layout directory.
     pub dir: PathBuf,
-    /// Address to listen on (port 0 picks a free port; the startup line says which).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5000")]
+    /// Address to listen on: HOST:PORT, or :PORT for every interface, IPv4 and IPv6 (port 0 picks
+    /// a free port; the startup line says which).
+    #[arg(long, value_name = "[HOST]:PORT", default_value = "127.0.0.1:5000", value_parser = parse_addr)]
     pub addr: SocketAddr,
     /// Accept pushes too (blob uploads, manifest PUT); without it every write answers 405.
     #[arg(long)]
     pub push: bool,
+    /// Accept DELETE of a tag, of a manifest by digest (its entries leave index.json) and of a blob
+    /// (refused while an image of the layout reaches it); without it DELETE answers 405.
+    #[arg(long)]
+    pub delete: bool,
     /// PEM certificate chain: serve HTTPS (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -55,9 +60,42 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = Limits::default().blocking_threads as u32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub blocking_threads: u32,
     /// Print the startup line, and with -v each request, as JSON lines on stdout:
-    /// {"event":"listening","addr","url","tls","push"}, {"event":"request","method","path","status"}.
+    /// {"event":"listening","addr","url","tls","push","delete"}, {"event":"request","method","path","status"}.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Writes a line to stdout or stderr from the server's event callback. A stream that is gone (a
+/// pipe whose reader quit) is no reason to stop serving: the line is dropped, never a panic on
+/// the thread that answers a request.
+macro_rules! say_out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+macro_rules! say_err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
+/// `HOST:PORT`, `[V6]:PORT`, or `:PORT` for every interface, IPv4 and IPv6 (as docker-registry
+/// and Go servers read it); a host name is resolved to its first address.
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let full = match s.strip_prefix(':') {
+        Some(port) => format!("[::]:{port}"),
+        None => s.to_string(),
+    };
+    if let Ok(a) = full.parse() {
+        return Ok(a);
+    }
+    full.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("{s:?} is not HOST:PORT or :PORT"))
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
@@ -73,6 +111,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let opts = ServeOptions {
         addr: args.addr,
         push: args.push,
+        delete: args.delete,
         tls: args.tls_cert.zip(args.tls_key),
         htpasswd: args.htpasswd,
         default_repo: args.default_repo,
@@ -91,18 +130,25 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let verbose = global.verbose;
     let quiet = global.quiet;
     let push = opts.push;
+    let delete = opts.delete;
     let dir = args.dir.display().to_string();
     serve::serve(layout, opts, move |event| match event {
         Event::Listening { addr, tls } => {
             let url = format!("{}://{addr}", if tls { "https" } else { "http" });
             if json {
                 let line = serde_json::json!({
-                    "event": "listening", "addr": addr.to_string(), "url": url, "tls": tls, "push": push,
+                    "event": "listening", "addr": addr.to_string(), "url": url, "tls": tls,
+                    "push": push, "delete": delete,
                 });
-                println!("{line}");
+                say_out!("{line}");
             } else if !quiet {
-                let mode = if push { "pull and push" } else { "pull only" };
-                eprintln!("serving {dir} at {url} ({mode})");
+                let mode = match (push, delete) {
+                    (true, true) => "pull, push and delete",
+                    (true, false) => "pull and push",
+                    (false, true) => "pull and delete",
+                    (false, false) => "pull only",
+                };
+                say_err!("serving {dir} at {url} ({mode})");
             }
         }
         Event::Request {
@@ -114,12 +160,26 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 let line = serde_json::json!({
                     "event": "request", "method": method, "path": path, "status": status,
                 });
-                println!("{line}");
+                say_out!("{line}");
             } else {
-                eprintln!("{method} {path} {status}");
+                say_err!("{method} {path} {status}");
             }
         }
-        Event::Stopping if !quiet && !json => eprintln!("stopping: finishing requests in flight"),
+        Event::BareTags { entries, served_as } if !quiet => match served_as {
+            Some(repo) => say_err!(
+                "note: {entries} entries named by a bare tag only are served as {repo}:TAG"
+            ),
+            None => say_err!(
+                "note: {entries} entries are named by a bare tag only (umoci, skopeo oci:DIR:TAG); \
+                 no repository serves them: --default-repo NAME serves them as NAME:TAG"
+            ),
+        },
+        Event::Failed {
+            method,
+            path,
+            detail,
+        } if verbose > 0 => say_err!("{method} {path}: {detail}"),
+        Event::Stopping if !quiet && !json => say_err!("stopping: finishing requests in flight"),
         _ => {}
     })?;
     Ok(super::EXIT_OK)

@@ -109,20 +109,21 @@ fn open(store: &BlobStore, root: &Path, d: &Digest) -> Result<Open, ApiError> {
     })
 }
 
+/// A blob the layout holds in a form that is not served (a link, not a regular file): the client
+/// hears that much, the server's log hears where.
 fn refused(d: &Digest, e: Error) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        Code::BlobUnknown,
-        format!("blob {d} refused: {e}"),
-    )
+    ApiError {
+        detail: Some(crate::error::one_line(&e.to_string())),
+        ..ApiError::new(
+            StatusCode::NOT_FOUND,
+            Code::BlobUnknown,
+            format!("blob {d} is refused: the layout does not hold it as a regular file"),
+        )
+    }
 }
 
 fn internal(e: Error) -> ApiError {
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Code::Unsupported,
-        e.to_string(),
-    )
+    ApiError::internal(e)
 }
 
 fn corrupt(d: &Digest) -> ApiError {

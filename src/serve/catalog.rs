@@ -132,14 +132,15 @@ impl Snapshot {
         Ok(&self.entries[first])
     }
 
-    /// Every repository, as a client asks for it: Docker Hub names without `docker.io/`, others with
-    /// their host; the default repository when bare-tag entries exist. Sorted.
+    /// Every repository, as a client asks for it (see [`client_name`]); the default repository
+    /// when bare-tag entries exist. Only valid repository names: one no client could ask for
+    /// (an uppercase host) is left out. Sorted.
     pub(crate) fn repositories(&self, default: Option<&RepoName>) -> Vec<String> {
         let mut out: BTreeSet<String> = self.repos.keys().map(|r| client_name(r)).collect();
         if let Some(d) = default.filter(|_| !self.bare.is_empty()) {
             out.insert(client_name(&d.canonical));
         }
-        out.into_iter().collect()
+        out.into_iter().filter(|n| is_valid_repository(n)).collect()
     }
 }
 
@@ -165,7 +166,8 @@ pub(crate) struct RepoName {
 
 /// Maps a requested repository, and containerd's `ns` query parameter when it acts as a mirror, to
 /// a canonical repository: `alpine` and `library/alpine` are `docker.io/library/alpine`,
-/// `ghcr.io/org/app` keeps its host, and `app` with `ns=ghcr.io` is `ghcr.io/app`.
+/// `ghcr.io/org/app` keeps its host, `app` with `ns=ghcr.io` is `ghcr.io/app`, and
+/// `myreg_5000/app` is `myreg:5000/app` (a repository name cannot hold `:`; see [`client_name`]).
 pub(crate) fn repo_name(
     requested: &str,
     ns: Option<&str>,
@@ -173,7 +175,13 @@ pub(crate) fn repo_name(
 ) -> Result<RepoName> {
     let full = match ns.filter(|n| !n.is_empty()) {
         Some(ns) => format!("{ns}/{requested}"),
-        None => requested.to_string(),
+        None => match requested.split_once('/') {
+            Some((first, rest)) => match port_mapped(first) {
+                Some((host, port)) => format!("{host}:{port}/{rest}"),
+                None => requested.to_string(),
+            },
+            None => requested.to_string(),
+        },
     };
     let r = Reference::parse_without_default_tag(&full)?;
     if r.tag().is_some() || r.digest().is_some() {
@@ -190,17 +198,72 @@ pub(crate) fn repo_name(
     })
 }
 
+/// A first path component `HOST_PORT` (`myreg_5000`, `10.0.0.1_5000`): the registry `HOST:PORT`.
+fn port_mapped(first: &str) -> Option<(&str, &str)> {
+    let (host, port) = first.rsplit_once('_')?;
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-');
+    let port_ok = (1..=5).contains(&port.len()) && port.bytes().all(|c| c.is_ascii_digit());
+    (host_ok && port_ok).then_some((host, port))
+}
+
 /// The canonical repository of a `--default-repo` argument.
 pub(crate) fn default_repo(name: &str) -> Result<String> {
     Ok(repo_name(name, None, None)?.canonical)
 }
 
-/// How a client asks for a canonical repository.
+/// How a client asks for a canonical repository, a valid repository name of the distribution API
+/// (which allows no `:`): Docker Hub names without `docker.io/`, other registries with their host,
+/// and a registry with a port with `_` for its `:` (`myreg:5000/app` is `myreg_5000/app`), the path
+/// prefix a registries.conf mirror `location` names. A Docker Hub repository whose first component
+/// reads as such a prefix keeps its `docker.io/`, so that each name maps back to itself.
 pub(crate) fn client_name(canonical: &str) -> String {
-    canonical
-        .strip_prefix("docker.io/")
-        .unwrap_or(canonical)
-        .to_string()
+    let Some((domain, path)) = canonical.split_once('/') else {
+        return canonical.to_string();
+    };
+    if domain == "docker.io" {
+        let first = path.split('/').next().unwrap_or(path);
+        if port_mapped(first).is_none() {
+            return path.to_string();
+        }
+        return canonical.to_string();
+    }
+    match domain.rsplit_once(':') {
+        Some((host, port)) => format!("{host}_{port}/{path}"),
+        None => canonical.to_string(),
+    }
+}
+
+/// Whether `name` is a repository name of the distribution API: `/`-separated components of
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`. Clients refuse any other, so `_catalog` lists no other.
+pub(crate) fn is_valid_repository(name: &str) -> bool {
+    name.split('/').all(|c| {
+        let b = c.as_bytes();
+        let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+        if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+            return false;
+        }
+        // Between alphanumeric runs: one `.`, one or two `_`, or any number of `-`.
+        let mut i = 0;
+        while i < b.len() {
+            if alnum(b[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && !alnum(b[i]) {
+                i += 1;
+            }
+            let sep = &c[start..i];
+            let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-');
+            if !ok {
+                return false;
+            }
+        }
+        true
+    })
 }
 
 /// The current snapshot of a layout's `index.json`, reparsed only when the file changed.
@@ -296,6 +359,10 @@ mod tests {
             ("ghcr.io/org/app", None, "ghcr.io/org/app"),
             ("org/app", Some("ghcr.io"), "ghcr.io/org/app"),
             ("app", Some("localhost:5000"), "localhost:5000/app"),
+            ("myreg_5000/app", None, "myreg:5000/app"),
+            ("10.0.0.1_5000/a/b", None, "10.0.0.1:5000/a/b"),
+            ("docker.io/user_2/app", None, "docker.io/user_2/app"),
+            ("user_x/app", None, "docker.io/user_x/app"),
         ];
         for (r, ns, want) in cases {
             assert_eq!(
@@ -313,6 +380,40 @@ mod tests {
                 .unwrap()
                 .is_default
         );
+    }
+
+    /// Every canonical repository maps to a valid repository name that maps back to it.
+    #[test]
+    fn client_names_are_valid_and_map_back() {
+        let cases: &[(&str, &str)] = &[
+            ("docker.io/library/alpine", "library/alpine"),
+            ("ghcr.io/org/app", "ghcr.io/org/app"),
+            ("myreg:5000/app", "myreg_5000/app"),
+            ("localhost:5000/a/b", "localhost_5000/a/b"),
+            ("10.1.2.3:443/x", "10.1.2.3_443/x"),
+            ("docker.io/user_2/app", "docker.io/user_2/app"),
+            ("docker.io/a__b/c", "a__b/c"),
+        ];
+        for (canonical, client) in cases {
+            assert_eq!(client_name(canonical), *client, "{canonical}");
+            assert!(is_valid_repository(client), "{client}");
+            assert_eq!(repo_name(client, None, None).unwrap().canonical, *canonical);
+        }
+        for bad in [
+            "MyReg_5000/x",
+            "a:5000/x",
+            "a//b",
+            "-a",
+            "a.",
+            "a___b",
+            "a..b",
+            "",
+        ] {
+            assert!(!is_valid_repository(bad), "{bad}");
+        }
+        for good in ["a", "a-b", "a--b", "a__b", "a.b/c_d", "0"] {
+            assert!(is_valid_repository(good), "{good}");
+        }
     }
 
     #[test]

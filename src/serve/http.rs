@@ -1,5 +1,6 @@
 //! The HTTP vocabulary of the server: the response body type, the distribution-spec error bodies,
-//! routes parsed from request paths, query strings and `Range` headers. Pure functions, no I/O.
+//! routes parsed from request paths, query strings, `Range` headers and the pagination of lists.
+//! Pure functions, no I/O.
 
 use std::io;
 use std::pin::Pin;
@@ -121,12 +122,15 @@ impl Code {
     }
 }
 
-/// An error answer: a status, a spec code and a one-line message.
+/// An error answer: a status, a spec code and a one-line message for the client, and what went
+/// wrong inside the server, which the client never sees (it may name server paths) but the
+/// server's log does.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: Code,
     pub message: String,
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -135,6 +139,20 @@ impl ApiError {
             status,
             code,
             message: crate::error::one_line(&message.into()),
+            detail: None,
+        }
+    }
+
+    /// A failure of the server itself (500): the client reads a generic message, the detail goes
+    /// to the server's log only.
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
+        ApiError {
+            detail: Some(crate::error::one_line(&detail.to_string())),
+            ..ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Unsupported,
+                "the server failed to answer this request (its log has the detail)",
+            )
         }
     }
 
@@ -364,6 +382,55 @@ pub(crate) fn accepted_types(values: &[&str]) -> Option<Vec<String>> {
     any.then_some(out)
 }
 
+/// A sorted list answered page by page: `n` items after `last`, with a `Link` to the next page
+/// when more remain (distribution-spec's pagination for tags and the catalog). The link keeps every
+/// other parameter of the query (containerd's `ns` above all), so that the next page is a page of
+/// the same list.
+pub(crate) fn paginated(
+    query: &[(String, String)],
+    path: &str,
+    key: &str,
+    name: Option<&str>,
+    items: Vec<String>,
+) -> Response<Body> {
+    let n = query_get(query, "n").and_then(|n| n.parse::<usize>().ok());
+    let last = query_get(query, "last");
+    let after: Vec<String> = match last {
+        Some(l) => items.into_iter().filter(|t| t.as_str() > l).collect(),
+        None => items,
+    };
+    let more = n.is_some_and(|n| after.len() > n);
+    let page: Vec<String> = match n {
+        Some(n) => after.into_iter().take(n).collect(),
+        None => after,
+    };
+    let mut doc = serde_json::Map::new();
+    if let Some(name) = name {
+        doc.insert("name".into(), name.into());
+    }
+    doc.insert(key.into(), page.clone().into());
+    let body = serde_json::to_vec(&doc).unwrap_or_default();
+    let mut r = json(StatusCode::OK, "application/json", body);
+    if let (true, Some(n), Some(end)) = (more, n, page.last()) {
+        set(
+            &mut r,
+            "Link",
+            &format!("<{}>; rel=\"next\"", next_page(query, path, n, end)),
+        );
+    }
+    r
+}
+
+/// The URL of the page after `last`: the same path and query, with `n` and `last` replaced.
+fn next_page(query: &[(String, String)], path: &str, n: usize, last: &str) -> String {
+    let mut url = format!("{path}?");
+    for (k, v) in query.iter().filter(|(k, _)| k != "n" && k != "last") {
+        url.push_str(&format!("{}={}&", percent_encode(k), percent_encode(v)));
+    }
+    url.push_str(&format!("n={n}&last={}", percent_encode(last)));
+    url
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,5 +552,32 @@ mod tests {
         assert_eq!(query_get(&q, "bad"), None);
         assert_eq!(query_get(&q, "flag"), Some(""));
         assert_eq!(percent_encode("a+b/c"), "a%2Bb%2Fc");
+    }
+
+    /// The next page is a page of the same list: every parameter but `n` and `last` is kept.
+    #[test]
+    fn next_page_links_keep_the_query() {
+        let cases: &[(&str, &str)] = &[
+            ("n=1", "</v2/x/tags/list?n=1&last=a>; rel=\"next\""),
+            (
+                "ns=ghcr.io&n=1",
+                "</v2/x/tags/list?ns=ghcr.io&n=1&last=a>; rel=\"next\"",
+            ),
+            (
+                "n=1&last=0&ns=localhost%3A5000",
+                "</v2/x/tags/list?ns=localhost%3A5000&n=1&last=a>; rel=\"next\"",
+            ),
+        ];
+        for (q, want) in cases {
+            let q = query_pairs(Some(q));
+            let r = paginated(
+                &q,
+                "/v2/x/tags/list",
+                "tags",
+                Some("x"),
+                vec!["a".into(), "b".into()],
+            );
+            assert_eq!(r.headers().get("link").unwrap(), want, "{q:?}");
+        }
     }
 }

@@ -68,12 +68,10 @@ impl ManifestCache {
     }
 }
 
+/// A library error the client cannot act on: 500 with a generic message; the detail (which may
+/// name server paths) goes to the server's log.
 pub(crate) fn internal(e: Error) -> ApiError {
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Code::Unsupported,
-        e.to_string(),
-    )
+    ApiError::internal(e)
 }
 
 /// The fields that tell what kind of document a manifest is, when no descriptor says it.
@@ -131,12 +129,11 @@ pub(crate) fn find(
             .map(|&i| &snapshot.entries[i]);
         (d, e)
     } else {
+        // No tag by that name can exist: unknown, as distribution answers (404, not 400).
         if !reference::is_valid_tag(reference) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                Code::ManifestInvalid,
-                format!("invalid tag {reference:?}"),
-            ));
+            return Err(unknown(format!(
+                "{reference:?} is not a tag or a digest, so no manifest has it"
+            )));
         }
         match snapshot.lookup(repo, reference) {
             Ok(e) => (e.digest().clone(), Some(e)),

@@ -1,5 +1,6 @@
 //! `serve`: a layout answers the OCI distribution API (v1.1) as a registry. Pull endpoints always;
-//! push endpoints when asked, through the store's verified writes and the index lock.
+//! push endpoints when asked, through the store's verified writes and the index lock; DELETE when
+//! asked, by the rules of `untag` and `gc` (`docs/serve.md`).
 //!
 //! The stack is hyper 1 on tokio, the ecosystem's standard HTTP/1.1 server: it handles keep-alive,
 //! pipelining, chunked request bodies, header timeouts and graceful shutdown, which container clients
@@ -14,6 +15,7 @@
 mod auth;
 mod blobs;
 mod catalog;
+mod delete;
 mod hook;
 mod http;
 mod limits;
@@ -45,10 +47,13 @@ use http::{ApiError, Body, Code, Route, API_VERSION};
 /// How `serve` runs.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
-    /// Where to listen (`127.0.0.1:5000` by default; port 0 picks a free one).
+    /// Where to listen (`127.0.0.1:5000` by default; port 0 picks a free one). `[::]:PORT` is every
+    /// interface, IPv4 included (`0.0.0.0:PORT` where the system has no IPv6).
     pub addr: SocketAddr,
     /// Answer the push endpoints too.
     pub push: bool,
+    /// Answer DELETE of tags, manifests and blobs (without it, DELETE answers 405 `UNSUPPORTED`).
+    pub delete: bool,
     /// A PEM certificate chain and private key: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// An htpasswd file (bcrypt entries): every endpoint needs Basic credentials of one of its users.
@@ -66,6 +71,7 @@ impl Default for ServeOptions {
         ServeOptions {
             addr: SocketAddr::from(([127, 0, 0, 1], 5000)),
             push: false,
+            delete: false,
             tls: None,
             htpasswd: None,
             default_repo: None,
@@ -94,6 +100,24 @@ pub enum Event {
         /// The status answered.
         status: u16,
     },
+    /// Entries of the layout are named by a bare tag only (umoci, skopeo `oci:DIR:TAG`, oras), so
+    /// no repository name reaches them but the default repository, if one was given.
+    BareTags {
+        /// How many entries.
+        entries: usize,
+        /// The repository that serves them (`--default-repo`), as clients ask for it.
+        served_as: Option<String>,
+    },
+    /// A request was answered with an error whose cause the client does not hear (it may name
+    /// server paths): a failure inside the server, or a blob the layout holds in a form not served.
+    Failed {
+        /// The HTTP method.
+        method: String,
+        /// The request path, without its query.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// A signal arrived; requests in flight are finishing.
     Stopping,
 }
@@ -102,6 +126,7 @@ pub enum Event {
 struct State {
     layout: Layout,
     push: bool,
+    delete: bool,
     default_repo: Option<String>,
     catalog: catalog::Catalog,
     manifests: manifests::ManifestCache,
@@ -163,6 +188,7 @@ pub fn serve(
         writers: writers::Writers::new(layout.clone()),
         layout,
         push: opts.push,
+        delete: opts.delete,
         default_repo,
         manifests: Default::default(),
         verifier: Default::default(),
@@ -174,7 +200,14 @@ pub fn serve(
         on_event: Box::new(on_event),
     });
     // Fail before listening when index.json cannot be read at all.
-    state.catalog.snapshot()?;
+    let first = state.catalog.snapshot()?;
+    let bare = first.bare.values().map(Vec::len).sum();
+    if bare > 0 {
+        (state.on_event)(Event::BareTags {
+            entries: bare,
+            served_as: state.default_repo.as_deref().map(catalog::client_name),
+        });
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(limits.blocking_threads.max(1))
         .enable_all()
@@ -196,13 +229,11 @@ async fn run(
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let listener = tokio::net::TcpListener::bind(opts.addr)
-        .await
-        .map_err(|source| Error::ServerStart {
-            what: "listen",
-            addr: Some(opts.addr.to_string()),
-            source,
-        })?;
+    let listener = bind(opts.addr).await.map_err(|source| Error::ServerStart {
+        what: "listen",
+        addr: Some(opts.addr.to_string()),
+        source,
+    })?;
     let addr = listener.local_addr().map_err(|source| Error::ServerStart {
         what: "read the address listened",
         addr: Some(opts.addr.to_string()),
@@ -282,6 +313,18 @@ async fn run(
     Ok(())
 }
 
+/// Binds `addr`. Every interface of IPv6 (`[::]`) also takes IPv4 on Linux; where the system has no
+/// IPv6 at all, every interface of IPv4 (`0.0.0.0`) is the same promise kept.
+async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(addr).await {
+        Err(e) if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED => {
+            let v4 = SocketAddr::from(([0, 0, 0, 0], addr.port()));
+            tokio::net::TcpListener::bind(v4).await.map_err(|_| e)
+        }
+        r => r,
+    }
+}
+
 async fn connection<I>(
     io: I,
     ip: IpAddr,
@@ -331,7 +374,16 @@ async fn handle(state: Arc<State>, ip: IpAddr, req: Request<Incoming>) -> Respon
         Ok(client) => answer(&state, &client, req).await,
         Err(e) => Err(e),
     }
-    .unwrap_or_else(|e| e.response());
+    .unwrap_or_else(|e| {
+        if let Some(detail) = &e.detail {
+            (state.on_event)(Event::Failed {
+                method: method.to_string(),
+                path: path.clone(),
+                detail: detail.clone(),
+            });
+        }
+        e.response()
+    });
     if state.auth.is_some() && r.status() == StatusCode::UNAUTHORIZED {
         http::set(&mut r, "WWW-Authenticate", "Basic realm=\"ocilayout\"");
     }
@@ -375,6 +427,16 @@ async fn answer(
                 StatusCode::METHOD_NOT_ALLOWED,
                 Code::Unsupported,
                 format!("{m} needs a server started with --push"),
+            ));
+        }
+        Ok(())
+    };
+    let deletes = || {
+        if !state.delete {
+            return Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Code::Unsupported,
+                "DELETE needs a server started with --delete",
             ));
         }
         Ok(())
@@ -423,7 +485,7 @@ async fn answer(
                 is_default: true,
             });
             let all = s.repositories(default.as_ref());
-            Ok(push::paginated(
+            Ok(http::paginated(
                 &query,
                 "/v2/_catalog",
                 "repositories",
@@ -442,7 +504,7 @@ async fn answer(
                 )
             })?;
             let base = format!("/v2/{name}/tags/list");
-            Ok(push::paginated(&query, &base, "tags", Some(&name), tags))
+            Ok(http::paginated(&query, &base, "tags", Some(&name), tags))
         }
         Route::Manifest { name, reference } if reading => {
             let r = repo(&name)?;
@@ -486,6 +548,16 @@ async fn answer(
                 http::set(&mut r, "OCI-Filters-Applied", "artifactType");
             }
             Ok(r)
+        }
+        Route::Manifest { name, reference } if method == Method::DELETE => {
+            deletes()?;
+            let r = repo(&name)?;
+            delete::manifest(state, &r, &reference).await
+        }
+        Route::Blob { name, digest } if method == Method::DELETE => {
+            deletes()?;
+            repo(&name)?;
+            delete::blob(state, parse_digest(&digest)?).await
         }
         Route::Manifest { name, reference } if method == Method::PUT => {
             writes(&method)?;

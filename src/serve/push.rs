@@ -105,9 +105,11 @@ async fn commit(state: &Arc<State>, blob: ParkedBlob, d: &Digest) -> Result<(), 
     blocking(move || blob.resume()?.commit_verified(&want, None))
         .await?
         .map_err(|e| match e {
-            Error::DigestMismatch { .. } => {
-                ApiError::new(StatusCode::BAD_REQUEST, Code::DigestInvalid, e.to_string())
-            }
+            Error::DigestMismatch { found, .. } => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                Code::DigestInvalid,
+                format!("the uploaded content is {found}, not {d}"),
+            ),
             e => internal(e),
         })?;
     state.writers.pending(&step, d.clone());
@@ -433,44 +435,4 @@ async fn read_limited(body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
         }
     }
     Ok(Bytes::from(out))
-}
-
-/// A sorted list answered page by page: `n` items after `last`, with a `Link` to the next page
-/// when more remain (distribution-spec's pagination for tags and the catalog).
-pub(crate) fn paginated(
-    query: &[(String, String)],
-    base: &str,
-    key: &str,
-    name: Option<&str>,
-    items: Vec<String>,
-) -> Response<Body> {
-    let n = http::query_get(query, "n").and_then(|n| n.parse::<usize>().ok());
-    let last = http::query_get(query, "last");
-    let after: Vec<String> = match last {
-        Some(l) => items.into_iter().filter(|t| t.as_str() > l).collect(),
-        None => items,
-    };
-    let more = n.is_some_and(|n| after.len() > n);
-    let page: Vec<String> = match n {
-        Some(n) => after.into_iter().take(n).collect(),
-        None => after,
-    };
-    let mut doc = serde_json::Map::new();
-    if let Some(name) = name {
-        doc.insert("name".into(), name.into());
-    }
-    doc.insert(key.into(), page.clone().into());
-    let body = serde_json::to_vec(&doc).unwrap_or_default();
-    let mut r = http::json(StatusCode::OK, "application/json", body);
-    if let (true, Some(n), Some(end)) = (more, n, page.last()) {
-        http::set(
-            &mut r,
-            "Link",
-            &format!(
-                "<{base}?n={n}&last={}>; rel=\"next\"",
-                http::percent_encode(end)
-            ),
-        );
-    }
-    r
 }

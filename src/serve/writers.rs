@@ -143,6 +143,41 @@ impl Writers {
         release_if_done(&mut h);
     }
 
+    /// Runs `f` on the blocking pool while no push of this server takes a step: `f` takes gc's
+    /// exclusive locks itself (a DELETE that removes a blob), so the shared writer lock this server
+    /// may hold for its pushes is given up for the duration and taken again afterwards. New steps
+    /// wait meanwhile; steps already in flight finish first. Content pushed but not yet named stays
+    /// protected from this server's own DELETE (which removes only what it was asked to) but, for
+    /// that moment, not from a `gc` of another process that was already waiting for the lock.
+    pub(crate) async fn exclusively<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let failed = || {
+            internal(Error::Internal {
+                what: "a blocking task of the server",
+            })
+        };
+        let _one = self.acquiring.lock().await;
+        while self.held().in_flight > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let held = self.held().lock.take().is_some();
+        let out = tokio::task::spawn_blocking(f).await.map_err(|_| failed())?;
+        if held {
+            let layout = self.layout.clone();
+            let lock = tokio::task::spawn_blocking(move || layout.lock_writers())
+                .await
+                .map_err(|_| failed())?
+                .map_err(internal)?;
+            let mut h = self.held();
+            if h.lock.is_none() {
+                h.lock = Some(lock);
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether the server holds the writer lock now (for tests of the rules above).
     #[cfg(test)]
     pub(crate) fn is_held(&self) -> bool {
