@@ -34,6 +34,7 @@ mod registry;
 mod scale;
 mod serve;
 mod serve_clients;
+mod special;
 mod symlinks;
 mod takeover;
 mod targets;

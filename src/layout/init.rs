@@ -16,6 +16,7 @@ use std::path::Path;
 use super::{atomic_write, Layout, OCI_LAYOUT_CONTENT};
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
+use crate::file::{self, Links};
 use crate::store::{self, BlobStore, STATE_DIR, TMP_DIR};
 
 /// `index.json` as our `init` writes it, byte for byte: how an interrupted init of ours is recognised.
@@ -182,7 +183,7 @@ fn holds(path: &Path, content: &str) -> bool {
     match fs::symlink_metadata(path) {
         Err(e) => e.kind() == io::ErrorKind::NotFound,
         Ok(m) if !m.is_file() || m.len() != content.len() as u64 => false,
-        Ok(_) => fs::read(path).is_ok_and(|b| b == content.as_bytes()),
+        Ok(_) => file::read(path, Links::Refuse).is_ok_and(|b| b == content.as_bytes()),
     }
 }
 

@@ -405,14 +405,7 @@ async fn answer(
             let range = header(&req, "range").map(str::to_string);
             let st = state.clone();
             tokio::task::spawn_blocking(move || {
-                blobs::serve(
-                    st.layout.blobs(),
-                    st.layout.root(),
-                    &st.verified,
-                    &d,
-                    head,
-                    range.as_deref(),
-                )
+                blobs::serve(st.layout.blobs(), &st.verified, &d, head, range.as_deref())
             })
             .await
             .map_err(|_| {
