@@ -29,6 +29,7 @@ mod index;
 mod integrity;
 mod interop;
 mod layout;
+mod leftovers;
 mod private_registry;
 mod registry;
 mod scale;
