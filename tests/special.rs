@@ -154,7 +154,8 @@ fn check(run: Option<Run>, want: Outcome, file: &Path, kind: Kind) -> Result<(),
 }
 
 /// A command of the table: its arguments (`{DIR}` is the layout, `{OUT}` a fresh path beside it,
-/// `{ARCHIVE}` a good archive of the same fixture, `{REG}` a registry) and, per position in the
+/// `{GOOD}` the same fixture intact, `{ARCHIVE}` an archive of it, `{REG}` a registry holding its
+/// image as `good/app:1`) and, per position in the
 /// order of [`positions`], what it does.
 struct Case {
     args: &'static [&'static str],
@@ -164,8 +165,8 @@ struct Case {
 /// Every command that reads a layout. The outcome per position follows from what each reads: `ls`
 /// and `resolve` only `oci-layout` and `index.json`; `tag` also the manifest it names; `--platform`
 /// and `inspect` the manifest and its config; `copy` and `push` of one image its closure (not its
-/// referrers); the whole-layout commands (`fsck`, `gc`, `rm`, `du`, `export`) everything; `import`
-/// refuses a blob it would otherwise store over.
+/// referrers); the whole-layout commands (`fsck`, `gc`, `rm`, `du`, `export`) everything; `import`,
+/// `copy` and `pull` into the layout refuse a blob they would otherwise store over.
 fn cases() -> Vec<Case> {
     const R: Outcome = Refused;
     const U: Outcome = Unaffected;
@@ -222,6 +223,15 @@ fn cases() -> Vec<Case> {
             args: &["push", "{DIR}", "app:1", "{REG}/special/app:1"],
             want: [R, R, R, R, R, U],
         },
+        // Into a layout holding the special file: the blobs about to be written are sized first.
+        Case {
+            args: &["copy", "oci-layout://{GOOD}:1", "oci-layout://{DIR}:2"],
+            want: [R, R, R, R, R, R],
+        },
+        Case {
+            args: &["pull", "{REG}/good/app:1", "{DIR}"],
+            want: [R, R, R, R, R, R],
+        },
     ]
 }
 
@@ -232,10 +242,20 @@ fn no_command_blocks_on_a_special_file() {
     let (good_dir, good) = fixture_copy("artifact");
     let archive = good_dir.path().join("good.tar");
     run(["export".as_ref(), good.as_os_str(), archive.as_os_str()]).ok();
+    if let Some(reg) = &reg {
+        let dest = format!("{}/good/app:1", reg.addr);
+        run([
+            "push".as_ref(),
+            good.as_os_str(),
+            "app:1".as_ref(),
+            dest.as_ref(),
+        ])
+        .ok();
+    }
     let mut failures = Vec::new();
     let mut skipped_devices = false;
     for case in cases() {
-        if case.args[0] == "push" && reg.is_none() {
+        if case.args.iter().any(|a| a.contains("{REG}")) && reg.is_none() {
             continue;
         }
         for ((label, rel), want) in positions().into_iter().zip(case.want) {
@@ -254,6 +274,7 @@ fn no_command_blocks_on_a_special_file() {
                         a.replace("{DIR}", dir.to_str().unwrap())
                             .replace("{OUT}", out.to_str().unwrap())
                             .replace("{ARCHIVE}", archive.to_str().unwrap())
+                            .replace("{GOOD}", good.to_str().unwrap())
                             .replace("{REG}", reg.as_ref().map_or("", |r| r.addr.as_str()))
                     })
                     .collect();
