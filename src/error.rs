@@ -59,6 +59,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// A FIFO, a socket, a device (or a directory) where the layout should hold a regular file
+    /// (`oci-layout`, `index.json`, a blob): refused before a byte of it is read, since reading it
+    /// could block forever or reach a device.
+    #[error("{}: {kind}, not a regular file; refusing to read it", path.display())]
+    NotAFile {
+        /// The file that is not a regular file.
+        path: PathBuf,
+        /// What it is instead.
+        kind: FileKind,
+    },
+
     /// JSON that does not parse as what it should be. The reason may quote the document, so control
     /// characters in it are shown escaped.
     #[error("{}: {}", one_line(what), one_line(reason))]
@@ -438,6 +449,41 @@ pub enum Error {
         /// The worker that stopped.
         what: &'static str,
     },
+}
+
+/// What a path holds when it is not the regular file a layout should hold there
+/// ([`Error::NotAFile`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// A named pipe: reading it waits for a writer.
+    Fifo,
+    /// A Unix domain socket.
+    Socket,
+    /// A character device (`/dev/null`, a terminal, a tape).
+    CharDevice,
+    /// A block device (a disk).
+    BlockDevice,
+    /// A directory.
+    Directory,
+    /// A symbolic link where links are refused.
+    Symlink,
+    /// Anything else the system may have.
+    Other,
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileKind::Fifo => "a FIFO",
+            FileKind::Socket => "a socket",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Directory => "a directory",
+            FileKind::Symlink => "a symbolic link",
+            FileKind::Other => "a special file",
+        })
+    }
 }
 
 /// One of the entries an ambiguous input matches: how the entry is named, and what it points at.

@@ -12,6 +12,7 @@ pub mod copy;
 pub mod digest;
 pub mod du;
 pub mod error;
+mod file;
 pub mod fsck;
 pub mod gc;
 pub mod graph;

@@ -11,6 +11,7 @@ use oci_spec::image::Digest;
 
 use crate::digest::{self, Algorithm, HashingWriter};
 use crate::error::{Error, IoContext, Result};
+use crate::file::{self, Links};
 
 /// Directory (relative to the layout root) that holds our temporary files and lock files.
 pub(crate) const STATE_DIR: &str = ".ocilayout";
@@ -114,15 +115,12 @@ impl BlobStore {
             .join(d.digest()))
     }
 
-    /// The size of a blob, or `None` when it is not there.
+    /// The size of a blob, or `None` when it is not there. Anything but a regular file is
+    /// [`Error::NotAFile`].
     pub fn size(&self, d: &Digest) -> Result<Option<u64>> {
         let path = self.path(d)?;
         match fs::metadata(&path) {
-            Ok(m) if m.is_file() => Ok(Some(m.len())),
-            Ok(_) => Err(Error::Unsafe {
-                path,
-                reason: "not a regular file".into(),
-            }),
+            Ok(m) => file::regular(&path, &m).map(|()| Some(m.len())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(path, e)),
         }
@@ -134,16 +132,37 @@ impl BlobStore {
         Ok(self.size(d)? == Some(size))
     }
 
-    /// Opens a blob for reading.
+    /// Opens a blob for reading. A FIFO, socket or device in its place is [`Error::NotAFile`],
+    /// refused without blocking.
     pub fn open(&self, d: &Digest) -> Result<File> {
         let path = self.path(d)?;
-        File::open(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::BlobMissing {
-                digest: d.clone(),
-                layout: self.root.clone(),
-            },
-            _ => Error::io(path, e),
+        file::open(&path, Links::Follow).map_err(|e| {
+            if file::is_not_found(&e) {
+                Error::BlobMissing {
+                    digest: d.clone(),
+                    layout: self.root.clone(),
+                }
+            } else {
+                e
+            }
         })
+    }
+
+    /// Opens a blob as [`BlobStore::open`] does, refusing a symbolic link anywhere below the layout
+    /// (`blobs/`, `blobs/<alg>/`, the blob itself) with [`Error::Unsafe`] or [`Error::NotAFile`]: a
+    /// server must not stream a file from outside the layout.
+    #[cfg(feature = "serve")]
+    pub(crate) fn open_no_follow(&self, d: &Digest) -> Result<File> {
+        let path = self.path(d)?;
+        let missing = || Error::BlobMissing {
+            digest: d.clone(),
+            layout: self.root.clone(),
+        };
+        if existing_dir(&self.root, &format!("blobs/{}", d.algorithm().as_ref()))?.is_none() {
+            return Err(missing());
+        }
+        file::open(&path, Links::Refuse)
+            .map_err(|e| if file::is_not_found(&e) { missing() } else { e })
     }
 
     /// Reads a whole blob of at most `limit` bytes and checks its digest.

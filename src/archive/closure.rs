@@ -48,7 +48,8 @@ pub(super) fn select_platform(
 
 /// Refuses unless every blob reachable from `entries` is now in the store, sound, and every manifest
 /// is within the size limit for manifests from an archive (the rule is [`Operation::Import`]'s).
-pub(super) fn check(layout: &Layout, entries: &[Entry]) -> Result<()> {
+/// Returns the closure's graph.
+pub(super) fn check(layout: &Layout, entries: &[Entry]) -> Result<graph::Graph> {
     // One root per distinct reading (digest, media type, size): the walk holds a copy of each root,
     // and 80,000 entries of one image are one root, not 80,000.
     let mut seen = std::collections::HashSet::new();
@@ -58,7 +59,7 @@ pub(super) fn check(layout: &Layout, entries: &[Entry]) -> Result<()> {
         .filter(|d| seen.insert((d.digest().as_ref(), d.media_type().to_string(), d.size())));
     let graph = graph::walk(layout.blobs(), roots)?;
     let Some(shortfall) = graph.shortfall(Operation::Import) else {
-        return Ok(());
+        return Ok(graph);
     };
     // A missing blob of an image index whose other platforms are complete: say the way through.
     if let Shortfall::Damaged {

@@ -1,7 +1,7 @@
 //! Export: the closure of a layout's entries streamed into a deterministic tar, each blob verified
 //! against its digest on the way out so that corruption is never shipped.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ use tar::{Builder, EntryType, Header};
 
 use super::{Compression, ExportOptions, ExportReport, COPY_BUFFER};
 use crate::digest::{Algorithm, Hasher};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::graph::{self, Operation};
 use crate::layout::{self, Layout, OCI_LAYOUT_CONTENT};
 use crate::resolve;
@@ -139,7 +139,7 @@ fn index_document(
 ) -> Result<(Vec<u8>, Vec<Descriptor>)> {
     let Some(chosen) = chosen else {
         let path = layout.root().join("index.json");
-        let bytes = fs::read(&path).at(&path)?;
+        let bytes = crate::file::read(&path, crate::file::Links::Follow)?;
         let index = layout::parse_index(&bytes, &path)?;
         return Ok((bytes, index.manifests().clone()));
     };

@@ -61,6 +61,7 @@ pub fn import(source: impl Read, dir: &Path, opts: &ImportOptions) -> Result<Imp
         names: opts.names.clone(),
         docker: Members::default(),
         candidates: Vec::new(),
+        stored: Vec::new(),
     };
     let result = {
         // Held for the whole import: gc must not sweep blobs that the index does not name yet.
@@ -143,6 +144,9 @@ struct Session<'a> {
     docker: Members,
     /// Blobs this import added for members outside the OCI layout: removed unless an entry uses them.
     candidates: Vec<Digest>,
+    /// Every blob member of an OCI archive, its size, and whether this import wrote it: with a
+    /// platform, the report counts only those the kept entries reach.
+    stored: Vec<(Digest, u64, bool)>,
 }
 
 impl Session<'_> {
@@ -323,6 +327,7 @@ impl Session<'_> {
                 return Err(mismatch(&found));
             }
             self.report.blobs_skipped += 1;
+            self.stored.push((d.clone(), size, false));
             return Ok(());
         }
         let existed = store.size(d)?.is_some();
@@ -346,6 +351,7 @@ impl Session<'_> {
         }
         self.report.blobs_written += 1;
         self.report.bytes += size;
+        self.stored.push((d.clone(), size, true));
         Ok(())
     }
 
@@ -381,7 +387,11 @@ impl Session<'_> {
         if let Some(p) = &self.platform {
             entries = closure::select_platform(self.layout, entries, p)?;
         }
-        closure::check(self.layout, &entries)?;
+        let graph = closure::check(self.layout, &entries)?;
+        if self.platform.is_some() {
+            // The other platforms' blobs go again once the entries are named: not reported as kept.
+            self.count_kept(&graph);
+        }
         apply_name_options(&mut entries, &self.names);
         self.report.images = entries.len();
         self.report.moved = self.layout.update_index(|doc| Ok(merge(doc, entries)))?;
@@ -390,6 +400,27 @@ impl Session<'_> {
 }
 
 impl Session<'_> {
+    /// Counts, of the blobs the archive held, only those the kept entries reach (`graph`): written
+    /// by this import, or already in the store.
+    fn count_kept(&mut self, graph: &graph::Graph) {
+        let mut seen = std::collections::HashSet::new();
+        let (mut written, mut skipped, mut bytes) = (0, 0, 0);
+        for (d, size, wrote) in &self.stored {
+            if !graph.contains(d) || !seen.insert(d) {
+                continue;
+            }
+            if *wrote {
+                written += 1;
+                bytes += size;
+            } else {
+                skipped += 1;
+            }
+        }
+        self.report.blobs_written = written;
+        self.report.blobs_skipped = skipped;
+        self.report.bytes = bytes;
+    }
+
     /// After the stream of a docker-archive: one OCI image manifest per image of `manifest.json`,
     /// named after its `RepoTags`, merged into `index.json` like an OCI archive's entries.
     fn finish_docker(&mut self) -> Result<()> {

@@ -91,11 +91,13 @@ pub struct ImportOptions {
 pub struct ImportReport {
     /// Entries of the archive's `index.json` merged into the layout.
     pub images: usize,
-    /// Blobs the import added to the store.
+    /// Blobs the import added to the store and kept. With a platform, only those the kept entries
+    /// reach: the other platforms' blobs are stored while the archive streams and removed again.
     pub blobs_written: usize,
-    /// Blobs of the archive the store already held (their content was still verified).
+    /// Blobs of the archive the store already held (their content was still verified); with a
+    /// platform, only those the kept entries reach.
     pub blobs_skipped: usize,
-    /// Bytes of blob content read from the archive.
+    /// Bytes of the blobs counted in `blobs_written`.
     pub bytes: u64,
     /// Archive members that are not part of an OCI layout (for example `manifest.json`), not stored.
     pub ignored: usize,

@@ -82,7 +82,7 @@ fn replace<T>(
         _ => Path::new("."),
     };
     remove_stale(dir, &prefix);
-    let (file, tmp, _registered) = create_temp(dir, &prefix, mode)?;
+    let (file, tmp, _registered) = create_temp(path, dir, &prefix, mode)?;
     let result = (|| {
         let mut out = BufWriter::with_capacity(COPY_BUFFER, file);
         let value = write(&mut out)?;
@@ -100,8 +100,10 @@ fn replace<T>(
 }
 
 /// Creates `dir/<prefix><pid>-<n>` exclusively, with `mode` set exactly when given, registered for
-/// removal on a signal before it exists (so no signal finds it unregistered).
+/// removal on a signal before it exists (so no signal finds it unregistered). An error names
+/// `target`, the path the user gave, not the temporary name.
 fn create_temp(
+    target: &Path,
     dir: &Path,
     prefix: &str,
     mode: Option<u32>,
@@ -123,13 +125,13 @@ fn create_temp(
                 if let Some(mode) = mode {
                     if let Err(e) = file.set_permissions(fs::Permissions::from_mode(mode)) {
                         let _ = fs::remove_file(&tmp);
-                        return Err(Error::io(tmp, e));
+                        return Err(Error::io(target, e));
                     }
                 }
                 return Ok((file, tmp, registration));
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::io(tmp, e)),
+            Err(e) => return Err(Error::io(target, e)),
         }
     }
 }

@@ -11,11 +11,12 @@
 
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{atomic_write, Layout, OCI_LAYOUT_CONTENT};
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
+use crate::file::{self, Links};
 use crate::store::{self, BlobStore, STATE_DIR, TMP_DIR};
 
 /// `index.json` as our `init` writes it, byte for byte: how an interrupted init of ours is recognised.
@@ -27,6 +28,8 @@ pub(crate) const EMPTY_INDEX_JSON: &str =
 #[must_use = "call `undo` when the operation that created the layout fails"]
 pub struct Created {
     made: Option<Made>,
+    /// The folders above the layout this call created (a new nested path), outermost first.
+    parents: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,18 +56,21 @@ impl Layout {
             blobs: BlobStore::new(root),
         };
         if exists(&root.join("oci-layout"))? {
-            return open_existing(root).map(|l| (l, Created { made: None }));
+            return open_existing(root).map(|l| (l, Created::nothing()));
         }
-        let mut made = None;
+        let mut created = Created::nothing();
         match fs::metadata(root) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    fs::create_dir_all(parent).at(parent)?;
+                    created.parents = create_parents(parent)?;
                 }
                 match fs::create_dir(root) {
-                    Ok(()) => made = Some(Made::Dir),
+                    Ok(()) => created.made = Some(Made::Dir),
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(Error::io(root, e)),
+                    Err(e) => {
+                        created.undo(&layout);
+                        return Err(Error::io(root, e));
+                    }
                 }
             }
             Err(e) => return Err(Error::io(root, e)),
@@ -76,24 +82,78 @@ impl Layout {
             }
             Ok(_) => {}
         }
-        if takeover(root)? == Found::Empty && made.is_none() {
-            made = Some(Made::Content);
+        match init_content(&layout, &mut created) {
+            Ok(Some(existing)) => Ok((existing, Created::nothing())),
+            Ok(None) => Ok((layout, created)),
+            Err(e) => {
+                // What this call made (folders included) goes again; what it found stays.
+                created.undo(&layout);
+                Err(e)
+            }
         }
-        // The mark first: from here on, what is in the directory is recognisably ours.
-        store::ensure_dir(root, STATE_DIR)?;
-        let _guard = layout.lock_index()?;
-        if exists(&root.join("oci-layout"))? {
-            // Another init finished first: the layout is its, never ours to undo.
-            return open_existing(root).map(|l| (l, Created { made: None }));
+    }
+}
+
+/// Writes a new layout's content into the directory `layout.root()`, which exists. `Some` when
+/// another init finished first: the layout is its, never ours to undo.
+fn init_content(layout: &Layout, created: &mut Created) -> Result<Option<Layout>> {
+    let root = layout.root();
+    if takeover(root)? == Found::Empty && created.made.is_none() {
+        created.made = Some(Made::Content);
+    }
+    // The mark first: from here on, what is in the directory is recognisably ours.
+    store::ensure_dir(root, STATE_DIR)?;
+    let _guard = layout.lock_index()?;
+    if exists(&root.join("oci-layout"))? {
+        return open_existing(root).map(Some);
+    }
+    takeover(root)?;
+    store::ensure_dir(root, "blobs/sha256")?;
+    if !exists(&root.join("index.json"))? {
+        atomic_write(root, "index.json", EMPTY_INDEX_JSON.as_bytes())?;
+    }
+    // oci-layout last: a directory with it is a complete layout.
+    atomic_write(root, "oci-layout", OCI_LAYOUT_CONTENT.as_bytes())?;
+    Ok(None)
+}
+
+/// Creates the missing folders of `dir`, outermost first, and returns those this call created: a
+/// folder another process creates meanwhile is not ours. On failure, what it created is removed.
+fn create_parents(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut at = dir;
+    loop {
+        match fs::symlink_metadata(at) {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(at.to_path_buf()),
+            Err(e) => return Err(Error::io(at, e)),
         }
-        takeover(root)?;
-        store::ensure_dir(root, "blobs/sha256")?;
-        if !exists(&root.join("index.json"))? {
-            atomic_write(root, "index.json", EMPTY_INDEX_JSON.as_bytes())?;
+        match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => at = p,
+            _ => break,
         }
-        // oci-layout last: a directory with it is a complete layout.
-        atomic_write(root, "oci-layout", OCI_LAYOUT_CONTENT.as_bytes())?;
-        Ok((layout, Created { made }))
+    }
+    let mut made = Vec::new();
+    for dir in missing.into_iter().rev() {
+        match fs::create_dir(&dir) {
+            Ok(()) => made.push(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                remove_parents(&made);
+                return Err(Error::io(dir, e));
+            }
+        }
+    }
+    Ok(made)
+}
+
+/// Removes folders `create_parents` made, innermost first, each only while it is empty (`rmdir`):
+/// the first that holds anything (another process's work) stops it, and everything above stays.
+fn remove_parents(made: &[PathBuf]) {
+    for dir in made.iter().rev() {
+        if fs::remove_dir(dir).is_err() {
+            return;
+        }
     }
 }
 
@@ -111,19 +171,31 @@ fn open_existing(root: &Path) -> Result<Layout> {
 }
 
 impl Created {
+    fn nothing() -> Created {
+        Created {
+            made: None,
+            parents: Vec::new(),
+        }
+    }
+
     /// Whether the layout (or the directory holding it) was created by this call.
     pub fn is_new(&self) -> bool {
         self.made.is_some()
     }
 
-    /// Removes the layout created by [`Layout::init_tracked`], and the directory when that made it,
-    /// but only while nothing is named in it: under both exclusive locks (no writer of ours is
-    /// between storing a blob and naming it), `index.json` and `oci-layout` must still be exactly
-    /// what init wrote. Otherwise, or when anything not ours is found, it is left as it is. Each file
-    /// is removed by name and each directory with `rmdir`, so nothing another process put there goes.
-    /// Best effort: failures are not reported (leftovers are harmless, a loss is not).
+    /// Removes the layout created by [`Layout::init_tracked`], the directory when that made it, and
+    /// the folders above it that it made for a new nested path, but only while nothing is named in
+    /// it: under both exclusive locks (no writer of ours is between storing a blob and naming it),
+    /// `index.json` and `oci-layout` must still be exactly what init wrote. Otherwise, or when
+    /// anything not ours is found, it is left as it is. Each file is removed by name and each
+    /// directory with `rmdir`, so nothing another process put there goes. Best effort: failures are
+    /// not reported (leftovers are harmless, a loss is not).
     pub fn undo(self, layout: &Layout) {
-        let Some(made) = self.made else { return };
+        let Some(made) = self.made else {
+            // Only the folders above, when making the directory itself failed.
+            remove_parents(&self.parents);
+            return;
+        };
         let root = layout.root();
         let Ok(_writers) = layout.lock_writers_exclusive() else {
             return;
@@ -171,8 +243,8 @@ impl Created {
             }
         }
         let _ = fs::remove_dir(&state);
-        if made == Made::Dir {
-            let _ = fs::remove_dir(root);
+        if made == Made::Dir && fs::remove_dir(root).is_ok() {
+            remove_parents(&self.parents);
         }
     }
 }
@@ -182,7 +254,7 @@ fn holds(path: &Path, content: &str) -> bool {
     match fs::symlink_metadata(path) {
         Err(e) => e.kind() == io::ErrorKind::NotFound,
         Ok(m) if !m.is_file() || m.len() != content.len() as u64 => false,
-        Ok(_) => fs::read(path).is_ok_and(|b| b == content.as_bytes()),
+        Ok(_) => file::read(path, Links::Refuse).is_ok_and(|b| b == content.as_bytes()),
     }
 }
 
@@ -299,6 +371,26 @@ mod tests {
             );
             assert!(root.join("oci-layout").is_file());
         }
+    }
+
+    /// Undo removes the folders init made above a new layout, innermost first, and stops at the
+    /// first one that holds something else: another process's work in it stays, and so does the
+    /// folder that was there before.
+    #[test]
+    fn undo_removes_only_the_empty_folders_it_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("a/b/c/layout");
+        let (l, created) = Layout::init_tracked(&root).unwrap();
+        fs::write(dir.path().join("a/theirs"), b"").unwrap();
+        created.undo(&l);
+        assert!(!dir.path().join("a/b").exists());
+        assert!(dir.path().join("a/theirs").is_file());
+
+        // `a` was there before this init: it stays, emptied of what this one made.
+        let (l, created) = Layout::init_tracked(&root).unwrap();
+        fs::remove_file(dir.path().join("a/theirs")).unwrap();
+        created.undo(&l);
+        assert_eq!(fs::read_dir(dir.path().join("a")).unwrap().count(), 0);
     }
 
     /// What init writes as index.json parses as an empty index.

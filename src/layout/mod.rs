@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
+use crate::file::{self, Links};
 use crate::store::{self, BlobStore, TMP_DIR};
 
 pub use document::{Entry, IndexDocument};
@@ -47,10 +48,10 @@ impl Layout {
             reason,
         };
         let marker = root.join("oci-layout");
-        let bytes = match fs::read(&marker) {
+        let bytes = match file::read(&marker, Links::Follow) {
             Ok(b) => b,
             // A plain file at `root` gives ENOTDIR, not ENOENT: the same clear message.
-            Err(e) if e.kind() == io::ErrorKind::NotFound || !root.is_dir() => {
+            Err(e) if file::is_not_found(&e) || !root.is_dir() => {
                 let reason = if root.is_dir() {
                     "no oci-layout file".to_string()
                 } else if root.exists() {
@@ -60,7 +61,7 @@ impl Layout {
                 };
                 return Err(not_layout(reason));
             }
-            Err(e) => return Err(Error::io(marker, e)),
+            Err(e) => return Err(e),
         };
         let parsed: LayoutFile =
             serde_json::from_slice(&bytes).map_err(|e| not_layout(format!("oci-layout: {e}")))?;
@@ -93,7 +94,7 @@ impl Layout {
     /// Reads `index.json` (no size cap) and validates every top-level descriptor's digest.
     pub fn read_index(&self) -> Result<ImageIndex> {
         let path = self.index_path();
-        let bytes = fs::read(&path).at(&path)?;
+        let bytes = file::read(&path, Links::Follow)?;
         parse_index(&bytes, &path)
     }
 
@@ -101,7 +102,7 @@ impl Layout {
     /// top-level key is kept (see [`IndexDocument`]).
     pub fn read_document(&self) -> Result<IndexDocument> {
         let path = self.index_path();
-        let bytes = fs::read(&path).at(&path)?;
+        let bytes = file::read(&path, Links::Follow)?;
         IndexDocument::parse(bytes, &path)
     }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 
 use crate::digest;
-use crate::error::{Candidate, Error, IoContext, Result};
+use crate::error::{Candidate, Error, Result};
 use crate::graph::{self, LOCAL_MANIFEST_LIMIT};
 use crate::layout::Layout;
 use crate::reference::{self, Reference};
@@ -133,7 +133,7 @@ pub(crate) fn choose<E: IndexEntry>(
 /// parsed in full, so resolving in a 100,000-entry index stays fast.
 pub fn resolve(layout: &Layout, input: &str, platform: Option<&Platform>) -> Result<Descriptor> {
     let path = layout.root().join("index.json");
-    let bytes = std::fs::read(&path).at(&path)?;
+    let bytes = crate::file::read(&path, crate::file::Links::Follow)?;
     let malformed = |reason: String| Error::Malformed {
         what: path.display().to_string(),
         reason,

@@ -31,7 +31,6 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -64,8 +63,7 @@ struct Open {
 /// Opens a blob without following a symbolic link anywhere under the layout (`blobs/`, `blobs/<alg>/`
 /// or the blob itself): a layout handed to us could otherwise make the server stream any file the
 /// server can read, most of it before the digest check fails at the end.
-fn open(store: &BlobStore, root: &Path, d: &Digest) -> Result<Open, ApiError> {
-    use std::os::unix::fs::OpenOptionsExt;
+fn open(store: &BlobStore, d: &Digest) -> Result<Open, ApiError> {
     let unknown = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -74,34 +72,13 @@ fn open(store: &BlobStore, root: &Path, d: &Digest) -> Result<Open, ApiError> {
         )
     };
     let path = store.path(d).map_err(internal)?;
-    let alg_dir = format!("blobs/{}", d.algorithm().as_ref());
-    match crate::store::existing_dir(root, &alg_dir) {
-        Ok(Some(_)) => {}
-        Ok(None) => return Err(unknown()),
-        Err(e) => return Err(refused(d, e)),
-    }
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&path)
-    {
+    let file = match store.open_no_follow(d) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(unknown()),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(refused(d, Error::io(&path, e)))
-        }
-        Err(e) => return Err(internal(Error::io(&path, e))),
+        Err(Error::BlobMissing { .. }) => return Err(unknown()),
+        Err(e @ (Error::Unsafe { .. } | Error::NotAFile { .. })) => return Err(refused(d, e)),
+        Err(e) => return Err(internal(e)),
     };
     let meta = file.metadata().map_err(|e| internal(Error::io(&path, e)))?;
-    if !meta.is_file() {
-        return Err(refused(
-            d,
-            Error::Unsafe {
-                path: path.clone(),
-                reason: "not a regular file".into(),
-            },
-        ));
-    }
     Ok(Open {
         key: FileKey::of(&meta),
         size: meta.len(),
@@ -143,9 +120,8 @@ pub(crate) async fn serve(
     range: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
     let store = state.layout.blobs().clone();
-    let root = state.layout.root().to_path_buf();
     let want = d.clone();
-    let blob = blocking(move || open(&store, &root, &want)).await??;
+    let blob = blocking(move || open(&store, &want)).await??;
     let part = match http::parse_range(range, blob.size) {
         RangeRequest::Unsatisfiable if !head => {
             let mut r = ApiError::new(

@@ -4,7 +4,7 @@
 //! parsed again per request. Also how a requested repository maps to the layout's names.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::sync::{Arc, Mutex};
@@ -312,7 +312,7 @@ impl Catalog {
             return Ok(s);
         }
         let path = self.layout.root().join("index.json");
-        let mut file = File::open(&path).at(&path)?;
+        let mut file = crate::file::open(&path, crate::file::Links::Follow)?;
         let key = FileKey::of(&file.metadata().at(&path)?);
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).at(&path)?;

@@ -31,7 +31,16 @@ pub(crate) struct ManifestCache {
 impl ManifestCache {
     /// The verified bytes of a manifest blob; `None` when it is not in the layout.
     pub(crate) fn get(&self, store: &BlobStore, d: &Digest) -> Result<Option<Bytes>, ApiError> {
-        let present = store.size(d).map_err(internal)?.is_some();
+        // 404, as for a damaged manifest: a mirror client then falls back to the next host.
+        let refused = |e: Error| match e {
+            Error::NotAFile { .. } => ApiError::new(
+                StatusCode::NOT_FOUND,
+                Code::ManifestUnknown,
+                format!("manifest {d} refused: {e}"),
+            ),
+            e => internal(e),
+        };
+        let present = store.size(d).map_err(refused)?.is_some();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if !present {
             if let Some(b) = inner.0.remove(d) {
@@ -55,7 +64,7 @@ impl ManifestCache {
                 ),
                 ))
             }
-            Err(e) => return Err(internal(e)),
+            Err(e) => return Err(refused(e)),
         };
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.1 + bytes.len() > CACHE_BYTES {
