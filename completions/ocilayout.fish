@@ -89,7 +89,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -l no-progress
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l platform -d 'Pull only the manifest for os/arch[/variant] (default: the whole index, every platform); a single-platform image must be for that platform' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
@@ -104,7 +104,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s q -l quiet 
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
@@ -118,7 +118,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s q -l quiet 
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
@@ -133,15 +133,19 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l no-progress
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l platform -d 'Copy only the manifest for os/arch[/variant] of an index' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l src-username -d 'User name for the source registry; the password comes from --src-password-stdin, else from the auth file entry for that registry with this user name' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l dest-username -d 'User name for the destination registry (the same as --username); the password comes from --dest-password-stdin, else from the auth file entry for that registry with this user name' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l full-ref-name -d 'Also write the full name into org.opencontainers.image.ref.name of a destination layout'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l json -d 'Print a JSON object: {"source", "destination", "digest", "blobs_written", "blobs_skipped", "bytes", "moved"}'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l plain-http -d 'Speak plain HTTP instead of HTTPS. Without it, a registry on localhost or 127.0.0.0/8 that answers HTTPS in plain HTTP is spoken to in plain HTTP (as docker does; -v says so). Credentials only ever go to the scheme, host and port they are for: never to a redirect or upload Location elsewhere, never from HTTPS down to HTTP'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l password-stdin -d 'Read the password from standard input'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l src-password-stdin -d 'Read the source registry\'s password from standard input'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l dest-password-stdin -d 'Read the destination registry\'s password from standard input'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l no-progress -d 'Never draw progress bars'
@@ -174,7 +178,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l no-progres
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l platform -d 'Descend through image indexes to the manifest for os/arch[/variant]' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
@@ -189,7 +193,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -s q -l qui
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r

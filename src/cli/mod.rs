@@ -4,6 +4,7 @@
 
 mod clash;
 mod copy;
+mod credentials;
 mod du;
 mod export;
 mod fsck;
@@ -12,6 +13,7 @@ mod generate;
 mod import;
 mod init;
 mod inspect;
+mod local;
 mod ls;
 mod output;
 mod pull;

@@ -2,6 +2,7 @@
 
 use ocilayout::registry::Client;
 
+use super::credentials::Owner;
 use super::output::{print_json, print_lines, UsageError};
 use super::registry::{registry_ref, RegistryArgs};
 use super::Global;
@@ -27,6 +28,7 @@ struct Tags {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    super::local::not_a_path(&args.repository)?;
     let input = registry_ref(&args.repository);
     let repo = ocilayout::Reference::parse_without_default_tag(input)?;
     if repo.tag().is_some() || repo.digest().is_some() {
@@ -35,7 +37,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         ))
         .into());
     }
-    let client = Client::new(args.registry.config(global)?)?;
+    let given = args.registry.given(Owner::Registry(repo.domain()))?;
+    let client = Client::new(args.registry.config(global, given)?)?;
     let tags = client
         .repository(repo.registry_host(), repo.path(), false)
         .tags()
