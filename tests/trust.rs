@@ -8,6 +8,7 @@ mod credentials;
 mod failures;
 mod local;
 mod origin;
+mod pages;
 use crate::support;
 use crate::support::registry as registry_support;
 use crate::support::snoop;
