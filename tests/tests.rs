@@ -30,6 +30,7 @@ mod integrity;
 mod interop;
 mod layout;
 mod private_registry;
+mod quiet;
 mod registry;
 mod scale;
 mod serve;

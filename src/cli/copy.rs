@@ -7,7 +7,7 @@ use ocilayout::resolve::Platform;
 use ocilayout::tag::NameOptions;
 
 use super::credentials::{CopyCredentials, Side};
-use super::output::{print_json, shown};
+use super::output::print_json;
 use super::registry::{Display, RegistryArgs};
 use super::Global;
 
@@ -86,12 +86,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             report: &report,
         })?;
     } else {
-        println!(
+        global.result(format_args!(
             "{} -> {} {}",
-            shown(&args.src),
-            shown(&report.destination),
-            report.digest
-        );
+            args.src, report.destination, report.digest
+        ))?;
     }
     Ok(super::EXIT_OK)
 }
