@@ -181,7 +181,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__copy)
-            opts="-v -q -h --platform --full-ref-name --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --verbose --quiet --no-progress --help"
+            opts="-v -q -h --platform --full-ref-name --json --plain-http --insecure --cacert --username --password-stdin --auth-file --jobs --timeout --src-username --src-password-stdin --dest-username --dest-password-stdin --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,6 +208,14 @@ _ocilayout() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --src-username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dest-username)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -25,7 +25,7 @@ function __fish_ocilayout_using_subcommand
 end
 
 complete -c ocilayout -n "__fish_ocilayout_needs_command" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_needs_command" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_needs_command" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_needs_command" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_needs_command" -s h -l help -d 'Print help'
 complete -c ocilayout -n "__fish_ocilayout_needs_command" -s V -l version -d 'Print version'
@@ -51,45 +51,45 @@ complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "generate" -d 'W
 complete -c ocilayout -n "__fish_ocilayout_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -l json -d 'Print a JSON object'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -l json -d 'Print a JSON array of entries'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l platform -d 'Descend through image indexes to the manifest for os/arch[/variant]; a single-platform image must be for that platform (its config says so)' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l json -d 'Print the whole descriptor as JSON'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand resolve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -l full-ref-name -d 'Also write the full name into org.opencontainers.image.ref.name (default: the tag alone)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -l json -d 'Print a JSON object'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tag" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -l json -d 'Print a JSON object'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand untag" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -l dry-run -d 'Report exactly what would be removed, and remove nothing'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -l json -d 'Print a JSON summary'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand gc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -l json -d 'Print a JSON report'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand fsck" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l platform -d 'Pull only the manifest for os/arch[/variant] (default: the whole index, every platform); a single-platform image must be for that platform' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
@@ -100,11 +100,11 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l plain-http 
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l password-stdin -d 'Read the password from standard input'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand pull" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
@@ -114,11 +114,11 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l plain-http 
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l password-stdin -d 'Read the password from standard input'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
@@ -128,22 +128,26 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l plain-http 
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l password-stdin -d 'Read the password from standard input'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l platform -d 'Copy only the manifest for os/arch[/variant] of an index' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l src-username -d 'User name for the source registry; the password comes from --src-password-stdin, else from the auth file entry for that registry with this user name' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l dest-username -d 'User name for the destination registry (the same as --username); the password comes from --dest-password-stdin, else from the auth file entry for that registry with this user name' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l full-ref-name -d 'Also write the full name into org.opencontainers.image.ref.name of a destination layout'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l json -d 'Print a JSON object: {"source", "destination", "digest", "blobs_written", "blobs_skipped", "bytes", "moved"}'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l plain-http -d 'Speak plain HTTP instead of HTTPS. Without it, a registry on localhost or 127.0.0.0/8 that answers HTTPS in plain HTTP is spoken to in plain HTTP (as docker does; -v says so). Credentials only ever go to the scheme, host and port they are for: never to a redirect or upload Location elsewhere, never from HTTPS down to HTTP'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l password-stdin -d 'Read the password from standard input'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l src-password-stdin -d 'Read the source registry\'s password from standard input'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l dest-password-stdin -d 'Read the destination registry\'s password from standard input'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand copy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l base -d 'A layout the receiving side already holds: its blobs are left out (incremental update)' -r -F
@@ -151,14 +155,14 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l gzip -d '
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l docker-manifest -d 'Also write the manifest.json that `docker load` reads'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l json -d 'Print a JSON summary (not with `-`: standard output is the archive)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l platform -d 'Store only the manifest for os/arch[/variant] of each image index, under the index\'s name (as `pull --platform` does): for archives that hold one platform\'s blobs, such as the ones `ctr images export` and `nerdctl save` write by default' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l full-ref-name -d 'Also write the full name into org.opencontainers.image.ref.name of each image that has one (default: an OCI archive\'s entries keep their annotations; a docker-archive\'s get the tag)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l json -d 'Print a JSON summary'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l addr -d 'Address to listen on: HOST:PORT, or :PORT for every interface, IPv4 and IPv6 (port 0 picks a free port; the startup line says which)' -r
@@ -177,12 +181,12 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l push -d 'A
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l delete -d 'Accept DELETE of a tag, of a manifest by digest (its entries leave index.json) and of a blob (refused while an image of the layout reaches it); without it DELETE answers 405'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l json -d 'Print the startup line, and with -v each request, as JSON lines on stdout: {"event":"listening","addr","url","tls","push","delete"}, {"event":"request","method","path","status"}'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l platform -d 'Descend through image indexes to the manifest for os/arch[/variant]' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
@@ -193,11 +197,11 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l plain-ht
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l password-stdin -d 'Read the password from standard input'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l cacert -d 'Also trust the certificates in this PEM file (besides the system\'s; repeatable)' -r -F
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l username -d 'User name for the registry (the password comes from --password-stdin)' -r
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l username -d 'User name for the registry the command names: the destination of push, sync and copy, the source of pull, tags and inspect (the password comes from --password-stdin). It is offered to that registry only' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l auth-file -d 'Read credentials from this auth file (containers auth.json format) in place of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l jobs -d 'Blobs transferred at once' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l timeout -d 'Seconds to wait: for a connection, for any progress of a transfer, for a small document (manifest, token, tag list) to arrive whole, and for a credential helper to answer. Each expiry counts as a transient failure and is retried' -r
@@ -206,33 +210,33 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l plain-http 
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l password-stdin -d 'Read the password from standard input'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand tags" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand rm" -l dry-run -d 'Report exactly what would be removed, and change nothing'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand rm" -l json -d 'Print a JSON summary'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand rm" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand rm" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand rm" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand rm" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand rm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand du" -l json -d 'Print a JSON object'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand du" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand du" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand du" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand du" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand du" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s h -l help -d 'Print help'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "man" -d 'Write ocilayout.1 and ocilayout-<command>.1 into DIR'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "completions" -d 'Write the completion script for SHELL into DIR'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from man" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from man" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from man" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
-complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from completions" -s q -l quiet -d 'Print only errors'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from completions" -s q -l quiet -d 'Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags and du print, fsck\'s problems, and any --json; no report of what was done'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from completions" -l no-progress -d 'Never draw progress bars'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'Write ocilayout.1 and ocilayout-<command>.1 into DIR'

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use ocilayout::progress::Silent;
-use ocilayout::registry::auth::{Credential, CredentialSources};
+use ocilayout::registry::auth::{Credential, CredentialSources, Given};
 use ocilayout::registry::{Client, ClientConfig, RegistryAuth};
 use ocilayout::sync::{self, PushOptions};
 use ocilayout::{Layout, Reference};
@@ -571,13 +571,17 @@ fn bearer_tokens_from_the_registrys_token_server() {
     }
 }
 
-/// Plain HTTP, joe with `password`.
-fn client_config(password: &str) -> ClientConfig {
+/// Plain HTTP, joe with `password` for `registry` (`127.0.0.1:PORT`).
+fn client_config(registry: &str, password: &str) -> ClientConfig {
     let sources = CredentialSources {
-        explicit: Some(Credential::Basic {
-            username: USER.into(),
-            password: password.into(),
-        }),
+        explicit: vec![Given::new(
+            registry,
+            Credential::Basic {
+                username: USER.into(),
+                password: password.into(),
+            },
+            "--username",
+        )],
         ..Default::default()
     };
     ClientConfig {
@@ -600,7 +604,7 @@ fn expired_tokens_are_renewed_or_fail_clearly() {
         st.lifetime = 2;
         st.expires_in = 3600;
     }
-    let client = Client::new(client_config(PASSWORD)).unwrap();
+    let client = Client::new(client_config(&reg.addr, PASSWORD)).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::init(tmp.path().join("src")).unwrap();
     let push = |seed: u64, tag: &str| {

@@ -320,8 +320,15 @@ fn tags_lists_every_tag_following_pagination() {
         .unwrap();
     paged.sort();
     assert_eq!(paged, want);
-    let j = json(run(["tags", "--json", &reg.at("nothing-here")]).ok());
-    assert_eq!(j["tags"], serde_json::json!([]));
+    // A repository the registry does not know is an error, as crane says (NAME_UNKNOWN).
+    for json in [&[][..], &["--json"][..]] {
+        let mut args = vec!["tags"];
+        args.extend_from_slice(json);
+        let nothing = reg.at("nothing-here");
+        args.push(&nothing);
+        let err = run(&args).fails(1, "NAME_UNKNOWN").to_string();
+        assert!(err.contains("tags of 127.0.0.1:"), "{err}");
+    }
     run(["tags", &reg.at("app:a")]).fails(2, "repository");
 }
 

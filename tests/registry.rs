@@ -584,11 +584,12 @@ fn tags_list_follows_pagination() {
     got.sort();
     assert_eq!(got, want);
     assert_eq!(repo.tags().unwrap().len(), 5);
-    assert!(client
+    let absent = client
         .repository(&reg.addr, "absent", false)
         .tags()
-        .unwrap()
-        .is_empty());
+        .unwrap_err()
+        .to_string();
+    assert!(absent.contains("NAME_UNKNOWN"), "{absent}");
 }
 
 /// gc racing a pull never deletes what the pull is about to name: the config arrives long before the

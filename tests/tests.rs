@@ -32,6 +32,7 @@ mod interop;
 mod layout;
 mod leftovers;
 mod private_registry;
+mod quiet;
 mod registry;
 mod scale;
 mod serve;

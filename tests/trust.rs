@@ -4,8 +4,11 @@
 //! where retrying cannot help, http/https confusion explained, and the `-v` request log. Against the
 //! real `docker-registry` and the misbehaving servers of `support/snoop.rs`.
 
+mod credentials;
 mod failures;
+mod local;
 mod origin;
+mod pages;
 use crate::support;
 use crate::support::registry as registry_support;
 use crate::support::snoop;
@@ -49,6 +52,17 @@ impl Env {
 
     /// Runs the binary with `vars` set and `stdin` fed in.
     fn run(&self, args: &[&str], vars: &[(&str, &str)], stdin: &[u8]) -> Run {
+        self.run_in(None, args, vars, stdin)
+    }
+
+    /// [`Env::run`] in the working directory `cwd` when given (else the test's own).
+    fn run_in(
+        &self,
+        cwd: Option<&Path>,
+        args: &[&str],
+        vars: &[(&str, &str)],
+        stdin: &[u8],
+    ) -> Run {
         use std::io::Write;
         let path = format!(
             "{}:{}",
@@ -56,6 +70,9 @@ impl Env {
             std::env::var("PATH").unwrap_or_default()
         );
         let mut cmd = Command::new(support::bin());
+        if let Some(cwd) = cwd {
+            cmd.current_dir(cwd);
+        }
         cmd.args(args)
             .env_clear()
             .env("PATH", path)

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ocilayout::registry::auth::{challenge, Credential, CredentialSources};
+use ocilayout::registry::auth::{challenge, Credential, CredentialSources, Given};
 use ocilayout::registry::exchange::{Answer, Call, Exchange};
 use ocilayout::registry::{Auth, RegistryAuth, Scope};
 use ocilayout_fuzz::assert_one_line;
@@ -36,10 +36,14 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let auth = RegistryAuth::new(CredentialSources {
-        explicit: Some(Credential::Basic {
-            username: "u".into(),
-            password: "fuzz-secret".into(),
-        }),
+        explicit: vec![Given::new(
+            "h:5000",
+            Credential::Basic {
+                username: "u".into(),
+                password: "fuzz-secret".into(),
+            },
+            "--username",
+        )],
         ..Default::default()
     });
     let scope = Scope {

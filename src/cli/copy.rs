@@ -6,7 +6,8 @@ use ocilayout::registry::Client;
 use ocilayout::resolve::Platform;
 use ocilayout::tag::NameOptions;
 
-use super::output::{print_json, shown};
+use super::credentials::{CopyCredentials, Side};
+use super::output::print_json;
 use super::registry::{Display, RegistryArgs};
 use super::Global;
 
@@ -30,6 +31,27 @@ pub struct Args {
     pub json: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub credentials: CopyCredentials,
+}
+
+/// One side of the copy, for its credentials.
+fn side<'a>(e: &'a Endpoint, typed: &'a str) -> Side<'a> {
+    Side {
+        image: match e {
+            Endpoint::Registry(r) => Some(r),
+            Endpoint::Layout { .. } => None,
+        },
+        typed,
+    }
+}
+
+/// An endpoint as typed; a bare one that names something on disk is refused, never looked up.
+fn endpoint(typed: &str) -> anyhow::Result<Endpoint> {
+    if !typed.starts_with("oci-layout://") {
+        super::local::not_a_path(typed)?;
+    }
+    Ok(Endpoint::parse(typed)?)
 }
 
 /// `copy --json` (fields may be added, never renamed).
@@ -41,9 +63,12 @@ struct Json<'a> {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let src = Endpoint::parse(&args.src)?;
-    let dst = Endpoint::parse(&args.dst)?;
-    let client = Client::new(args.registry.config(global)?)?;
+    let src = endpoint(&args.src)?;
+    let dst = endpoint(&args.dst)?;
+    let given =
+        args.credentials
+            .given(&args.registry, side(&src, &args.src), side(&dst, &args.dst))?;
+    let client = Client::new(args.registry.config(global, given)?)?;
     let opts = CopyOptions {
         platform: args.platform,
         names: NameOptions {
@@ -61,12 +86,10 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             report: &report,
         })?;
     } else {
-        println!(
+        global.result(format_args!(
             "{} -> {} {}",
-            shown(&args.src),
-            shown(&report.destination),
-            report.digest
-        );
+            args.src, report.destination, report.digest
+        ))?;
     }
     Ok(super::EXIT_OK)
 }

@@ -80,7 +80,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             removed_entries,
         })?;
     } else {
-        if args.dry_run || global.verbose > 0 {
+        if (args.dry_run || global.verbose > 0) && !global.quiet {
             print_lines(&digests)?;
         }
         let verb = if args.dry_run {

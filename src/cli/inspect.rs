@@ -7,7 +7,8 @@ use ocilayout::registry::Client;
 use ocilayout::resolve::{self, Platform};
 use ocilayout::Layout;
 
-use super::output::{print_json, print_lines, UsageError};
+use super::credentials::Owner;
+use super::output::{print_json, print_lines, shown, UsageError};
 use super::registry::{parse_ref, RegistryArgs};
 use super::Global;
 
@@ -37,19 +38,28 @@ pub struct Args {
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let platform = args.platform.as_ref();
+    let layout_only = |what: &str| {
+        args.registry.given(Owner::Nowhere(format!(
+            "--username is for a registry, and inspect {what} reads a layout"
+        )))
+    };
     let found = match args.args.as_slice() {
         [dir, reference] => {
+            layout_only(&format!("{} {}", shown(dir), shown(reference)))?;
             let layout = Layout::open(dir)?;
             let d = resolve::resolve(&layout, reference, platform)?;
             inspect::inspect(&LayoutSource(&layout), &d)?
         }
         [url] if url.starts_with("oci-layout://") => {
+            layout_only(&shown(url))?;
             let (layout, d) = resolve::resolve_url(url, platform)?;
             inspect::inspect(&LayoutSource(&layout), &d)?
         }
         [image] => {
+            super::local::not_a_path(image)?;
             let image = parse_ref(image)?;
-            let client = Client::new(args.registry.config(global)?)?;
+            let given = args.registry.given(Owner::Registry(image.domain()))?;
+            let client = Client::new(args.registry.config(global, given)?)?;
             let repo = client.repository(image.registry_host(), image.path(), false);
             let source = RegistrySource(&repo);
             let reference = match image.digest() {

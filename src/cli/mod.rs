@@ -4,6 +4,7 @@
 
 mod clash;
 mod copy;
+mod credentials;
 mod du;
 mod export;
 mod fsck;
@@ -12,6 +13,7 @@ mod generate;
 mod import;
 mod init;
 mod inspect;
+mod local;
 mod ls;
 mod output;
 mod pull;
@@ -47,7 +49,8 @@ pub struct Cli {
     /// -vv its headers too, with credentials and tokens redacted.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Print only errors.
+    /// Print only errors, and the answer a command is asked for: what ls, resolve, inspect, tags
+    /// and du print, fsck's problems, and any --json; no report of what was done.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Never draw progress bars.

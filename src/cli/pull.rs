@@ -8,6 +8,7 @@ use ocilayout::Layout;
 
 use super::registry::{failures, Display, RegistryArgs};
 use super::Global;
+use super::{credentials, local};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -34,11 +35,21 @@ pub struct Args {
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let (dir, images) = args.args.split_last().expect("clap requires two arguments");
+    local::not_an_image(dir, |image| {
+        let rest: Vec<&str> = images.iter().map(String::as_str).collect();
+        format!("ocilayout pull {image} {}", rest.join(" "))
+    })?;
     let images = images
         .iter()
-        .map(|s| super::registry::parse_ref(s))
+        .map(|s| {
+            local::not_a_path(s)?;
+            super::registry::parse_ref(s)
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let client = Client::new(args.registry.config(global)?)?;
+    let given = args
+        .registry
+        .given(credentials::pull_owner(&args.registry, &images)?)?;
+    let client = Client::new(args.registry.config(global, given)?)?;
     let before = super::output::clashes(dir.as_ref());
     let (layout, created) = Layout::init_tracked(dir)?;
     let opts = PullOptions {

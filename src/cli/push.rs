@@ -6,6 +6,7 @@ use ocilayout::registry::Client;
 use ocilayout::sync::{self, PushOptions};
 use ocilayout::{resolve, Layout};
 
+use super::credentials::Owner;
 use super::registry::{Display, RegistryArgs};
 use super::Global;
 
@@ -28,10 +29,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    super::local::not_a_path(&args.dest)?;
     let layout = Layout::open(&args.dir)?;
     let source = resolve::resolve(&layout, &args.reference, None)?;
     let dest = super::registry::parse_ref(&args.dest)?;
-    let client = Client::new(args.registry.config(global)?)?;
+    let given = args.registry.given(Owner::Registry(dest.domain()))?;
+    let client = Client::new(args.registry.config(global, given)?)?;
     let opts = PushOptions {
         referrers: !args.no_referrers,
     };

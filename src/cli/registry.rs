@@ -1,7 +1,6 @@
 //! What the registry commands (pull, push, sync) share: the `REG` flags, turned into a library
 //! [`ClientConfig`], and the progress display (bars on a terminal, a line per image otherwise).
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ocilayout::progress::{Event, Progress, Summary};
-use ocilayout::registry::auth::{Credential, CredentialSources, Environment};
+use ocilayout::registry::auth::{CredentialSources, Given};
 use ocilayout::registry::{ClientConfig, Exchanged, RegistryAuth, Trace};
 
 use super::Global;
@@ -36,7 +35,9 @@ pub struct RegistryArgs {
     /// addresses it carries.
     #[arg(long, value_name = "FILE")]
     pub cacert: Vec<PathBuf>,
-    /// User name for the registry (the password comes from --password-stdin).
+    /// User name for the registry the command names: the destination of push, sync and copy, the
+    /// source of pull, tags and inspect (the password comes from --password-stdin). It is offered
+    /// to that registry only.
     #[arg(long, value_name = "U", requires = "password_stdin")]
     pub username: Option<String>,
     /// Read the password from standard input.
@@ -66,23 +67,10 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    /// The library configuration these flags describe. Credentials come from the flags, then the
-    /// auth files and docker config the environment points at.
-    pub fn config(&self, global: &Global) -> anyhow::Result<ClientConfig> {
-        let explicit = match &self.username {
-            Some(username) => {
-                // clap makes --username require --password-stdin.
-                let mut password = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut password)
-                    .context("reading the password from standard input")?;
-                Some(Credential::Basic {
-                    username: username.clone(),
-                    password: password.trim_end_matches(['\n', '\r']).to_string(),
-                })
-            }
-            None => None,
-        };
+    /// The library configuration these flags describe, with `given`, the credentials from the
+    /// command line, each for its own registry (see `credentials`); the auth files and docker
+    /// config the environment points at serve every other registry.
+    pub fn config(&self, global: &Global, given: Vec<Given>) -> anyhow::Result<ClientConfig> {
         if let Some(f) = &self.auth_file {
             std::fs::metadata(f).with_context(|| format!("--auth-file {}", f.display()))?;
         }
@@ -90,10 +78,8 @@ impl RegistryArgs {
             eprintln!("ocilayout: warning: --insecure: TLS certificates are not verified");
         }
         let sources = CredentialSources {
-            explicit,
-            auth_file: self.auth_file.clone(),
-            env: Environment::from_process(),
-            helper_timeout: Some(Duration::from_secs(self.timeout)),
+            explicit: given,
+            ..self.files()
         };
         Ok(ClientConfig {
             plain_http: self.plain_http,

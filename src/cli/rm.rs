@@ -101,6 +101,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         report.removed.len(),
         report.freed_bytes
     ));
-    print_lines(lines)?;
+    if !global.quiet {
+        print_lines(lines)?;
+    }
     Ok(super::EXIT_OK)
 }

@@ -7,6 +7,7 @@ use ocilayout::registry::Client;
 use ocilayout::sync::{self, PushOptions};
 use ocilayout::{Layout, Reference};
 
+use super::credentials::Owner;
 use super::output::UsageError;
 use super::registry::{failures, Display, RegistryArgs};
 use super::Global;
@@ -28,9 +29,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
+    super::local::not_a_path(&args.destination)?;
     let (registry, prefix) = destination(&args.destination)?;
     let layout = Layout::open(&args.dir)?;
-    let client = Client::new(args.registry.config(global)?)?;
+    let given = args.registry.given(Owner::Registry(registry))?;
+    let client = Client::new(args.registry.config(global, given)?)?;
     let opts = PushOptions {
         referrers: !args.no_referrers,
     };

@@ -1,13 +1,14 @@
 //! Manifests and indexes: `GET`/`HEAD`/`PUT` by tag or digest, verified against the digest asked for
 //! or the `Docker-Content-Digest` the registry gives; Docker schema 1 refused; the tags list with
-//! `Link` pagination.
+//! `Link` pagination (one page at a time, `pages`).
 
 use std::io::Read;
 
 use oci_spec::image::{Descriptor, DescriptorBuilder, Digest, MediaType};
 use ureq::http::{Method, StatusCode};
 
-use super::transport::{header, resolve_location, status_error, Response};
+use super::pages::Pages;
+use super::transport::{header, status_error, Response};
 use super::Repository;
 use crate::digest;
 use crate::error::{Error, Result};
@@ -48,7 +49,7 @@ pub(crate) fn descriptor(media_type: &str, digest: &Digest, size: u64) -> Descri
         .expect("media type, digest and size make a descriptor")
 }
 
-impl Repository<'_> {
+impl<'c> Repository<'c> {
     /// `HEAD` a manifest by tag or digest: its descriptor, or `None` when the registry does not have
     /// it. A registry that omits `Docker-Content-Digest` gets a `GET` instead.
     pub fn head_manifest(&self, reference: &str) -> Result<Option<Descriptor>> {
@@ -172,46 +173,76 @@ impl Repository<'_> {
         Ok(resp.headers().contains_key("oci-subject"))
     }
 
-    /// Every tag of the repository, following `Link` pagination.
+    /// Every tag of the repository, following `Link` pagination (see [`tag_pages`](Self::tag_pages)
+    /// for a list too long to hold).
     pub fn tags(&self) -> Result<Vec<String>> {
         self.tags_paged(None)
     }
 
-    /// Every tag of the repository, asking for pages of `page_size` (`?n=`) when given, and following
-    /// `Link: <...>; rel="next"` for as long as the registry sends one.
+    /// Every tag of the repository, asking for pages of `page_size` (`?n=`) when given.
     pub fn tags_paged(&self, page_size: Option<usize>) -> Result<Vec<String>> {
-        #[derive(serde::Deserialize)]
-        struct List {
-            tags: Option<Vec<String>>,
-        }
         let mut out = Vec::new();
+        for page in self.tag_pages(page_size) {
+            out.extend(page?);
+        }
+        Ok(out)
+    }
+
+    /// The tags of the repository a page at a time, in the order the registry sends them, asking
+    /// for pages of `page_size` (`?n=`) when given and following `Link: <...>; rel="next"`: memory
+    /// holds one page, whatever the length of the list. The list ends at a `Link` back to a page
+    /// already read; a repository the registry does not know is an error (`NAME_UNKNOWN`).
+    pub fn tag_pages(&self, page_size: Option<usize>) -> TagPages<'_, 'c> {
         let mut url = self.url("tags/list");
         if let Some(n) = page_size {
             url.push_str(&format!("?n={n}"));
         }
-        for _ in 0..10_000 {
-            let resp = self
-                .transport()
-                .send(&self.request(Method::GET, url.clone()))?;
-            if resp.status() == StatusCode::NOT_FOUND && out.is_empty() {
-                return Ok(out);
-            }
-            if !resp.status().is_success() {
-                return Err(status_error(&url, resp));
-            }
-            let next = header(resp.headers(), "link").and_then(next_link);
-            let bytes = read_limited(&url, resp, MANIFEST_LIMIT)?;
-            let list: List = serde_json::from_slice(&bytes).map_err(|e| Error::Malformed {
-                what: url.clone(),
-                reason: e.to_string(),
-            })?;
-            out.extend(list.tags.unwrap_or_default());
-            match next {
-                Some(link) => url = resolve_location(&url, &link),
-                None => return Ok(out),
-            }
+        TagPages {
+            repo: self,
+            pages: Pages::new(url),
+            done: false,
         }
-        Ok(out)
+    }
+}
+
+/// The pages of a tags list ([`Repository::tag_pages`]): each item is one page's tags, or the
+/// error that ends the list.
+pub struct TagPages<'r, 'c> {
+    repo: &'r Repository<'c>,
+    pages: Pages,
+    done: bool,
+}
+
+impl Iterator for TagPages<'_, '_> {
+    type Item = Result<Vec<String>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        #[derive(serde::Deserialize)]
+        struct List {
+            tags: Option<Vec<String>>,
+        }
+        if self.done {
+            return None;
+        }
+        let page = match self.pages.next_page(self.repo) {
+            Ok(Some(page)) => page,
+            Ok(None) => {
+                self.done = true;
+                return None;
+            }
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
+        };
+        let parsed = serde_json::from_slice::<List>(&page.body).map_err(|e| Error::Malformed {
+            what: super::transport::redact(&page.url),
+            reason: e.to_string(),
+        });
+        if parsed.is_err() {
+            self.done = true;
+        }
+        Some(parsed.map(|l| l.tags.unwrap_or_default()))
     }
 }
 
@@ -278,20 +309,6 @@ pub(crate) fn read_limited(url: &str, resp: Response, limit: u64) -> Result<Vec<
     Ok(bytes)
 }
 
-/// The target of `Link: <...>; rel="next"`.
-fn next_link(link: &str) -> Option<String> {
-    link.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        params.contains("rel=\"next\"").then(|| {
-            target
-                .trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_string()
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,14 +337,5 @@ mod tests {
         for (ct, body, want) in cases {
             assert_eq!(media_type(ct, body.as_bytes()), want, "{ct:?} {body}");
         }
-    }
-
-    #[test]
-    fn link_headers_paginate() {
-        assert_eq!(
-            next_link(r#"</v2/a/tags/list?n=2&last=b>; rel="next""#).as_deref(),
-            Some("/v2/a/tags/list?n=2&last=b")
-        );
-        assert_eq!(next_link(r#"</x>; rel="prev""#), None);
     }
 }

@@ -9,6 +9,7 @@ mod blobs;
 pub mod exchange;
 mod manifests;
 mod origin;
+mod pages;
 pub(crate) mod referrers;
 mod small;
 mod status;
@@ -22,7 +23,8 @@ use ureq::http::{Method, StatusCode};
 use crate::error::Result;
 
 pub use auth::{Auth, RegistryAuth, Scope};
-pub use manifests::{Manifest, ACCEPT};
+pub use manifests::{Manifest, TagPages, ACCEPT};
+pub use pages::{KEPT_LIMIT, MAX_PAGES};
 pub use trace::{Exchanged, Trace};
 pub use transport::ClientConfig;
 use transport::{Request, Transport};

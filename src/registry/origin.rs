@@ -91,8 +91,8 @@ pub(crate) fn host_of(url: &str) -> &str {
     rest.split(['/', '?', '#']).next().unwrap_or("")
 }
 
-/// Resolves a `Location` header against the URL it came from: absolute, host-relative (`/v2/...`)
-/// or path-relative.
+/// Resolves a `Location` header against the URL it came from: absolute, host-relative (`/v2/...`),
+/// query-relative (`?last=b`: the same path) or path-relative.
 pub(crate) fn resolve_location(base: &str, location: &str) -> String {
     if location.contains("://") {
         return location.to_string();
@@ -106,6 +106,9 @@ pub(crate) fn resolve_location(base: &str, location: &str) -> String {
         return format!("{scheme}://{host}{location}");
     }
     let path = rest[host.len()..].split(['?', '#']).next().unwrap_or("");
+    if location.starts_with('?') {
+        return format!("{scheme}://{host}{path}{location}");
+    }
     let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
     format!("{scheme}://{host}{dir}/{location}")
 }
@@ -173,6 +176,10 @@ mod tests {
             ),
             ("u3?s=2", "http://127.0.0.1:5000/v2/a/blobs/uploads/u3?s=2"),
             ("//cdn.example/x", "http://cdn.example/x"),
+            (
+                "?last=b",
+                "http://127.0.0.1:5000/v2/a/blobs/uploads/x?last=b",
+            ),
         ];
         for (loc, want) in cases {
             assert_eq!(resolve_location(base, loc), want, "{loc}");

@@ -6,11 +6,11 @@ use oci_spec::image::{Descriptor, DescriptorBuilder, Digest, ImageIndex, MediaTy
 use serde::Deserialize;
 use ureq::http::{Method, StatusCode};
 
-use super::manifests::read_limited;
+use super::pages::Pages;
 use super::transport::status_error;
 use super::Repository;
 use crate::error::{Error, Result};
-use crate::graph::{self, MANIFEST_LIMIT};
+use crate::graph;
 
 /// The fallback tag for the referrers of `subject`: `<alg>-<hex>`.
 pub(crate) fn fallback_tag(subject: &Digest) -> String {
@@ -56,26 +56,36 @@ pub(crate) fn referrer_descriptor(media_type: &str, digest: &Digest, bytes: &[u8
 }
 
 impl Repository<'_> {
-    /// The referrers of `subject`, from the referrers API or else the fallback tag.
+    /// The referrers of `subject`, from the referrers API (every page of it, within the bounds of
+    /// `pages`) or else the fallback tag.
     pub fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>> {
         let url = self.url(&format!("referrers/{subject}"));
         let resp = self
             .transport()
             .send(&self.request(Method::GET, url.clone()))?;
-        let index = match resp.status() {
-            s if s.is_success() => parse_index(&url, &read_limited(&url, resp, MANIFEST_LIMIT)?)?,
+        let mut out = Vec::new();
+        let mut keep = |index: &ImageIndex| -> Result<()> {
+            for d in index.manifests() {
+                crate::digest::validate(d.digest())?;
+                out.push(d.clone());
+            }
+            Ok(())
+        };
+        match resp.status() {
+            s if s.is_success() => {
+                let (first, mut pages) = Pages::kept_after(self, &url, resp)?;
+                let mut page = Some(first);
+                while let Some(p) = page {
+                    keep(&parse_index(&p.url, &p.body)?)?;
+                    page = pages.next_page(self)?;
+                }
+            }
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::BAD_REQUEST => {
-                match self.fallback_index(subject)? {
-                    Some(i) => i,
-                    None => return Ok(Vec::new()),
+                if let Some(i) = self.fallback_index(subject)? {
+                    keep(&i)?;
                 }
             }
             _ => return Err(status_error(&url, resp)),
-        };
-        let mut out = Vec::new();
-        for d in index.manifests() {
-            crate::digest::validate(d.digest())?;
-            out.push(d.clone());
         }
         Ok(out)
     }

@@ -57,7 +57,7 @@ fn a_chunked_upload_renews_its_token_and_carries_on() {
         .unwrap();
     let client = Client::new(ClientConfig {
         chunk_size: CHUNK,
-        ..client_config(PASSWORD)
+        ..client_config(&fwd.addr, PASSWORD)
     })
     .unwrap();
     let repo = client.repository(&fwd.addr, "big", true);
@@ -118,7 +118,7 @@ fn pushed_image(reg: &super::Registry, seed: u64) -> (tempfile::TempDir, String)
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::init(tmp.path().join("src")).unwrap();
     let root = make_image(&layout, "docker.io/library/app:1", seed, &[3 << 20]);
-    let client = Client::new(client_config(PASSWORD)).unwrap();
+    let client = Client::new(client_config(&reg.addr, PASSWORD)).unwrap();
     let dest = ocilayout::Reference::parse(&reg.at("app:1")).unwrap();
     ocilayout::sync::push(
         &client,

@@ -1,5 +1,5 @@
 //! Where registry credentials come from, first match wins, in the order of containers-auth.json(5):
-//! `--username` with `--password-stdin`; then the primary auth file, which is `--auth-file` or else
+//! a credential given on the command line for that very registry ([`Given`]); then the primary auth file, which is `--auth-file` or else
 //! `REGISTRY_AUTH_FILE` when given, otherwise `${XDG_RUNTIME_DIR}/containers/auth.json` (or
 //! `/run/containers/$UID/auth.json` without `XDG_RUNTIME_DIR`, where `skopeo login` and `podman
 //! login` save as root); then `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`;
@@ -110,11 +110,48 @@ fn process_uid() -> Option<u32> {
     None
 }
 
+/// A credential given for one registry (on the command line: `--username`, `--src-username`,
+/// `--dest-username`): offered to that registry only, never to another one a command talks to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Given {
+    /// The registry it is for, as a reference names it (`docker.io`, `host:5000`).
+    pub registry: String,
+    /// The one repository it is for (`team/app`), when two credentials share a registry; `None`:
+    /// every repository of the registry.
+    pub repository: Option<String>,
+    /// The credential.
+    pub credential: Credential,
+    /// Where it came from, for messages (`--username`).
+    pub source: String,
+}
+
+impl Given {
+    /// `credential`, from `source`, for every repository of `registry`.
+    pub fn new(registry: &str, credential: Credential, source: &str) -> Self {
+        Given {
+            registry: registry.to_string(),
+            repository: None,
+            credential,
+            source: source.to_string(),
+        }
+    }
+
+    /// Whether it is for `host` (normalized) and, when it names one, `repository`.
+    fn is_for(&self, host: &str, repository: Option<&str>) -> bool {
+        normalize_host(&self.registry) == host
+            && self
+                .repository
+                .as_deref()
+                .is_none_or(|r| Some(r) == repository)
+    }
+}
+
 /// Every source of credentials, in the order they are consulted.
 #[derive(Clone, Default)]
 pub struct CredentialSources {
-    /// `--username` with `--password-stdin`: used for every registry the command talks to.
-    pub explicit: Option<Credential>,
+    /// Credentials given on the command line, each for its own registry: the first one for the
+    /// registry (and repository) asked about wins over every file.
+    pub explicit: Vec<Given>,
     /// `--auth-file`: must exist when given.
     pub auth_file: Option<PathBuf>,
     /// The environment variables the search reads.
@@ -236,13 +273,13 @@ impl CredentialSources {
 
     /// Like [`lookup`](Self::lookup), and says where the credential was found.
     pub fn find(&self, registry: &str, repository: Option<&str>) -> Result<Option<Found>> {
-        if let Some(c) = &self.explicit {
+        let host = normalize_host(registry);
+        if let Some(g) = self.explicit.iter().find(|g| g.is_for(&host, repository)) {
             return Ok(Some(Found {
-                credential: c.clone(),
-                source: "--username".into(),
+                credential: g.credential.clone(),
+                source: g.source.clone(),
             }));
         }
-        let host = normalize_host(registry);
         for place in self.files() {
             let Some(config) = read_config(&place.path, place.required, place.format)? else {
                 continue;
@@ -257,7 +294,16 @@ impl CredentialSources {
 
     /// Where a lookup looks, in order, for messages: flags and paths, never contents.
     pub fn looked_in(&self) -> String {
-        let mut places = vec!["--username".to_string()];
+        let mut places: Vec<String> = match self.explicit.as_slice() {
+            [] => vec!["--username".to_string()],
+            given => given
+                .iter()
+                .map(|g| match &g.repository {
+                    Some(r) => format!("{} (for {}/{r})", g.source, g.registry),
+                    None => format!("{} (for {})", g.source, g.registry),
+                })
+                .collect(),
+        };
         for Place { path, why, .. } in self.files() {
             places.push(match why {
                 "--auth-file" => format!("--auth-file {}", path.display()),
@@ -571,7 +617,7 @@ mod tests {
             ),
         );
         let sources = CredentialSources {
-            explicit: None,
+            explicit: Vec::new(),
             auth_file: None,
             env: Environment {
                 xdg_runtime_dir: Some(tmp.path().join("run")),
@@ -599,14 +645,42 @@ mod tests {
         for (host, repo, want) in cases {
             assert_eq!(sources.lookup(host, repo).unwrap(), want, "{host} {repo:?}");
         }
+        // A credential given for one registry (and maybe one repository) is that registry's only:
+        // every other registry, and another repository of a registry it is scoped to, gets what
+        // the files say.
+        let given = |registry: &str, repository: Option<&str>, user: &str| Given {
+            repository: repository.map(str::to_string),
+            ..Given::new(registry, basic(user, "pw").unwrap(), "--username")
+        };
         let explicit = CredentialSources {
-            explicit: basic("cli", "pw"),
+            explicit: vec![
+                given("c.example:5000", Some("team/app"), "src"),
+                given("c.example:5000", Some("team/dst"), "dst"),
+                given("index.docker.io", None, "hub-cli"),
+            ],
             ..sources.clone()
         };
-        assert_eq!(
-            explicit.lookup("c.example:5000", None).unwrap(),
-            basic("cli", "pw")
-        );
+        let cases = [
+            ("c.example:5000", Some("team/app"), basic("src", "pw")),
+            ("c.example:5000", Some("team/dst"), basic("dst", "pw")),
+            ("c.example:5000", Some("team/other"), basic("xdg", "4")),
+            ("c.example:5000", None, basic("xdg", "4")),
+            ("docker.io", Some("library/alpine"), basic("hub-cli", "pw")),
+            ("registry-1.docker.io", None, basic("hub-cli", "pw")),
+            ("c.example:5001", Some("team/app"), None),
+            ("c.example", Some("team/app"), None),
+            ("nowhere.example", None, None),
+        ];
+        for (host, repo, want) in cases {
+            assert_eq!(
+                explicit.lookup(host, repo).unwrap(),
+                want,
+                "{host} {repo:?}"
+            );
+        }
+        assert!(explicit
+            .looked_in()
+            .starts_with("--username (for c.example:5000/team/app), --username (for c.example:5000/team/dst), --username (for index.docker.io), "));
     }
 
     /// The order of containers-auth.json(5): the primary file (`--auth-file`, else
@@ -641,7 +715,7 @@ mod tests {
         );
         std::fs::write(t.join("home/.dockercfg"), legacy).unwrap();
         let all = CredentialSources {
-            explicit: None,
+            explicit: Vec::new(),
             auth_file: Some(t.join("flag.json")),
             env: Environment {
                 registry_auth_file: Some(t.join("envfile.json")),

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
-pub use credentials::{Credential, CredentialSources, Environment, Found};
+pub use credentials::{Credential, CredentialSources, Environment, Found, Given};
 
 use super::exchange::Exchange;
 use super::origin::redact;
@@ -432,6 +432,19 @@ mod tests {
         }
     }
 
+    /// A token server that refuses every request, and fails the test if one carries credentials.
+    struct Refuses;
+
+    impl Exchange for Refuses {
+        fn exchange(&self, call: &Call) -> Result<Answer> {
+            assert!(call.authorization.is_none(), "credentials to {}", call.url);
+            Ok(Answer {
+                status: 401,
+                body: Vec::new(),
+            })
+        }
+    }
+
     fn scope(repository: &str, push: bool, mount_from: Option<&str>) -> Scope {
         Scope {
             repository: repository.into(),
@@ -468,10 +481,14 @@ mod tests {
     #[test]
     fn basic_answers_and_secrets_are_redacted() {
         let auth = RegistryAuth::new(CredentialSources {
-            explicit: Some(Credential::Basic {
-                username: "u".into(),
-                password: "hunter2".into(),
-            }),
+            explicit: vec![Given::new(
+                "h",
+                Credential::Basic {
+                    username: "u".into(),
+                    password: "hunter2".into(),
+                },
+                "--username",
+            )],
             ..Default::default()
         });
         let agent = NoNetwork;
@@ -487,6 +504,20 @@ mod tests {
             auth.challenge("h", &s, "Negotiate", None, &agent).unwrap(),
             None
         );
+        // Given for h: another registry's challenge gets nothing. Basic has nothing to answer
+        // with; a Bearer realm is asked for an anonymous token, without Authorization.
+        for other in ["h:443", "h.example", "evil"] {
+            let err = auth
+                .challenge(other, &s, "Basic realm=\"x\"", None, &agent)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("no credentials found for {other}")),
+                "{other}: {err}"
+            );
+            let realm = format!("Bearer realm=\"http://{other}/token\"");
+            let _ = auth.challenge(other, &s, &realm, None, &Refuses);
+        }
         let refused = auth.refused("h", &s, "Basic").to_string();
         assert_eq!(
             refused,

@@ -469,7 +469,8 @@ impl Transport {
         }
     }
 
-    fn note(&self, note: &str) {
+    /// Tells the trace (`-v`) something worth knowing that is not a request.
+    pub(crate) fn note(&self, note: &str) {
         if let Some(t) = &self.config.trace {
             t.note(note);
         }
