@@ -40,7 +40,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let found = match args.args.as_slice() {
         [dir, reference] => {
             let layout = Layout::open(dir)?;
-            let d = resolve::resolve(&layout, reference, platform)?;
+            let d = layout.resolve(reference, platform)?;
             inspect::inspect(&LayoutSource(&layout), &d)?
         }
         [url] if url.starts_with("oci-layout://") => {

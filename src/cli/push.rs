@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use ocilayout::registry::Client;
 use ocilayout::sync::{self, PushOptions};
-use ocilayout::{resolve, Layout};
+use ocilayout::Layout;
 
 use super::registry::{Display, RegistryArgs};
 use super::Global;
@@ -29,7 +29,7 @@ pub struct Args {
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let layout = Layout::open(&args.dir)?;
-    let source = resolve::resolve(&layout, &args.reference, None)?;
+    let source = layout.resolve(&args.reference, None)?;
     let dest = super::registry::parse_ref(&args.dest)?;
     let client = Client::new(args.registry.config(global)?)?;
     let opts = PushOptions {
