@@ -12,6 +12,9 @@ use oci_spec::image::Digest;
 use crate::digest::{self, Algorithm, HashingWriter};
 use crate::error::{Error, IoContext, Result};
 
+mod verified;
+pub use verified::VerifiedReader;
+
 /// Directory (relative to the layout root) that holds our temporary files and lock files.
 pub(crate) const STATE_DIR: &str = ".ocilayout";
 /// Directory (relative to the layout root) that holds temporary blob files while they are written.
@@ -130,7 +133,10 @@ impl BlobStore {
         Ok(self.size(d)? == Some(size))
     }
 
-    /// Opens a blob for reading.
+    /// Opens a blob for reading, as it is: nothing checks what is read. [`open_verified`] gives a
+    /// reader that fails on content that is not what its descriptor says.
+    ///
+    /// [`open_verified`]: BlobStore::open_verified
     pub fn open(&self, d: &Digest) -> Result<File> {
         let path = self.path(d)?;
         File::open(&path).map_err(|e| match e.kind() {
