@@ -38,3 +38,4 @@ mod symlinks;
 mod takeover;
 mod targets;
 mod trust;
+mod usage;

@@ -159,7 +159,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
         Err(e) if e.use_stderr() => {
-            output::print_usage_error(&e.render().to_string());
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let hidden: Vec<&str> = cmd
+                .get_subcommands()
+                .filter(|s| s.is_hide_set())
+                .map(|s| s.get_name())
+                .collect();
+            output::print_usage_error(&e.render().to_string(), &hidden);
             return ExitCode::from(EXIT_USAGE);
         }
         Err(e) => {

@@ -11,10 +11,12 @@ use super::Global;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Images to pull (alpine:3.16, host:5000/a/b@sha256:...), then the layout directory, created
-    /// if needed.
-    #[arg(required = true, num_args = 2.., value_name = "IMAGE... DIR")]
-    pub args: Vec<String>,
+    /// Images to pull: alpine:3.16, host:5000/a/b@sha256:..., docker://REF.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// The layout directory, created if needed.
+    #[arg(required = true, value_name = "DIR")]
+    pub dir: String,
     /// Pull only the manifest for os/arch[/variant] (default: the whole index, every platform); a
     /// single-platform image must be for that platform.
     #[arg(long, value_parser = super::resolve::parse_platform)]
@@ -33,8 +35,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let (dir, images) = args.args.split_last().expect("clap requires two arguments");
-    let images = images
+    let dir = &args.dir;
+    let images = args
+        .images
         .iter()
         .map(|s| super::registry::parse_ref(s))
         .collect::<anyhow::Result<Vec<_>>>()?;
