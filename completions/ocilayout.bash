@@ -809,7 +809,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__login)
-            opts="-u -v -q -h --username --password-stdin --auth-file --plain-http --insecure --cacert --timeout --verbose --quiet --no-progress --help"
+            opts="-u -v -q -h --username --password-stdin --auth-file --json --plain-http --insecure --cacert --timeout --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -843,7 +843,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__logout)
-            opts="-v -q -h --all --auth-file --verbose --quiet --no-progress --help"
+            opts="-v -q -h --all --auth-file --json --verbose --quiet --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -208,6 +208,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand login" -l auth-file 
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand login" -l cacert -d 'Also trust the certificates in this PEM file (repeatable)' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand login" -l timeout -d 'Seconds to wait for the registry' -r
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand login" -l password-stdin -d 'Read the password from standard input (its first line) instead of prompting'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand login" -l json -d 'Print a JSON object'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand login" -l plain-http -d 'Speak plain HTTP instead of HTTPS'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand login" -l insecure -d 'Skip TLS certificate verification (a warning says so)'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand login" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
@@ -216,6 +217,7 @@ complete -c ocilayout -n "__fish_ocilayout_using_subcommand login" -l no-progres
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand logout" -l auth-file -d 'The auth file to edit instead of the default' -r -F
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand logout" -l all -d 'Remove the credentials of every registry'
+complete -c ocilayout -n "__fish_ocilayout_using_subcommand logout" -l json -d 'Print a JSON object'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand logout" -s v -l verbose -d 'More detail on stderr: -v one line per registry request (method, URL, status, bytes, time), -vv its headers too, with credentials and tokens redacted'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand logout" -s q -l quiet -d 'Print only errors'
 complete -c ocilayout -n "__fish_ocilayout_using_subcommand logout" -l no-progress -d 'Never draw progress bars'

@@ -9,7 +9,7 @@ use anyhow::Context;
 use ocilayout::registry::auth::{authfile, Credential, CredentialSources, Environment};
 use ocilayout::registry::{Client, RegistryAuth};
 
-use super::output::UsageError;
+use super::output::{print_json, UsageError};
 use super::registry::RegistryArgs;
 use super::Global;
 
@@ -23,7 +23,7 @@ pub const LONG_ABOUT: &str = "Check a user name and password against a registry,
     ${XDG_RUNTIME_DIR}/containers/auth.json, else /run/containers/$UID/auth.json \
     (containers-auth.json(5)). It is replaced whole and atomically, readable by its owner only \
     (mode 0600); every other entry and field in it is kept. The result line goes to standard \
-    output: \"saved credentials for HOST in FILE\".";
+    output: \"saved credentials for HOST in FILE\"; with --json {\"registry\": HOST, \"auth_file\":     FILE}.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -39,6 +39,9 @@ pub struct Args {
     /// Save into this auth file instead of the default (see above).
     #[arg(long, value_name = "FILE")]
     pub auth_file: Option<PathBuf>,
+    /// Print a JSON object.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub connection: Connection,
 }
@@ -89,6 +92,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         return Err(UsageError(format!("login needs a registry host, not {:?}", args.host)).into());
     }
     let path = auth_file(args.auth_file)?;
+    let json = args.json;
     let username = match args.username {
         Some(u) => u,
         None => prompt("Username: ", false)?,
@@ -138,10 +142,14 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         .check_credentials(&api_host)
         .with_context(|| format!("login to {host}: nothing saved"))?;
     authfile::save(&path, &key, &username, &password)?;
-    global.result(format_args!(
-        "saved credentials for {key} in {}",
-        path.display()
-    ))?;
+    if json {
+        print_json(&serde_json::json!({"registry": key, "auth_file": path}))?;
+    } else {
+        global.result(format_args!(
+            "saved credentials for {key} in {}",
+            path.display()
+        ))?;
+    }
     Ok(super::EXIT_OK)
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use ocilayout::registry::auth::authfile;
 
-use super::output::{count, UsageError};
+use super::output::{count, print_json, UsageError};
 use super::Global;
 
 /// The long help (man page).
@@ -14,7 +14,7 @@ pub const LONG_ABOUT: &str = "Remove the credentials saved for a registry (or, w
     every registry) from the auth file login writes: --auth-file, else $REGISTRY_AUTH_FILE, else \
     ${XDG_RUNTIME_DIR}/containers/auth.json, else /run/containers/$UID/auth.json. Every other \
     entry, credential helpers and unknown fields stay; the file is replaced atomically. Logging \
-    out of a registry that has no entry there is an error (exit 1).";
+    out of a registry that has no entry there is an error (exit 1). With --json it prints     {\"removed\": N, \"auth_file\": FILE}, N the number of entries removed.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -31,18 +31,24 @@ pub struct Args {
     /// The auth file to edit instead of the default.
     #[arg(long, value_name = "FILE")]
     pub auth_file: Option<PathBuf>,
+    /// Print a JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     let path = super::login::auth_file(args.auth_file)?;
-    match args.host {
+    let removed = match args.host {
         None => {
             let n = authfile::remove_all(&path)?;
-            global.result(format_args!(
-                "removed {} from {}",
-                count(n, "saved login"),
-                path.display()
-            ))?;
+            if !args.json {
+                global.result(format_args!(
+                    "removed {} from {}",
+                    count(n, "saved login"),
+                    path.display()
+                ))?;
+            }
+            n
         }
         Some(host) => {
             let (key, _) = super::login::split_host(&host);
@@ -54,11 +60,17 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             if !authfile::remove(&path, &key)? {
                 bail!("not logged in to {key} (no entry in {})", path.display());
             }
-            global.result(format_args!(
-                "removed credentials for {key} from {}",
-                path.display()
-            ))?;
+            if !args.json {
+                global.result(format_args!(
+                    "removed credentials for {key} from {}",
+                    path.display()
+                ))?;
+            }
+            1
         }
+    };
+    if args.json {
+        print_json(&serde_json::json!({"removed": removed, "auth_file": path}))?;
     }
     Ok(super::EXIT_OK)
 }

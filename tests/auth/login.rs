@@ -191,6 +191,22 @@ fn login_saves_where_skopeo_reads_and_reads_what_skopeo_saves() {
         format!("removed 1 saved login from {}\n", theirs.display())
     );
     assert_eq!(json(&theirs)["auths"], serde_json::json!({}));
+    let again = env.run(
+        &[
+            "logout",
+            "--all",
+            "--json",
+            "--auth-file",
+            theirs.to_str().unwrap(),
+        ],
+        &[],
+        b"",
+    );
+    let shown: serde_json::Value = serde_json::from_str(again.ok()).unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!({"removed": 0, "auth_file": theirs.to_str().unwrap()})
+    );
 }
 
 /// The password never comes from an argument, and without a terminal login asks for
