@@ -39,10 +39,10 @@
 //!
 //! # Typed readers
 //!
-//! Nothing in a layout is trusted. The typed readers verify a blob against its descriptor (digest,
-//! and a size limit) before they parse it: [`Layout::read_manifest`], [`Layout::read_image_index`],
-//! [`Layout::read_config`], and [`Layout::read_json_blob`] for any other JSON document. A blob of
-//! any size streams through [`BlobStore::open_verified`], whose reader fails, rather than ends,
+//! Nothing in a layout is trusted. The typed readers check a blob against its descriptor (its size
+//! before reading, its digest after; read whole, so at most 64 MiB) before they parse it:
+//! [`Layout::read_manifest`], [`Layout::read_image_index`], [`Layout::read_config`], and
+//! [`Layout::read_json_blob`] for any other JSON document. A blob of any size streams through [`BlobStore::open_verified`], whose reader fails, rather than ends,
 //! on content that is not what its descriptor says. `index.json` is read with
 //! [`Layout::read_index`] and replaced only under the index lock ([`Layout::update_index`] or
 //! [`Layout::lock_index`]), whole and atomically, keeping every field it does not change. Every
