@@ -46,6 +46,12 @@ _ocilayout() {
             ocilayout,inspect)
                 cmd="ocilayout__subcmd__inspect"
                 ;;
+            ocilayout,login)
+                cmd="ocilayout__subcmd__login"
+                ;;
+            ocilayout,logout)
+                cmd="ocilayout__subcmd__logout"
+                ;;
             ocilayout,ls)
                 cmd="ocilayout__subcmd__ls"
                 ;;
@@ -124,6 +130,12 @@ _ocilayout() {
             ocilayout__subcmd__help,inspect)
                 cmd="ocilayout__subcmd__help__subcmd__inspect"
                 ;;
+            ocilayout__subcmd__help,login)
+                cmd="ocilayout__subcmd__help__subcmd__login"
+                ;;
+            ocilayout__subcmd__help,logout)
+                cmd="ocilayout__subcmd__help__subcmd__logout"
+                ;;
             ocilayout__subcmd__help,ls)
                 cmd="ocilayout__subcmd__help__subcmd__ls"
                 ;;
@@ -167,7 +179,7 @@ _ocilayout() {
 
     case "${cmd}" in
         ocilayout)
-            opts="-v -q -h -V --verbose --quiet --no-progress --help --version init ls resolve tag untag gc fsck pull push sync copy export import serve inspect tags rm du generate help"
+            opts="-v -q -h -V --verbose --quiet --no-progress --help --version init ls resolve tag untag gc fsck pull push sync copy export import serve inspect tags login logout rm du generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -385,7 +397,7 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__help)
-            opts="init ls resolve tag untag gc fsck pull push sync copy export import serve inspect tags rm du generate help"
+            opts="init ls resolve tag untag gc fsck pull push sync copy export import serve inspect tags login logout rm du generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -553,6 +565,34 @@ _ocilayout() {
             return 0
             ;;
         ocilayout__subcmd__help__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__help__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__help__subcmd__logout)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -766,6 +806,58 @@ _ocilayout() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__login)
+            opts="-u -v -q -h --username --password-stdin --auth-file --json --plain-http --insecure --cacert --timeout --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ocilayout__subcmd__logout)
+            opts="-v -q -h --all --auth-file --json --verbose --quiet --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -17,7 +17,7 @@ use std::path::Path;
 use ocilayout::archive::{self, ExportOptions, ImportOptions};
 use ocilayout::registry::{Client, ClientConfig};
 use ocilayout::sync::{push, PushOptions};
-use ocilayout::{progress, resolve, Layout, Reference};
+use ocilayout::{progress, Layout, Reference};
 
 /// Runs the transfer described by `args` and returns what it did.
 pub fn run(args: &[String]) -> Result<String, Box<dyn Error>> {
@@ -37,8 +37,11 @@ pub fn run(args: &[String]) -> Result<String, Box<dyn Error>> {
     let exported = archive::export_to_path(&source, Path::new(archive_path), &opts)?;
     writeln!(
         out,
-        "exported {} images: {} blobs ({} bytes), {} left to the base",
-        exported.images, exported.blobs_written, exported.bytes, exported.blobs_skipped
+        "exported {}: {} ({}), {} left to the base",
+        count(exported.images, "image"),
+        count(exported.blobs_written, "blob"),
+        count(exported.bytes, "byte"),
+        exported.blobs_skipped
     )?;
 
     // Far side: every blob of the archive is verified as it is stored; blobs the archive left out
@@ -47,15 +50,17 @@ pub fn run(args: &[String]) -> Result<String, Box<dyn Error>> {
     let imported = archive::import(file, Path::new(target), &ImportOptions::default())?;
     writeln!(
         out,
-        "imported {} images: {} blobs written, {} already present",
-        imported.images, imported.blobs_written, imported.blobs_skipped
+        "imported {}: {} written, {} already present",
+        count(imported.images, "image"),
+        count(imported.blobs_written, "blob"),
+        imported.blobs_skipped
     )?;
 
     // Push each image and ask the registry what it now holds under the tag.
     let target = Layout::open(target)?;
     let client = Client::new(ClientConfig::default())?;
     for r in refs {
-        let desc = resolve::resolve(&target, r, None)?;
+        let desc = target.resolve(r, None)?;
         let name = Reference::parse(r)?;
         let dest = Reference::parse(&format!(
             "{registry}/{}:{}",
@@ -88,5 +93,14 @@ fn main() {
             eprintln!("airgap: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+/// `1 image`, `2 images`: a count and its noun, plural unless the count is one.
+fn count<N: std::fmt::Display + PartialEq + From<u8>>(n: N, noun: &str) -> String {
+    if n == N::from(1) {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

@@ -178,7 +178,7 @@ fn layout_source(
             _ => "latest".to_string(),
         },
     };
-    let entry = resolve::resolve(layout, &input, None)?;
+    let entry = layout.resolve(&input, None)?;
     let name = resolve::entry_name(&entry).filter(|n| n.tag().is_some());
     let root = match &opts.platform {
         Some(p) => resolve::select_platform(layout, entry, p)?,
@@ -303,7 +303,7 @@ fn registry_to_layout(
     progress: &dyn Progress,
 ) -> Result<CopyReport> {
     let (layout, created) = Layout::init_tracked(dir)?;
-    let had_source_name = resolve::resolve(&layout, &source.to_string(), None).is_ok();
+    let had_source_name = layout.resolve(&source.to_string(), None).is_ok();
     let pull = PullOptions {
         platform: opts.platform.clone(),
         names: opts.names.clone(),
@@ -326,7 +326,7 @@ fn registry_to_layout(
         created.undo(&layout);
         return Err(e);
     }
-    let root = resolve::resolve(&layout, &source.to_string(), None)?;
+    let root = layout.resolve(&source.to_string(), None)?;
     let mut moved = Vec::new();
     if name != source {
         moved = layout.update_index(|doc| {

@@ -6,10 +6,29 @@ use std::path::PathBuf;
 
 use oci_spec::image::{Descriptor, Digest};
 
+mod debug;
+
 /// Everything that can go wrong in the library.
 ///
-/// Messages are one line, say what and where, and never contain credentials.
-#[derive(Debug, thiserror::Error)]
+/// Messages are one line, say what and where, and never contain credentials. `{:?}` shows the
+/// message too, followed by the variant's name, so that a `main` returning this crate's
+/// [`Result`] prints a sentence; match on the variant for its fields:
+///
+/// ```
+/// // In a program: `fn main() -> ocilayout::Result<()>`; on an error Rust prints `Error: ` and this.
+/// fn run() -> ocilayout::Result<()> {
+///     let layout = ocilayout::Layout::open("fixtures/containerd")?;
+///     layout.resolve("app:nope", None)?;
+///     Ok(())
+/// }
+/// let err = run().unwrap_err();
+/// assert_eq!(
+///     format!("{err:?}"),
+///     "\"app:nope\" not found in fixtures/containerd (NotFound)"
+/// );
+/// assert!(matches!(err, ocilayout::Error::NotFound { .. }));
+/// ```
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A digest string that is not `sha256:<64 hex>` or `sha512:<128 hex>`.

@@ -302,7 +302,7 @@ pub struct EntryName {
 }
 
 /// What resolution needs of an index entry: its digest and its two name annotations. Implemented for
-/// full descriptors and for the borrowed, allocation-free entries [`crate::resolve::resolve`] scans
+/// full descriptors and for the borrowed, allocation-free entries [`Layout::resolve`](crate::Layout::resolve) scans
 /// large indexes with.
 pub trait IndexEntry {
     /// The entry's digest as written (`sha256:<hex>`).

@@ -13,6 +13,24 @@ use crate::graph::{self, LOCAL_MANIFEST_LIMIT};
 use crate::layout::Layout;
 
 /// A requested platform: `linux/amd64`, `linux/arm64/v8`, `linux/arm/v7`.
+///
+/// This is what a user asks for, parsed from `os/arch[/variant]` with the architecture's aliases
+/// normalized; [`oci_spec::image::Platform`] is what a descriptor or an image config states (with
+/// `os.version` and `os.features`, which a request does not carry). The two convert with `From`
+/// both ways: a stated platform becomes a request for exactly it, and a request becomes a stated
+/// platform with only `os`, `architecture` and `variant` set.
+///
+/// ```
+/// use ocilayout::oci_spec::image::{Arch, Os, Platform as SpecPlatform};
+/// use ocilayout::Platform;
+///
+/// let wanted = Platform::parse("linux/aarch64")?;
+/// let stated: SpecPlatform = wanted.clone().into();
+/// assert_eq!((stated.os(), stated.architecture()), (&Os::Linux, &Arch::ARM64));
+/// assert!(wanted.matches(&stated));
+/// assert_eq!(Platform::from(&stated), wanted);
+/// # Ok::<(), ocilayout::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Platform {
     /// The operating system (`linux`, `windows`), lowercase.
@@ -257,6 +275,37 @@ fn normalize_arch(arch: &str) -> (String, Option<&'static str>) {
     }
 }
 
+impl From<&oci_spec::image::Platform> for Platform {
+    /// The request for exactly the platform a descriptor states (see [`Platform::of`]).
+    fn from(p: &oci_spec::image::Platform) -> Platform {
+        Platform::of(p)
+    }
+}
+
+impl From<oci_spec::image::Platform> for Platform {
+    fn from(p: oci_spec::image::Platform) -> Platform {
+        Platform::of(&p)
+    }
+}
+
+impl From<&Platform> for oci_spec::image::Platform {
+    /// The stated platform with this request's `os`, `architecture` and `variant`; `os.version`,
+    /// `os.features` and `features` unset.
+    fn from(p: &Platform) -> oci_spec::image::Platform {
+        let mut out = oci_spec::image::Platform::default();
+        out.set_os(p.os.as_str().into());
+        out.set_architecture(p.architecture.as_str().into());
+        out.set_variant(p.variant.clone());
+        out
+    }
+}
+
+impl From<Platform> for oci_spec::image::Platform {
+    fn from(p: Platform) -> oci_spec::image::Platform {
+        (&p).into()
+    }
+}
+
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.os, self.architecture)?;
@@ -304,6 +353,41 @@ mod tests {
             Platform::parse("linux/arm64/v8").unwrap().to_string(),
             "linux/arm64/v8"
         );
+    }
+
+    /// Ours and oci_spec's convert both ways without losing os, architecture or variant, whether
+    /// oci_spec knows the names (`Os::Linux`, `Arch::ARM64`) or keeps them as `Other`.
+    #[test]
+    fn converts_to_and_from_the_stated_platform() {
+        let cases = [
+            ("linux", "amd64", None),
+            ("linux", "arm64", Some("v8")),
+            ("linux", "arm", Some("v7")),
+            ("windows", "amd64", None),
+            ("plan9", "riscv128", Some("x")),
+        ];
+        for (os, arch, variant) in cases {
+            let stated = spec(os, arch, variant);
+            let ours = Platform::from(&stated);
+            assert_eq!(ours.to_string(), stated_string(os, arch, variant));
+            let back: oci_spec::image::Platform = ours.clone().into();
+            assert_eq!(back, stated, "{ours}");
+            assert!(ours.matches(&back), "{ours}");
+            assert_eq!(Platform::from(back), ours);
+        }
+        // What a request does not carry is not invented, and what a stated platform has beyond
+        // the request is dropped, not kept by accident.
+        let mut windows = spec("windows", "amd64", None);
+        windows.set_os_version(Some("10.0.17763.1".into()));
+        let back: oci_spec::image::Platform = Platform::from(&windows).into();
+        assert_eq!(back.os_version(), &None);
+    }
+
+    fn stated_string(os: &str, arch: &str, variant: Option<&str>) -> String {
+        match variant {
+            Some(v) => format!("{os}/{arch}/{v}"),
+            None => format!("{os}/{arch}"),
+        }
     }
 
     #[test]

@@ -13,6 +13,9 @@ use crate::digest::{self, Algorithm, HashingWriter};
 use crate::error::{Error, IoContext, Result};
 use crate::file::{self, Links};
 
+mod verified;
+pub use verified::VerifiedReader;
+
 /// Directory (relative to the layout root) that holds our temporary files and lock files.
 pub(crate) const STATE_DIR: &str = ".ocilayout";
 /// Directory (relative to the layout root) that holds temporary blob files while they are written.
@@ -132,8 +135,11 @@ impl BlobStore {
         Ok(self.size(d)? == Some(size))
     }
 
-    /// Opens a blob for reading. A FIFO, socket or device in its place is [`Error::NotAFile`],
-    /// refused without blocking.
+    /// Opens a blob for reading, as it is: nothing checks what is read. A FIFO, socket or device in
+    /// its place is [`Error::NotAFile`], refused without blocking. [`open_verified`] gives a reader
+    /// that fails on content that is not what its descriptor says.
+    ///
+    /// [`open_verified`]: BlobStore::open_verified
     pub fn open(&self, d: &Digest) -> Result<File> {
         let path = self.path(d)?;
         file::open(&path, Links::Follow).map_err(|e| {

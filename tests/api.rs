@@ -22,15 +22,15 @@ fn desc(media_type: MediaType, size: u64, d: &str) -> Descriptor {
 #[test]
 fn typed_readers_read_manifest_config_and_index() {
     let layout = Layout::open(fixtures().join("multiarch")).unwrap();
-    let entry = ocilayout::resolve::resolve(&layout, "docker.io/library/multi:1", None).unwrap();
+    let entry = layout.resolve("docker.io/library/multi:1", None).unwrap();
     let index = layout.read_image_index(&entry).unwrap();
     assert!(index.manifests().len() >= 2);
-    let arm = ocilayout::resolve::resolve(
-        &layout,
-        "docker.io/library/multi:1",
-        Some(&Platform::parse("linux/arm64").unwrap()),
-    )
-    .unwrap();
+    let arm = layout
+        .resolve(
+            "docker.io/library/multi:1",
+            Some(&Platform::parse("linux/arm64").unwrap()),
+        )
+        .unwrap();
     assert_eq!(arm.digest().to_string(), ARM);
     let manifest = layout.read_manifest(&arm).unwrap();
     assert_eq!(manifest.config().digest().to_string(), ARM_CONFIG);
@@ -274,10 +274,7 @@ fn ambiguity_errors_carry_candidates_as_values() {
         );
     };
     let index = layout.read_index().unwrap();
-    check(
-        "resolve",
-        ocilayout::resolve::resolve(&layout, "1.0", None).unwrap_err(),
-    );
+    check("resolve", layout.resolve("1.0", None).unwrap_err());
     check(
         "resolve_in",
         ocilayout::resolve::resolve_in(&layout, &index, "1.0").unwrap_err(),
@@ -308,7 +305,7 @@ fn ambiguity_errors_carry_candidates_as_values() {
 fn errors_carry_typed_digests() {
     let layout = Layout::open(fixtures().join("multiarch")).unwrap();
     let s390x = Platform::parse("linux/s390x").unwrap();
-    match ocilayout::resolve::resolve(&layout, "docker.io/library/multi:1", Some(&s390x)) {
+    match layout.resolve("docker.io/library/multi:1", Some(&s390x)) {
         Err(ocilayout::Error::NoPlatform {
             digest: d,
             available,
@@ -365,8 +362,9 @@ fn more_reports_carry_typed_digests() {
     );
 
     let source = ocilayout::inspect::LayoutSource(&layout);
-    let found =
-        ocilayout::resolve::resolve(&layout, "docker.io/library/alpine:3.16", None).unwrap();
+    let found = layout
+        .resolve("docker.io/library/alpine:3.16", None)
+        .unwrap();
     let i = ocilayout::inspect::inspect(&source, &found).unwrap();
     assert_eq!(i.digest, digest(D2));
     assert_eq!(i.config.as_ref().unwrap().digest, digest(LAYER2));
@@ -374,7 +372,7 @@ fn more_reports_carry_typed_digests() {
 
     let (_a, artifact) = fixture_copy("artifact");
     let alayout = Layout::open(&artifact).unwrap();
-    let sbom = ocilayout::resolve::resolve(&alayout, SBOM, None).unwrap();
+    let sbom = alayout.resolve(SBOM, None).unwrap();
     let i =
         ocilayout::inspect::inspect(&ocilayout::inspect::LayoutSource(&alayout), &sbom).unwrap();
     assert_eq!(i.subject, Some(digest(D1)));

@@ -186,8 +186,7 @@ fn export_of_chosen_refs_holds_exactly_their_closure() {
             .into_iter()
             .filter(|e| {
                 let layout = ocilayout::Layout::open(&src).unwrap();
-                refs.iter()
-                    .any(|r| ocilayout::resolve::resolve(&layout, r, None).unwrap() == *e)
+                refs.iter().any(|r| layout.resolve(r, None).unwrap() == *e)
             })
             .collect();
         assert_eq!(chosen.len(), refs.len(), "{fixture} {refs:?}");

@@ -4,6 +4,7 @@
 //! and secrets never printed. Tokens running out mid-transfer are in `auth/renewal.rs`, proxies in
 //! `auth/proxies.rs`.
 
+mod login;
 mod proxies;
 use crate::support::proxy;
 use crate::support::registry as registry_support;

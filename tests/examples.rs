@@ -170,10 +170,10 @@ fn airgap_ships_only_what_the_far_side_lacks() {
     .unwrap();
     // alpine:3.16 is umoci's v2: its manifest, config and second layer travel; the shared layer
     // stays behind.
-    assert!(out.starts_with("exported 1 images: 3 blobs ("), "{out}");
+    assert!(out.starts_with("exported 1 image: 3 blobs ("), "{out}");
     assert!(out.contains(", 1 left to the base\n"), "{out}");
     assert!(
-        out.contains("imported 1 images: 3 blobs written, 0 already present\n"),
+        out.contains("imported 1 image: 3 blobs written, 0 already present\n"),
         "{out}"
     );
     assert!(

@@ -45,3 +45,4 @@ mod symlinks;
 mod takeover;
 mod targets;
 mod trust;
+mod usage;

@@ -92,7 +92,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     for q in &queries {
-        let fast = answer(resolve::resolve(layout, q, None));
+        let fast = answer(layout.resolve(q, None));
         if let Ok(index) = &full {
             let slow = answer(resolve::resolve_in(layout, index, q));
             assert_eq!(fast, slow, "resolve and resolve_in disagree on {q:?}");
@@ -101,10 +101,10 @@ fuzz_target!(|data: &[u8]| {
     // Platform descent from what the first query that resolves names, through fixture indexes.
     if let Some(q) = queries
         .iter()
-        .find(|q| resolve::resolve(layout, q, None).is_ok())
+        .find(|q| layout.resolve(q, None).is_ok())
     {
         for p in &s.platforms {
-            if let Err(e) = resolve::resolve(layout, q, Some(p)) {
+            if let Err(e) = layout.resolve(q, Some(p)) {
                 assert_one_line(&e);
             }
         }

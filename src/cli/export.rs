@@ -8,7 +8,7 @@ use anyhow::bail;
 use ocilayout::archive::{self, Compression, ExportOptions};
 use ocilayout::Layout;
 
-use super::output::{print_json, UsageError};
+use super::output::{count, print_json, UsageError};
 use super::Global;
 
 /// The long help (man page): what the command does and its JSON shape.
@@ -121,10 +121,10 @@ fn export(args: Args, global: &Global) -> anyhow::Result<u8> {
         return Ok(super::EXIT_OK);
     }
     let line = format!(
-        "exported {} images: {} blobs ({} bytes){}",
-        report.images,
-        report.blobs_written,
-        report.bytes,
+        "exported {}: {} ({}){}",
+        count(report.images, "image"),
+        count(report.blobs_written, "blob"),
+        count(report.bytes, "byte"),
         if report.blobs_skipped > 0 {
             format!(", {} left out (in the base layout)", report.blobs_skipped)
         } else {

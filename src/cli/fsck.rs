@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use ocilayout::{fsck, Layout};
 
-use super::output::{print_json, print_lines};
+use super::output::{count, print_json, print_lines};
 use super::Global;
 
 #[derive(clap::Args, Debug)]
@@ -29,9 +29,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
                 .map(|p| format!("{}: {}", p.digest, p.problem)),
         )?;
         global.result(format_args!(
-            "checked {} blobs, {} problems",
-            report.checked,
-            report.problems.len()
+            "checked {}, {}",
+            count(report.checked, "blob"),
+            count(report.problems.len(), "problem")
         ))?;
     }
     Ok(if report.ok {

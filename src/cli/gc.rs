@@ -6,7 +6,7 @@ use ocilayout::gc::{self, GcOptions};
 use ocilayout::Layout;
 use serde::Serialize;
 
-use super::output::{print_json, print_lines};
+use super::output::{count, print_json, print_lines};
 use super::Global;
 
 #[derive(clap::Args, Debug)]
@@ -95,9 +95,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
             ))?;
         }
         global.result(format_args!(
-            "{verb} {} blobs ({} bytes), kept {}",
-            report.removed.len(),
-            report.freed_bytes,
+            "{verb} {} ({}), kept {}",
+            count(report.removed.len(), "blob"),
+            count(report.freed_bytes, "byte"),
             report.kept
         ))?;
     }

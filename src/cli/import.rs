@@ -9,7 +9,7 @@ use ocilayout::platform::Platform;
 use ocilayout::Error;
 use serde::Serialize;
 
-use super::output::print_json;
+use super::output::{count, print_json};
 use super::Global;
 
 #[derive(clap::Args, Debug)]
@@ -69,8 +69,11 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         })?;
     } else {
         global.result(format_args!(
-            "imported {} images: {} blobs written ({} bytes), {} already present",
-            report.images, report.blobs_written, report.bytes, report.blobs_skipped
+            "imported {}: {} written ({}), {} already present",
+            count(report.images, "image"),
+            count(report.blobs_written, "blob"),
+            count(report.bytes, "byte"),
+            report.blobs_skipped
         ))?;
     }
     Ok(super::EXIT_OK)

@@ -47,7 +47,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         [dir, reference] => {
             layout_only(&format!("{} {}", shown(dir), shown(reference)))?;
             let layout = Layout::open(dir)?;
-            let d = resolve::resolve(&layout, reference, platform)?;
+            let d = layout.resolve(reference, platform)?;
             inspect::inspect(&LayoutSource(&layout), &d)?
         }
         [url] if url.starts_with("oci-layout://") => {

@@ -14,7 +14,10 @@ mod import;
 mod init;
 mod inspect;
 mod local;
+mod login;
+mod logout;
 mod ls;
+mod man;
 mod output;
 mod pull;
 mod push;
@@ -140,6 +143,12 @@ pub enum Command {
     /// List every tag of a registry repository.
     #[command(long_about = tags::LONG_ABOUT)]
     Tags(tags::Args),
+    /// Check credentials against a registry and save them where skopeo and podman look.
+    #[command(long_about = login::LONG_ABOUT)]
+    Login(login::Args),
+    /// Remove saved credentials of a registry.
+    #[command(long_about = logout::LONG_ABOUT)]
+    Logout(logout::Args),
     /// Remove images: their names, and every blob no remaining entry reaches.
     #[command(long_about = rm::LONG_ABOUT)]
     Rm(rm::Args),
@@ -162,7 +171,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
         Err(e) if e.use_stderr() => {
-            output::print_usage_error(&e.render().to_string());
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let hidden: Vec<&str> = cmd
+                .get_subcommands()
+                .filter(|s| s.is_hide_set())
+                .map(|s| s.get_name())
+                .collect();
+            output::print_usage_error(&e.render().to_string(), &hidden);
             return ExitCode::from(EXIT_USAGE);
         }
         Err(e) => {
@@ -206,6 +221,8 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<u8> {
         Command::Serve(a) => serve::run(a, global),
         Command::Inspect(a) => inspect::run(a, global),
         Command::Tags(a) => tags::run(a, global),
+        Command::Login(a) => login::run(a, global),
+        Command::Logout(a) => logout::run(a, global),
         Command::Rm(a) => rm::run(a, global),
         Command::Du(a) => du::run(a, global),
         Command::Generate(a) => generate::run(a, global),

@@ -43,6 +43,16 @@ impl Global {
     }
 }
 
+/// `n` followed by a noun, plural unless `n` is one: `1 image`, `0 images`, `2 blobs`. Every count in
+/// human output is written with it, so that no line says "1 images". Regular plurals only (an `s`).
+pub fn count<N: std::fmt::Display + PartialEq + From<u8>>(n: N, noun: &str) -> String {
+    if n == N::from(1) {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Prints a value as pretty JSON on stdout, followed by a newline.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     // Serialized first: a write error (a closed pipe) then reaches the caller as an io::Error that
@@ -195,12 +205,53 @@ impl std::error::Error for UsageError {}
 /// Prints a clap usage error in two lines: what is wrong (clap's message, its continuation lines
 /// joined, then clap's tips such as "a similar subcommand exists: 'pull'"), then the usage line of
 /// the subcommand when clap gives one.
-pub fn print_usage_error(rendered: &str) {
-    let _ = writeln!(io::stderr(), "{}", usage_error_lines(rendered));
+///
+/// `hidden` are the subcommands that are not for users (`generate`): clap offers them as
+/// suggestions like any other, so a tip that names one is dropped.
+pub fn print_usage_error(rendered: &str, hidden: &[&str]) {
+    let _ = writeln!(io::stderr(), "{}", usage_error_lines(rendered, hidden));
+}
+
+/// What users of other tools type for our subcommands, offered when clap has no suggestion of its
+/// own: skopeo's and regctl's `delete`, and the like.
+const SYNONYMS: [(&str, &str); 4] = [
+    (
+        "delete",
+        "a similar subcommand exists: 'rm' (or 'untag' to remove names only)",
+    ),
+    (
+        "remove",
+        "a similar subcommand exists: 'rm' (or 'untag' to remove names only)",
+    ),
+    ("list", "a similar subcommand exists: 'ls'"),
+    ("save", "a similar subcommand exists: 'export'"),
+];
+
+/// A tip of clap's without the hidden subcommands it suggests (`some similar subcommands exist:
+/// 'generate', 'rm'` becomes `a similar subcommand exists: 'rm'`); `None` when nothing is left.
+fn without_hidden(tip: &str, hidden: &[&str]) -> Option<String> {
+    let Some((_, names)) = tip
+        .split_once("subcommand exists: ")
+        .or_else(|| tip.split_once("subcommands exist: "))
+    else {
+        return Some(tip.to_string());
+    };
+    let kept: Vec<&str> = names
+        .split(", ")
+        .filter(|n| !hidden.iter().any(|h| n.trim_matches('\'') == *h))
+        .collect();
+    match kept.as_slice() {
+        [] => None,
+        [one] => Some(format!("a similar subcommand exists: {one}")),
+        many => Some(format!(
+            "some similar subcommands exist: {}",
+            many.join(", ")
+        )),
+    }
 }
 
 /// The two lines [`print_usage_error`] prints.
-fn usage_error_lines(rendered: &str) -> String {
+fn usage_error_lines(rendered: &str, hidden: &[&str]) -> String {
     let mut what = Vec::new();
     let mut tips = Vec::new();
     let mut usage = None;
@@ -209,17 +260,26 @@ fn usage_error_lines(rendered: &str) -> String {
             continue;
         }
         if let Some(tip) = line.strip_prefix("tip:") {
-            tips.push(tip.trim());
+            tips.extend(without_hidden(tip.trim(), hidden));
         } else if line.starts_with("Usage:") {
             usage.get_or_insert(line);
         } else if usage.is_none() {
             what.push(line.strip_prefix("error: ").unwrap_or(line));
         }
     }
-    let mut msg = format!("ocilayout: {}", what.join(" "));
+    let what = what.join(" ");
+    if tips.is_empty() {
+        let typed = what
+            .strip_prefix("unrecognized subcommand '")
+            .and_then(|rest| rest.strip_suffix('\''));
+        if let Some((_, tip)) = SYNONYMS.iter().find(|(word, _)| Some(*word) == typed) {
+            tips.push(tip.to_string());
+        }
+    }
+    let mut msg = format!("ocilayout: {what}");
     for tip in tips {
         msg.push_str("; ");
-        msg.push_str(tip);
+        msg.push_str(&tip);
     }
     if let Some(u) = usage {
         msg.push('\n');
@@ -239,9 +299,69 @@ mod tests {
                         exists: 'pull'\n\nUsage: ocilayout [OPTIONS] <COMMAND>\n\nFor more \
                         information, try '--help'.\n";
         assert_eq!(
-            usage_error_lines(rendered),
+            usage_error_lines(rendered, &["generate"]),
             "ocilayout: unrecognized subcommand 'pul'; a similar subcommand exists: 'pull'\n\
              Usage: ocilayout [OPTIONS] <COMMAND>"
         );
+    }
+
+    /// A hidden subcommand is never offered, alone or among others; other tips stay as they are,
+    /// and what users of other tools type gets our name for it.
+    #[test]
+    fn hidden_subcommands_are_not_suggested() {
+        let render = |typed: &str, tip: &str| {
+            format!(
+                "error: unrecognized subcommand '{typed}'\n\n  tip: {tip}\n\nUsage: ocilayout \
+                 [OPTIONS] <COMMAND>\n"
+            )
+        };
+        let usage = "\nUsage: ocilayout [OPTIONS] <COMMAND>";
+        let cases = [
+            ("generat", "a similar subcommand exists: 'generate'", "ocilayout: unrecognized subcommand 'generat'"),
+            (
+                "delete",
+                "a similar subcommand exists: 'generate'",
+                "ocilayout: unrecognized subcommand 'delete'; a similar subcommand exists: 'rm' (or 'untag' to remove names only)",
+            ),
+            (
+                "gxx",
+                "some similar subcommands exist: 'generate', 'gc'",
+                "ocilayout: unrecognized subcommand 'gxx'; a similar subcommand exists: 'gc'",
+            ),
+            (
+                "pul",
+                "some similar subcommands exist: 'push', 'pull'",
+                "ocilayout: unrecognized subcommand 'pul'; some similar subcommands exist: 'push', 'pull'",
+            ),
+            (
+                "x",
+                "to pass 'x' as a value, use '-- x'",
+                "ocilayout: unrecognized subcommand 'x'; to pass 'x' as a value, use '-- x'",
+            ),
+        ];
+        for (typed, tip, want) in cases {
+            assert_eq!(
+                usage_error_lines(&render(typed, tip), &["generate"]),
+                format!("{want}{usage}"),
+                "{typed}"
+            );
+        }
+    }
+
+    /// Counts in human output: the noun is singular for one and plural otherwise, for every type
+    /// of count a report has.
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        let cases: [(String, &str); 6] = [
+            (count(0usize, "image"), "0 images"),
+            (count(1usize, "image"), "1 image"),
+            (count(2usize, "image"), "2 images"),
+            (count(1u64, "byte"), "1 byte"),
+            (count(1024u64, "byte"), "1024 bytes"),
+            (count(1u32, "problem"), "1 problem"),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
     }
 }

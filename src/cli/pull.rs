@@ -12,10 +12,12 @@ use super::{credentials, local};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Images to pull (alpine:3.16, host:5000/a/b@sha256:...), then the layout directory, created
-    /// if needed.
-    #[arg(required = true, num_args = 2.., value_name = "IMAGE... DIR")]
-    pub args: Vec<String>,
+    /// Images to pull: alpine:3.16, host:5000/a/b@sha256:..., docker://REF.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// The layout directory, created if needed.
+    #[arg(required = true, value_name = "DIR")]
+    pub dir: String,
     /// Pull only the manifest for os/arch[/variant] (default: the whole index, every platform); a
     /// single-platform image must be for that platform.
     #[arg(long, value_parser = super::resolve::parse_platform)]
@@ -34,12 +36,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
-    let (dir, images) = args.args.split_last().expect("clap requires two arguments");
+    let dir = &args.dir;
     local::not_an_image(dir, |image| {
-        let rest: Vec<&str> = images.iter().map(String::as_str).collect();
+        let rest: Vec<&str> = args.images.iter().map(String::as_str).collect();
         format!("ocilayout pull {image} {}", rest.join(" "))
     })?;
-    let images = images
+    let images = args
+        .images
         .iter()
         .map(|s| {
             local::not_a_path(s)?;

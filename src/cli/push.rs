@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use ocilayout::registry::Client;
 use ocilayout::sync::{self, PushOptions};
-use ocilayout::{resolve, Layout};
+use ocilayout::Layout;
 
 use super::credentials::Owner;
 use super::registry::{Display, RegistryArgs};
@@ -31,7 +31,7 @@ pub struct Args {
 pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
     super::local::not_a_path(&args.dest)?;
     let layout = Layout::open(&args.dir)?;
-    let source = resolve::resolve(&layout, &args.reference, None)?;
+    let source = layout.resolve(&args.reference, None)?;
     let dest = super::registry::parse_ref(&args.dest)?;
     let given = args.registry.given(Owner::Registry(dest.domain()))?;
     let client = Client::new(args.registry.config(global, given)?)?;

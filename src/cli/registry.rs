@@ -11,6 +11,7 @@ use ocilayout::progress::{Event, Progress, Summary};
 use ocilayout::registry::auth::{CredentialSources, Given};
 use ocilayout::registry::{ClientConfig, Exchanged, RegistryAuth, Trace};
 
+use super::output::count;
 use super::Global;
 
 /// `--jobs` when not given: the library's default, narrowed to the flag's type (it is at most 64).
@@ -282,12 +283,10 @@ impl Display {
     /// The closing summary line.
     pub fn summary(&self, s: &Summary) {
         let mut line = format!(
-            "{} {} image{}: {} blob{} transferred ({}), {} skipped",
+            "{} {}: {} transferred ({}), {} skipped",
             self.verb,
-            s.images,
-            if s.images == 1 { "" } else { "s" },
-            s.transferred,
-            if s.transferred == 1 { "" } else { "s" },
+            count(s.images, "image"),
+            count(s.transferred, "blob"),
             human_bytes(s.bytes),
             s.skipped
         );

@@ -44,7 +44,7 @@ pub fn run(args: Args, _global: &Global) -> anyhow::Result<u8> {
             );
         };
         let layout = Layout::open(&args.dir)?;
-        resolve::resolve(&layout, reference, args.platform.as_ref())?
+        layout.resolve(reference, args.platform.as_ref())?
     };
     if args.json {
         print_json(&descriptor)?;

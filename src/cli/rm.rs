@@ -6,7 +6,7 @@ use ocilayout::rm::{self, RmOptions};
 use ocilayout::Layout;
 use serde::Serialize;
 
-use super::output::{print_json, print_lines};
+use super::output::{count, print_json, print_lines};
 use super::Global;
 
 /// The long help (man page): what the command does and its JSON shape.
@@ -97,9 +97,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<u8> {
         lines.extend(digests);
     }
     lines.push(format!(
-        "{verb} {} blobs ({} bytes)",
-        report.removed.len(),
-        report.freed_bytes
+        "{verb} {} ({})",
+        count(report.removed.len(), "blob"),
+        count(report.freed_bytes, "byte")
     ));
     if !global.quiet {
         print_lines(lines)?;

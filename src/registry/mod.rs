@@ -84,6 +84,29 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `GET /v2/` with credentials, as `skopeo login` and `docker login` check them before saving
+    /// them: `Ok` when the registry accepts them (or wants none), [`Error::Auth`] when it refuses
+    /// them, the registry's answer as an error otherwise.
+    ///
+    /// [`Error::Auth`]: crate::Error::Auth
+    pub fn check_credentials(&self, registry: &str) -> Result<()> {
+        let url = format!("{}://{registry}/v2/", self.transport.scheme_for(registry));
+        let scope = Scope::default();
+        let resp = self
+            .transport
+            .send(&Request::new(Method::GET, url.clone(), &scope))?;
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::UNAUTHORIZED => Err(crate::Error::Auth {
+                registry: registry.to_string(),
+                reason: "the registry refused the credentials".into(),
+            }),
+            _ => Err(status::status_error(&url, resp)),
+        }
+    }
+}
+
 /// One repository on one registry.
 #[derive(Clone, Debug)]
 pub struct Repository<'a> {

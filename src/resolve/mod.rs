@@ -126,12 +126,29 @@ pub(crate) fn choose<E: IndexEntry>(
     Ok(first)
 }
 
-/// Resolves what a user typed to one descriptor, then, with a platform, descends through image
-/// indexes to the manifest for it.
-///
-/// `index.json` is scanned with borrowed entries (no allocation per entry); only the entry chosen is
-/// parsed in full, so resolving in a 100,000-entry index stays fast.
-pub fn resolve(layout: &Layout, input: &str, platform: Option<&Platform>) -> Result<Descriptor> {
+impl Layout {
+    /// Resolves what a user typed (a digest, a `ref.name`, a name, a bare tag) to one descriptor,
+    /// then, with a platform, descends through image indexes to the manifest for it.
+    ///
+    /// `index.json` is scanned with borrowed entries (no allocation per entry); only the entry
+    /// chosen is parsed in full, so resolving in a 100,000-entry index stays fast.
+    ///
+    /// ```
+    /// use ocilayout::{Layout, Platform};
+    ///
+    /// let layout = Layout::open("fixtures/multiarch")?;
+    /// let index = layout.resolve("multi:1", None)?;
+    /// let arm = layout.resolve("multi:1", Some(&Platform::parse("linux/arm64")?))?;
+    /// assert_ne!(index.digest(), arm.digest());
+    /// # Ok::<(), ocilayout::Error>(())
+    /// ```
+    pub fn resolve(&self, input: &str, platform: Option<&Platform>) -> Result<Descriptor> {
+        resolve(self, input, platform)
+    }
+}
+
+/// [`Layout::resolve`].
+fn resolve(layout: &Layout, input: &str, platform: Option<&Platform>) -> Result<Descriptor> {
     let path = layout.root().join("index.json");
     let bytes = crate::file::read(&path, crate::file::Links::Follow)?;
     let malformed = |reason: String| Error::Malformed {
@@ -181,7 +198,7 @@ pub(crate) enum Found {
     Blob(Box<Descriptor>),
 }
 
-/// Finds what a user typed among already-read entries (see [`resolve`]); no platform descent.
+/// Finds what a user typed among already-read entries (see [`Layout::resolve`]); no platform descent.
 /// `describe` gives the descriptor of the entry at a position (see [`choose`]).
 pub(crate) fn find_in<E: IndexEntry>(
     layout: &Layout,
@@ -197,7 +214,7 @@ pub(crate) fn find_in<E: IndexEntry>(
     }
 }
 
-/// Resolves within an already-read index (see [`resolve`]); no platform descent.
+/// Resolves within an already-read index (see [`Layout::resolve`]); no platform descent.
 pub fn resolve_in(layout: &Layout, index: &ImageIndex, input: &str) -> Result<Descriptor> {
     let entries = index.manifests();
     Ok(

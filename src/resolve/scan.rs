@@ -85,7 +85,7 @@ mod tests {
     use crate::digest;
     use crate::graph;
     use crate::layout::Layout;
-    use crate::resolve::{resolve, resolve_in};
+    use crate::resolve::resolve_in;
 
     /// `resolve` reads index.json borrowed, `resolve_in` from parsed descriptors: they must agree on
     /// every answer and every error.
@@ -122,7 +122,7 @@ mod tests {
             let layout = Layout::open(fixtures.join(f)).unwrap();
             let index = layout.read_index().unwrap();
             for input in inputs {
-                let fast = resolve(&layout, input, None).map_err(|e| e.to_string());
+                let fast = layout.resolve(input, None).map_err(|e| e.to_string());
                 let full = resolve_in(&layout, &index, input).map_err(|e| e.to_string());
                 assert_eq!(fast, full, "{f} {input}");
             }
@@ -155,7 +155,7 @@ mod tests {
             (&escaped, "alpine:1", true),
         ] {
             std::fs::write(dir.path().join("index.json"), text).unwrap();
-            let fast = resolve(&layout, input, None).map_err(|e| e.to_string());
+            let fast = layout.resolve(input, None).map_err(|e| e.to_string());
             let full = layout
                 .read_index()
                 .and_then(|index| resolve_in(&layout, &index, input))

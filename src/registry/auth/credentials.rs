@@ -226,19 +226,8 @@ impl CredentialSources {
             format: Format::Current,
         };
         let mut files = Vec::new();
-        if let Some(f) = &self.auth_file {
-            files.push(place(f.clone(), true, "--auth-file"));
-        } else if let Some(f) = &env.registry_auth_file {
-            files.push(place(f.clone(), false, "REGISTRY_AUTH_FILE"));
-        } else if let Some(d) = &env.xdg_runtime_dir {
-            files.push(place(
-                d.join("containers/auth.json"),
-                false,
-                "XDG_RUNTIME_DIR",
-            ));
-        } else if let Some(uid) = env.uid {
-            let path = PathBuf::from(format!("/run/containers/{uid}/auth.json"));
-            files.push(place(path, false, "UID"));
+        if let Some((path, why)) = self.primary_file() {
+            files.push(place(path, why == "--auth-file", why));
         }
         match (&env.xdg_config_home, &env.home) {
             (Some(d), _) => files.push(place(
@@ -263,6 +252,33 @@ impl CredentialSources {
             });
         }
         files
+    }
+
+    /// The primary auth file and what chose it: `--auth-file`, else `$REGISTRY_AUTH_FILE`, else
+    /// `$XDG_RUNTIME_DIR/containers/auth.json`, else `/run/containers/$UID/auth.json`.
+    fn primary_file(&self) -> Option<(PathBuf, &'static str)> {
+        let env = &self.env;
+        if let Some(f) = &self.auth_file {
+            Some((f.clone(), "--auth-file"))
+        } else if let Some(f) = &env.registry_auth_file {
+            Some((f.clone(), "REGISTRY_AUTH_FILE"))
+        } else if let Some(d) = &env.xdg_runtime_dir {
+            Some((d.join("containers/auth.json"), "XDG_RUNTIME_DIR"))
+        } else {
+            env.uid.map(|uid| {
+                (
+                    PathBuf::from(format!("/run/containers/{uid}/auth.json")),
+                    "UID",
+                )
+            })
+        }
+    }
+
+    /// The file `login` writes and `logout` edits: the primary auth file, the first one a lookup
+    /// reads, which is where `skopeo login` and `podman login` write (containers-auth.json(5)).
+    /// `None` when neither a flag nor the environment names one (no `XDG_RUNTIME_DIR`, no user id).
+    pub fn login_file(&self) -> Option<PathBuf> {
+        self.primary_file().map(|(path, _)| path)
     }
 
     /// The credential for `registry` (a reference's domain, e.g. `docker.io` or `host:5000`) and,
@@ -350,7 +366,7 @@ fn read_config(path: &Path, required: bool, format: Format) -> Result<Option<Con
 
 /// `docker.io`, `index.docker.io`, `registry-1.docker.io` and `https://index.docker.io/v1/` are one
 /// registry; other keys lose their scheme and any `/v1/` or `/v2/` suffix.
-fn normalize_host(key: &str) -> String {
+pub(crate) fn normalize_host(key: &str) -> String {
     let k = key
         .trim_start_matches("https://")
         .trim_start_matches("http://")

@@ -5,6 +5,7 @@
 
 // Public only for the fuzz targets (www_authenticate); not an API to build on.
 #[doc(hidden)]
+pub mod authfile;
 pub mod challenge;
 pub mod credentials;
 mod token;
