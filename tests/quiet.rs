@@ -88,6 +88,33 @@ fn quiet_serve(dir: &str) {
     assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
 }
 
+/// `login -q` and `logout -q` against `registry`: nothing printed, and the auth file says they ran.
+fn quiet_login(command: &str, registry: &str, auth_file: &str) {
+    let args = match command {
+        "login" => vec![
+            "-q",
+            "login",
+            "--plain-http",
+            "--username",
+            "joe",
+            "--password-stdin",
+            "--auth-file",
+            auth_file,
+            registry,
+        ],
+        _ => vec!["-q", "logout", "--auth-file", auth_file, registry],
+    };
+    let r = crate::support::run_with_stdin(&args, b"s3cret\n");
+    assert_eq!(r.code, 0, "{args:?}: {r:#?}");
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("", ""),
+        "{args:?}: {r:#?}"
+    );
+    let saved = std::fs::read_to_string(auth_file).unwrap();
+    assert_eq!(saved.contains(registry), command == "login", "{saved}");
+}
+
 #[test]
 fn quiet_means_quiet_for_every_command() {
     let Some(reg) = Registry::start() else { return };
@@ -131,12 +158,18 @@ fn quiet_means_quiet_for_every_command() {
         ("du", vec![&lay], Answer),
         ("rm", vec![&gone, "app:1"], Silent),
         ("serve", vec![], Silent),
+        ("login", vec![], Silent),
+        ("logout", vec![], Silent),
     ];
     for (command, args, quiet) in &cases {
         let mut all = vec![*command];
         all.extend_from_slice(args);
         if *command == "serve" {
             quiet_serve(&lay);
+            continue;
+        }
+        if *command == "login" || *command == "logout" {
+            quiet_login(command, &mirror, &path("auth.json"));
             continue;
         }
         let loud = (*quiet == Answer).then(|| run(&all).ok().to_string());
