@@ -58,7 +58,7 @@ pub struct GcReport {
 pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
     let locks = lock(layout, opts)?;
     let index = layout.read_index()?;
-    let (graph, dropped) = mark(layout, index.manifests())?;
+    let Marked { graph, dropped, .. } = mark(layout, index.manifests())?;
     graph.require(Operation::Gc, layout.root())?;
     let mut report = GcReport {
         dry_run: opts.dry_run,
@@ -139,12 +139,21 @@ fn sweep(
     Ok(())
 }
 
-/// Marks from the roots of `entries`: the graph of what stays, and the referrer entries (by
-/// position, with their subject) that go because their subject is not reachable.
-pub(crate) fn mark(
-    layout: &Layout,
-    entries: &[Descriptor],
-) -> Result<(Graph, Vec<(usize, Referrer)>)> {
+/// What marking from the roots of `index.json` found.
+pub(crate) struct Marked {
+    /// Every blob that stays: the closure of the roots and of the referrers kept.
+    pub(crate) graph: Graph,
+    /// The referrer entries (by position, with their subject) kept because their subject is
+    /// reachable, in the order they were found to be.
+    pub(crate) kept: Vec<(usize, Referrer)>,
+    /// The referrer entries (by position, with their subject) that go because their subject is not
+    /// reachable.
+    pub(crate) dropped: Vec<(usize, Referrer)>,
+}
+
+/// Marks from the roots of `entries`: the graph of what stays, the referrer entries that stay with
+/// their subject and those that go because their subject is not reachable.
+pub(crate) fn mark(layout: &Layout, entries: &[Descriptor]) -> Result<Marked> {
     let store = layout.blobs();
     let mut roots: Vec<&Descriptor> = Vec::new();
     let mut pending: Vec<(usize, Referrer)> = Vec::new();
@@ -155,6 +164,7 @@ pub(crate) fn mark(
         }
     }
     let mut graph = graph::walk(store, roots.iter().copied())?;
+    let mut kept = Vec::new();
     // A referrer of a kept referrer (a signature of an SBOM) is kept too: repeat until no subject
     // becomes reachable.
     loop {
@@ -163,9 +173,14 @@ pub(crate) fn mark(
             .partition(|(_, r)| graph.contains(&r.subject));
         pending = gone;
         if alive.is_empty() {
-            return Ok((graph, pending));
+            return Ok(Marked {
+                graph,
+                kept,
+                dropped: pending,
+            });
         }
         roots.extend(alive.iter().map(|(i, _)| &entries[*i]));
+        kept.extend(alive);
         graph = graph::walk(store, roots.iter().copied())?;
     }
 }
