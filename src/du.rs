@@ -74,7 +74,8 @@ pub fn du(layout: &Layout, refs: &[&str]) -> Result<Usage> {
     }
     let marked = gc::mark(layout, entries)?;
     marked.graph.require(Operation::Rm, layout.root())?;
-    let sizes: HashMap<Digest, u64> = layout.blobs().list()?.into_iter().collect();
+    let blobs = crate::sweep::Blobs::open(layout.root())?;
+    let sizes: HashMap<Digest, u64> = blobs.sizes(blobs.list()?)?.into_iter().collect();
     // The closure of the referrers gc would drop: a listed one (a fallback tag whose subject is
     // gone) is measured too, though all it holds is garbage.
     let dropped = graph::walk(

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::graph::{self, Graph, Operation};
 use crate::layout::{IndexLock, Layout, LockGuard};
 use crate::referrer::{self, Referrer};
+use crate::sweep::Blobs;
 
 /// How to collect.
 #[derive(Clone, Debug, Default)]
@@ -65,15 +66,12 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
         unlocked: locks.guards.is_none(),
         ..GcReport::default()
     };
-    let mut all = layout.blobs().digests()?;
-    all.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
-    for d in all {
-        if graph.contains(&d) {
-            report.kept += 1;
-        } else if let Some(size) = layout.blobs().size(&d)? {
-            report.removed.push((d, size));
-        }
-    }
+    // One read of each blob directory, with the file types it records; only what goes is sized.
+    let blobs = Blobs::open(layout.root())?;
+    let (kept, gone): (Vec<Digest>, Vec<Digest>) =
+        blobs.list()?.into_iter().partition(|d| graph.contains(d));
+    report.kept = kept.len();
+    report.removed = blobs.sizes(gone)?;
     // Blobs that became lock files count as removed; they are no longer in the store to sweep.
     report.removed.extend(locks.made_room.iter().cloned());
     report
@@ -91,7 +89,7 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
         // A dry run (the only run that may hold no locks) removes nothing.
         return Ok(report);
     };
-    sweep(layout, index_lock, index, &dropped, &report.removed)?;
+    sweep(layout, &blobs, index_lock, index, &dropped, &report.removed)?;
     report.temp_files = layout.blobs().clear_temp_files()?;
     empty_lock_files(layout);
     drop(locks);
@@ -101,9 +99,11 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
 /// Removes the blobs `removed` and the entries `dropped`. What no entry reaches goes first: that
 /// frees room for the rewrite of `index.json` (a full file system may have none). Then the index, so
 /// that it never names a blob that is gone even if the sweep is interrupted; then what only the
-/// dropped entries reached.
+/// dropped entries reached. Each step's removals are spread over the cores, and each step ends
+/// before the next begins.
 fn sweep(
     layout: &Layout,
+    blobs: &Blobs,
     index_lock: &IndexLock<'_>,
     index: ImageIndex,
     dropped: &[(usize, Referrer)],
@@ -118,9 +118,7 @@ fn sweep(
         .iter()
         .map(|(d, _)| d)
         .partition(|d| reached_by_any.as_ref().is_none_or(|g| !g.contains(d)));
-    for d in first {
-        layout.blobs().remove(d)?;
-    }
+    blobs.remove(&first)?;
     if !dropped.is_empty() {
         let gone: HashSet<usize> = dropped.iter().map(|(i, _)| *i).collect();
         // Through the document, so that every other entry and every field of other tools is
@@ -133,9 +131,7 @@ fn sweep(
         });
         index_lock.write(&doc)?;
     }
-    for d in last {
-        layout.blobs().remove(d)?;
-    }
+    blobs.remove(&last)?;
     Ok(())
 }
 

@@ -31,6 +31,7 @@ pub mod serve;
 pub mod store;
 #[cfg(doctest)]
 mod surface;
+mod sweep;
 pub mod sync;
 pub mod tag;
 

@@ -80,9 +80,8 @@ pub fn rm(layout: &Layout, refs: &[&str], opts: &RmOptions) -> Result<RmReport> 
         !plan.gone.contains(&(position - 1))
     });
     index_lock.write(&doc)?;
-    for (d, _) in &report.removed {
-        layout.blobs().remove(d)?;
-    }
+    let gone: Vec<&Digest> = report.removed.iter().map(|(d, _)| d).collect();
+    crate::sweep::Blobs::open(layout.root())?.remove(&gone)?;
     drop(locks);
     Ok(report)
 }
