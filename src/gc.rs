@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::graph::{self, Graph, Operation};
 use crate::layout::{IndexLock, Layout, LockGuard};
 use crate::referrer::{self, Referrer};
+use crate::sweep::Blobs;
 
 /// How to collect.
 #[derive(Clone, Debug, Default)]
@@ -58,22 +59,19 @@ pub struct GcReport {
 pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
     let locks = lock(layout, opts)?;
     let index = layout.read_index()?;
-    let (graph, dropped) = mark(layout, index.manifests())?;
+    let Marked { graph, dropped, .. } = mark(layout, index.manifests())?;
     graph.require(Operation::Gc, layout.root())?;
     let mut report = GcReport {
         dry_run: opts.dry_run,
         unlocked: locks.guards.is_none(),
         ..GcReport::default()
     };
-    let mut all = layout.blobs().digests()?;
-    all.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
-    for d in all {
-        if graph.contains(&d) {
-            report.kept += 1;
-        } else if let Some(size) = layout.blobs().size(&d)? {
-            report.removed.push((d, size));
-        }
-    }
+    // One read of each blob directory, with the file types it records; only what goes is sized.
+    let blobs = Blobs::open(layout.root())?;
+    let (kept, gone): (Vec<Digest>, Vec<Digest>) =
+        blobs.list()?.into_iter().partition(|d| graph.contains(d));
+    report.kept = kept.len();
+    report.removed = blobs.sizes(gone)?;
     // Blobs that became lock files count as removed; they are no longer in the store to sweep.
     report.removed.extend(locks.made_room.iter().cloned());
     report
@@ -91,7 +89,7 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
         // A dry run (the only run that may hold no locks) removes nothing.
         return Ok(report);
     };
-    sweep(layout, index_lock, index, &dropped, &report.removed)?;
+    sweep(layout, &blobs, index_lock, index, &dropped, &report.removed)?;
     report.temp_files = layout.blobs().clear_temp_files()?;
     empty_lock_files(layout);
     drop(locks);
@@ -101,9 +99,11 @@ pub fn gc(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
 /// Removes the blobs `removed` and the entries `dropped`. What no entry reaches goes first: that
 /// frees room for the rewrite of `index.json` (a full file system may have none). Then the index, so
 /// that it never names a blob that is gone even if the sweep is interrupted; then what only the
-/// dropped entries reached.
+/// dropped entries reached. Each step's removals are spread over the cores, and each step ends
+/// before the next begins.
 fn sweep(
     layout: &Layout,
+    blobs: &Blobs,
     index_lock: &IndexLock<'_>,
     index: ImageIndex,
     dropped: &[(usize, Referrer)],
@@ -118,9 +118,7 @@ fn sweep(
         .iter()
         .map(|(d, _)| d)
         .partition(|d| reached_by_any.as_ref().is_none_or(|g| !g.contains(d)));
-    for d in first {
-        layout.blobs().remove(d)?;
-    }
+    blobs.remove(&first)?;
     if !dropped.is_empty() {
         let gone: HashSet<usize> = dropped.iter().map(|(i, _)| *i).collect();
         // Through the document, so that every other entry and every field of other tools is
@@ -133,18 +131,25 @@ fn sweep(
         });
         index_lock.write(&doc)?;
     }
-    for d in last {
-        layout.blobs().remove(d)?;
-    }
+    blobs.remove(&last)?;
     Ok(())
 }
 
-/// Marks from the roots of `entries`: the graph of what stays, and the referrer entries (by
-/// position, with their subject) that go because their subject is not reachable.
-pub(crate) fn mark(
-    layout: &Layout,
-    entries: &[Descriptor],
-) -> Result<(Graph, Vec<(usize, Referrer)>)> {
+/// What marking from the roots of `index.json` found.
+pub(crate) struct Marked {
+    /// Every blob that stays: the closure of the roots and of the referrers kept.
+    pub(crate) graph: Graph,
+    /// The referrer entries (by position, with their subject) kept because their subject is
+    /// reachable, in the order they were found to be.
+    pub(crate) kept: Vec<(usize, Referrer)>,
+    /// The referrer entries (by position, with their subject) that go because their subject is not
+    /// reachable.
+    pub(crate) dropped: Vec<(usize, Referrer)>,
+}
+
+/// Marks from the roots of `entries`: the graph of what stays, the referrer entries that stay with
+/// their subject and those that go because their subject is not reachable.
+pub(crate) fn mark(layout: &Layout, entries: &[Descriptor]) -> Result<Marked> {
     let store = layout.blobs();
     let mut roots: Vec<&Descriptor> = Vec::new();
     let mut pending: Vec<(usize, Referrer)> = Vec::new();
@@ -155,6 +160,7 @@ pub(crate) fn mark(
         }
     }
     let mut graph = graph::walk(store, roots.iter().copied())?;
+    let mut kept = Vec::new();
     // A referrer of a kept referrer (a signature of an SBOM) is kept too: repeat until no subject
     // becomes reachable.
     loop {
@@ -163,9 +169,14 @@ pub(crate) fn mark(
             .partition(|(_, r)| graph.contains(&r.subject));
         pending = gone;
         if alive.is_empty() {
-            return Ok((graph, pending));
+            return Ok(Marked {
+                graph,
+                kept,
+                dropped: pending,
+            });
         }
         roots.extend(alive.iter().map(|(i, _)| &entries[*i]));
+        kept.extend(alive);
         graph = graph::walk(store, roots.iter().copied())?;
     }
 }

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 mod closure;
+pub(crate) mod dominators;
 mod walk;
 pub use closure::{Need, Operation, Shortfall};
 pub use walk::walk;

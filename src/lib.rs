@@ -98,6 +98,7 @@ pub mod serve;
 pub mod store;
 #[cfg(doctest)]
 mod surface;
+mod sweep;
 /// The README's examples, run as doctests (the README is the command line's front page, not the
 /// crate's).
 #[cfg(doctest)]

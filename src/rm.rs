@@ -1,6 +1,6 @@
 //! `rm`: remove images from a layout, their names and every blob that no remaining entry reaches, under
 //! gc's locks and by gc's marking, so that what `rm` frees is exactly what a gc after an untag would
-//! free of those images. Also the planning that `du` uses to say what removing one image would free.
+//! free of those images.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -80,9 +80,8 @@ pub fn rm(layout: &Layout, refs: &[&str], opts: &RmOptions) -> Result<RmReport> 
         !plan.gone.contains(&(position - 1))
     });
     index_lock.write(&doc)?;
-    for (d, _) in &report.removed {
-        layout.blobs().remove(d)?;
-    }
+    let gone: Vec<&Digest> = report.removed.iter().map(|(d, _)| d).collect();
+    crate::sweep::Blobs::open(layout.root())?.remove(&gone)?;
     drop(locks);
     Ok(report)
 }
@@ -121,11 +120,6 @@ impl Plan {
             dry_run: false,
         }
     }
-
-    /// The bytes the plan frees.
-    pub(crate) fn freed_bytes(&self) -> u64 {
-        self.removed.iter().map(|(_, n)| n).sum()
-    }
 }
 
 /// Plans the removal of the entries at `doomed`: the remaining entries are marked as gc marks them;
@@ -139,7 +133,11 @@ pub(crate) fn plan(
 ) -> Result<Plan> {
     let positions: Vec<usize> = (0..entries.len()).filter(|i| !doomed.contains(i)).collect();
     let remaining: Vec<Descriptor> = positions.iter().map(|&i| entries[i].clone()).collect();
-    let (kept, dangling) = gc::mark(layout, &remaining)?;
+    let gc::Marked {
+        graph: kept,
+        dropped: dangling,
+        ..
+    } = gc::mark(layout, &remaining)?;
     kept.require(Operation::Rm, layout.root())?;
     let mut gone: BTreeSet<usize> = doomed.clone();
     let mut referrers = Vec::new();

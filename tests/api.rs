@@ -397,29 +397,29 @@ fn more_reports_carry_typed_digests() {
       "name": "alpine-like",
       "digest": "{D1}",
       "total": 1059,
-      "unique": 0,
-      "shared": 1059
+      "unique": 829,
+      "shared": 230
     }},
     {{
       "name": "docker.io/library/alpine:3.16",
       "digest": "{D2}",
       "total": 1587,
-      "unique": 0,
-      "shared": 1587
+      "unique": 1357,
+      "shared": 230
     }},
     {{
       "name": "docker.io/library/alpine:3.17",
       "digest": "{D2}",
       "total": 1587,
-      "unique": 0,
-      "shared": 1587
+      "unique": 1357,
+      "shared": 230
     }},
     {{
       "name": "localhost:5000/team/app:dev",
       "digest": "{D1}",
       "total": 1059,
-      "unique": 0,
-      "shared": 1059
+      "unique": 829,
+      "shared": 230
     }}
   ],
   "total": 2416,

@@ -261,11 +261,10 @@ fn du_agrees_with_rm_and_gc() {
                 image["shared"].as_u64().unwrap(),
             );
             assert_eq!(total, unique + shared, "{layout} {image}");
+            // Per image: what rm of the image's digest, every name of it, frees.
             let digest = image["digest"].as_str().unwrap();
-            let name = image["name"].as_str().unwrap();
-            let reference = if name == digest { digest } else { name };
-            let rm = json(run(["rm", "--dry-run", "--json", d, reference]).ok());
-            assert_eq!(rm["freed_bytes"], unique, "{layout} {reference}");
+            let rm = json(run(["rm", "--dry-run", "--json", d, digest]).ok());
+            assert_eq!(rm["freed_bytes"], unique, "{layout} {digest}");
         }
     }
     // Garbage: untag an image, and du's garbage is what gc then frees.
@@ -287,6 +286,64 @@ fn du_agrees_with_rm_and_gc() {
         "{human}"
     );
     assert_eq!(human.lines().count(), 5, "{human}");
+    // Sizes a person reads: the v2 image holds 1,587 bytes, 1,357 of them its own.
+    let v2 = human.lines().find(|l| l.starts_with("v2\t")).unwrap();
+    assert!(v2.ends_with("\t1.5 KiB\t1.3 KiB\t230 B"), "{human}");
+    assert!(
+        human.contains("layout: total 2.4 KiB, reachable 2.4 KiB, garbage 0 B"),
+        "{human}"
+    );
+}
+
+/// Several names of one image: each shows the image's unique bytes (what `rm` of all its names
+/// frees), never 0 because another name of the same image keeps it; a name that is also reached
+/// through another image (an index naming it) is not unique.
+#[test]
+fn du_measures_an_image_not_a_name() {
+    let (_tmp, dir) = fixture_copy("skopeo");
+    let d = dir.to_str().unwrap();
+    let j = json(run(["du", "--json", d]).ok());
+    let images = j["images"].as_array().unwrap();
+    let mut by_digest: std::collections::BTreeMap<&str, Vec<&serde_json::Value>> =
+        Default::default();
+    for image in images {
+        by_digest
+            .entry(image["digest"].as_str().unwrap())
+            .or_default()
+            .push(image);
+    }
+    assert!(by_digest.values().any(|v| v.len() > 1), "{j}");
+    for (digest, rows) in by_digest {
+        let rm = json(run(["rm", "--dry-run", "--json", d, digest]).ok());
+        let freed = rm["freed_bytes"].as_u64().unwrap();
+        assert!(freed > 0, "{digest}");
+        for row in rows {
+            assert_eq!(row["unique"], freed, "{digest}: {row}");
+        }
+    }
+    // A platform manifest named on its own and also listed by a named index: removing that name
+    // frees nothing (the index still reaches it).
+    let (_tmp, dir) = fixture_copy("multiarch");
+    let d = dir.to_str().unwrap();
+    let index = json(run(["inspect", "--raw", d, "multi:1"]).ok());
+    let platform = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = json(run(["du", "--json", d, "multi:1"]).ok());
+    run(["tag", d, &platform, "docker.io/library/plat:1"]).ok();
+    let j = json(run(["du", "--json", d, "multi:1", "plat:1"]).ok());
+    assert_eq!(j["images"][1]["unique"], 0, "{j}");
+    assert!(j["images"][1]["total"].as_u64().unwrap() > 0, "{j}");
+    // The platform manifest was not multi:1's alone before either: nested:1 reaches it too.
+    assert_eq!(
+        j["images"][0]["unique"], before["images"][0]["unique"],
+        "{j}"
+    );
+    for (row, reference) in [(0, "multi:1"), (1, platform.as_str())] {
+        let rm = json(run(["rm", "--dry-run", "--json", d, reference]).ok());
+        assert_eq!(rm["freed_bytes"], j["images"][row]["unique"], "{reference}");
+    }
 }
 
 /// `tags` lists every tag of a repository on the real registry, in text and JSON, with and without the

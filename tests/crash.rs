@@ -529,3 +529,47 @@ fn temp_files_left_under_a_recycled_process_id_do_not_block_a_writer() {
         "no import ran under a process id whose temporary names were taken"
     );
 }
+
+/// Kills `gc` in the middle of its sweep, which removes blobs from several threads at once: as soon
+/// as some of about 2,500 unreferenced blobs are gone and before all are. The layout left is sound
+/// (index.json unchanged, every referenced blob there and sound), fsck accepts it, and the next gc
+/// finishes the sweep.
+#[test]
+fn kill_9_in_the_middle_of_a_parallel_sweep() {
+    const GARBAGE: usize = 3000;
+    const ROUNDS: usize = 8;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    let layout = multiarch_imported(tmp.path(), &dir);
+    make_image(&layout, "example.com/kept/0:1", 40, &[40_000, 5_000]);
+    let clean = gc_and_check(&dir);
+    let referenced: Vec<String> = clean.closure.iter().cloned().collect();
+    let mut rng = Rng(0x5eed);
+    let pool = GarbagePool::new(tmp.path().join("pool"), &mut rng, GARBAGE);
+    let store = dir.join("blobs/sha256");
+    let command = args(&["gc", s(&dir)]);
+    let mut kills = Kills::new(std::time::Duration::from_secs(1));
+    let mut mid_sweep = 0;
+    for round in 0..ROUNDS {
+        let garbage = pool.spread(&dir, &mut rng, &referenced);
+        let before = fs::read_dir(&store).unwrap().count();
+        kills.kill_when(&command, |_| fs::read_dir(&store).unwrap().count() < before);
+        let left = fs::read_dir(&store).unwrap().count();
+        if left > clean.blobs.len() && left < before {
+            mid_sweep += 1;
+        }
+        let state = check_sound(&dir);
+        assert_eq!(state.index_bytes, clean.index_bytes, "round {round}");
+        assert_eq!(state.closure, clean.closure, "round {round}");
+        let expected_all: BTreeSet<String> = clean.closure.union(&garbage).cloned().collect();
+        assert!(state.blobs.is_subset(&expected_all), "round {round}");
+        run(["fsck", s(&dir)]).ok();
+        let after = gc_and_check(&dir);
+        assert_eq!(after.blobs, clean.closure, "round {round}");
+    }
+    println!("crash parallel sweep: {mid_sweep} of {ROUNDS} kills landed mid-sweep");
+    assert!(
+        mid_sweep * 2 >= ROUNDS,
+        "only {mid_sweep} of {ROUNDS} kills landed in the middle of the sweep"
+    );
+}

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use ocilayout::{du, Layout};
 
 use super::output::{print_json, print_rows};
+use super::registry::human_bytes;
 use super::Global;
 
 /// The long help (man page): what the command does and its JSON shape.
-pub const LONG_ABOUT: &str = "Where a layout's bytes go.\n\nFor each image (the REFs given, or every named entry): \"total\" is the bytes of every blob it reaches, with the signatures and SBOMs attached to it; \"unique\" the bytes only it holds, exactly what `ocilayout rm` of it would free; \"shared\" the rest, which other entries reach too. For the layout: \"total\" on disk in blobs/, \"reachable\" from index.json, and \"garbage\" that `ocilayout gc` would free.\n\nWith --json it prints one object: {\"images\": [{\"name\", \"digest\", \"total\", \"unique\", \"shared\"}], \"total\", \"reachable\", \"garbage\"}, sizes in bytes.";
+pub const LONG_ABOUT: &str = "Where a layout's bytes go.\n\nFor each image (the REFs given, or every named entry): \"total\" is the bytes of every blob it reaches, with the signatures and SBOMs attached to it; \"unique\" the bytes only it holds, exactly what `ocilayout rm` of its digest (every name of the image) would free, the same on each of its names; \"shared\" the rest, which other images reach too. For the layout: \"total\" on disk in blobs/, \"reachable\" from index.json, and \"garbage\" that `ocilayout gc` would free.\n\nWith --json it prints one object: {\"images\": [{\"name\", \"digest\", \"total\", \"unique\", \"shared\"}], \"total\", \"reachable\", \"garbage\"}, sizes in bytes. Without --json, sizes are shown in B, KiB, MiB, GiB and TiB (powers of 1024).";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -36,14 +37,16 @@ pub fn run(args: Args, _global: &Global) -> anyhow::Result<u8> {
         rows.push(vec![
             i.name.clone(),
             i.digest.to_string(),
-            i.total.to_string(),
-            i.unique.to_string(),
-            i.shared.to_string(),
+            human_bytes(i.total),
+            human_bytes(i.unique),
+            human_bytes(i.shared),
         ]);
     }
     rows.push(vec![format!(
-        "layout: total {} bytes, reachable {}, garbage {}",
-        usage.total, usage.reachable, usage.garbage
+        "layout: total {}, reachable {}, garbage {}",
+        human_bytes(usage.total),
+        human_bytes(usage.reachable),
+        human_bytes(usage.garbage)
     )]);
     print_rows(rows)?;
     Ok(super::EXIT_OK)

@@ -40,7 +40,7 @@ fn remove_unreached(layout: &Layout, d: &Digest) -> Result<Removal> {
         return Ok(Removal::Absent);
     }
     let entries: Vec<Descriptor> = layout.read_document()?.descriptors().cloned().collect();
-    let (kept, _) = gc::mark(layout, &entries)?;
+    let kept = gc::mark(layout, &entries)?.graph;
     // A reachable manifest that cannot be read: what it reaches is unknown, so nothing goes.
     kept.require(Operation::Rm, layout.root())?;
     if kept.contains(d) {
