@@ -404,12 +404,21 @@ impl Session<'_> {
     /// by this import, or already in the store.
     fn count_kept(&mut self, graph: &graph::Graph) {
         let mut seen = std::collections::HashSet::new();
+        let kept: Vec<(u64, bool)> = self
+            .stored
+            .iter()
+            .filter(|(d, _, _)| graph.contains(d) && seen.insert(d))
+            .map(|(_, size, wrote)| (*size, *wrote))
+            .collect();
+        self.count(kept);
+    }
+
+    /// Sets the report's counts from the blobs it reports, each with its size and whether this
+    /// import wrote it (otherwise the store already held it).
+    fn count(&mut self, blobs: impl IntoIterator<Item = (u64, bool)>) {
         let (mut written, mut skipped, mut bytes) = (0, 0, 0);
-        for (d, size, wrote) in &self.stored {
-            if !graph.contains(d) || !seen.insert(d) {
-                continue;
-            }
-            if *wrote {
+        for (size, wrote) in blobs {
+            if wrote {
                 written += 1;
                 bytes += size;
             } else {
@@ -433,18 +442,12 @@ impl Session<'_> {
         )?;
         closure::check(self.layout, &converted.entries)?;
         let created: std::collections::HashSet<&Digest> = self.created.iter().collect();
-        let (mut written, mut skipped, mut bytes) = (0, 0, 0);
-        for (d, size) in &converted.used {
-            if created.contains(d) {
-                written += 1;
-                bytes += size;
-            } else {
-                skipped += 1;
-            }
-        }
-        self.report.blobs_written = written;
-        self.report.blobs_skipped = skipped;
-        self.report.bytes = bytes;
+        let used: Vec<(u64, bool)> = converted
+            .used
+            .iter()
+            .map(|(d, size)| (*size, created.contains(d)))
+            .collect();
+        self.count(used);
         self.report.ignored = converted.unused;
         self.report.images = converted.entries.len();
         self.report.moved = self
