@@ -56,6 +56,21 @@ pub(crate) fn open(path: &Path, links: Links) -> Result<File> {
     Ok(file)
 }
 
+/// Opens `path`, already `stat`ed by the caller and found to be a regular file, to read its first
+/// few bytes: the descriptor is still `fstat`ed and refused unless it is a regular file (a FIFO
+/// swapped in meanwhile opens at once, because of `O_NONBLOCK`, and is refused), but the second
+/// `stat` and the clearing of `O_NONBLOCK` are left out: a read of a regular file never blocks
+/// whatever that flag says. For gc's marking, which peeks at every small blob it keeps.
+pub(crate) fn open_to_peek(path: &Path) -> Result<File> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .at(path)?;
+    regular(path, &file.metadata().at(path)?)?;
+    Ok(file)
+}
+
 /// Reads the whole regular file at `path` (see [`open`]).
 pub(crate) fn read(path: &Path, links: Links) -> Result<Vec<u8>> {
     let mut file = open(path, links)?;
@@ -156,5 +171,24 @@ mod tests {
         // SAFETY: F_GETFL on an open descriptor.
         let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
         assert_eq!(flags & libc::O_NONBLOCK, 0);
+
+        // The peek's open: a regular file is read; anything swapped in for it is refused at once.
+        let mut peeked = String::new();
+        open_to_peek(&d.join("file"))
+            .unwrap()
+            .read_to_string(&mut peeked)
+            .unwrap();
+        assert_eq!(peeked, "hello");
+        for (name, want) in [
+            ("fifo", FileKind::Fifo),
+            ("link-to-fifo", FileKind::Fifo),
+            ("dir", FileKind::Directory),
+        ] {
+            match open_to_peek(&d.join(name)) {
+                Err(Error::NotAFile { kind, .. }) => assert_eq!(kind, want, "{name}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert!(is_not_found(&open_to_peek(&d.join("missing")).unwrap_err()));
     }
 }

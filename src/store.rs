@@ -154,6 +154,22 @@ impl BlobStore {
         })
     }
 
+    /// Opens a blob that [`BlobStore::size`] found to be a regular file, to peek at its first bytes
+    /// (see `file::open_to_peek`).
+    pub(crate) fn open_to_peek(&self, d: &Digest) -> Result<File> {
+        let path = self.path(d)?;
+        file::open_to_peek(&path).map_err(|e| {
+            if file::is_not_found(&e) {
+                Error::BlobMissing {
+                    digest: d.clone(),
+                    layout: self.root.clone(),
+                }
+            } else {
+                e
+            }
+        })
+    }
+
     /// Opens a blob as [`BlobStore::open`] does, refusing a symbolic link anywhere below the layout
     /// (`blobs/`, `blobs/<alg>/`, the blob itself) with [`Error::Unsafe`] or [`Error::NotAFile`]: a
     /// server must not stream a file from outside the layout.

@@ -322,10 +322,11 @@ fn check_media_type(node: &mut Node, descriptor: &str, doc: &Doc) {
 }
 
 /// Whether a blob's first byte that is not JSON whitespace is `{`: only such a blob can be a
-/// manifest or index by its content. Reads a few bytes, not the blob.
+/// manifest or index by its content. Reads a few bytes, not the blob, which [`BlobStore::size`]
+/// found to be a regular file.
 fn starts_like_json(store: &BlobStore, d: &Digest) -> Result<bool> {
     let path = store.path(d)?;
-    let mut r = BufReader::with_capacity(512, store.open(d)?);
+    let mut r = BufReader::with_capacity(512, store.open_to_peek(d)?);
     loop {
         let buf = r.fill_buf().map_err(|e| Error::io(&path, e))?;
         if buf.is_empty() {
