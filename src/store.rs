@@ -142,32 +142,26 @@ impl BlobStore {
     /// [`open_verified`]: BlobStore::open_verified
     pub fn open(&self, d: &Digest) -> Result<File> {
         let path = self.path(d)?;
-        file::open(&path, Links::Follow).map_err(|e| {
-            if file::is_not_found(&e) {
-                Error::BlobMissing {
-                    digest: d.clone(),
-                    layout: self.root.clone(),
-                }
-            } else {
-                e
+        file::open(&path, Links::Follow).map_err(|e| self.missing_as_blob(d, e))
+    }
+
+    /// A blob file that is not there is [`Error::BlobMissing`]; any other error stays as it is.
+    fn missing_as_blob(&self, d: &Digest, e: Error) -> Error {
+        if file::is_not_found(&e) {
+            Error::BlobMissing {
+                digest: d.clone(),
+                layout: self.root.clone(),
             }
-        })
+        } else {
+            e
+        }
     }
 
     /// Opens a blob that [`BlobStore::size`] found to be a regular file, to peek at its first bytes
     /// (see `file::open_to_peek`).
     pub(crate) fn open_to_peek(&self, d: &Digest) -> Result<File> {
         let path = self.path(d)?;
-        file::open_to_peek(&path).map_err(|e| {
-            if file::is_not_found(&e) {
-                Error::BlobMissing {
-                    digest: d.clone(),
-                    layout: self.root.clone(),
-                }
-            } else {
-                e
-            }
-        })
+        file::open_to_peek(&path).map_err(|e| self.missing_as_blob(d, e))
     }
 
     /// Opens a blob as [`BlobStore::open`] does, refusing a symbolic link anywhere below the layout
@@ -176,15 +170,13 @@ impl BlobStore {
     #[cfg(feature = "serve")]
     pub(crate) fn open_no_follow(&self, d: &Digest) -> Result<File> {
         let path = self.path(d)?;
-        let missing = || Error::BlobMissing {
-            digest: d.clone(),
-            layout: self.root.clone(),
-        };
         if existing_dir(&self.root, &format!("blobs/{}", d.algorithm().as_ref()))?.is_none() {
-            return Err(missing());
+            return Err(Error::BlobMissing {
+                digest: d.clone(),
+                layout: self.root.clone(),
+            });
         }
-        file::open(&path, Links::Refuse)
-            .map_err(|e| if file::is_not_found(&e) { missing() } else { e })
+        file::open(&path, Links::Refuse).map_err(|e| self.missing_as_blob(d, e))
     }
 
     /// Reads a whole blob of at most `limit` bytes and checks its digest.
